@@ -154,9 +154,7 @@ impl ChannelIdForm {
 }
 
 fn unknown_channel(reason: impl Into<String>) -> ChannelIdForm {
-    ChannelIdForm::Unknown {
-        reason: reason.into(),
-    }
+    ChannelIdForm::Unknown { reason: reason.into() }
 }
 
 /// Splits `s` at its first `_`, returning the two sides.
@@ -165,15 +163,11 @@ fn split_first(s: &str) -> Option<(&str, &str)> {
 }
 
 fn gym(s: &str) -> Option<GymId> {
-    parse_positive(s, IdKind::Gym)
-        .ok()
-        .and_then(|n| GymId::new(n).ok())
+    parse_positive(s, IdKind::Gym).ok().and_then(|n| GymId::new(n).ok())
 }
 
 fn user(s: &str) -> Option<UserId> {
-    parse_positive(s, IdKind::User)
-        .ok()
-        .and_then(|n| UserId::new(n).ok())
+    parse_positive(s, IdKind::User).ok().and_then(|n| UserId::new(n).ok())
 }
 
 /// Reads `gym_{G}_user_{U}` exactly.
@@ -187,9 +181,7 @@ fn target_user(s: &str) -> Option<(GymId, UserId)> {
 /// Classifies a Stream user id.
 pub fn classify_user_id(id: &str) -> UserIdForm {
     if let Err(e) = StreamUserId::parse(id) {
-        return UserIdForm::Unknown {
-            reason: e.to_string(),
-        };
+        return UserIdForm::Unknown { reason: e.to_string() };
     }
     if id == "system" {
         return UserIdForm::System;
@@ -197,11 +189,7 @@ pub fn classify_user_id(id: &str) -> UserIdForm {
     if let Some((gym, user)) = target_user(id) {
         return UserIdForm::Target { gym, user };
     }
-    if let Some(g) = id
-        .strip_prefix("gym_")
-        .and_then(|r| r.strip_suffix("_bot"))
-        .and_then(gym)
-    {
+    if let Some(g) = id.strip_prefix("gym_").and_then(|r| r.strip_suffix("_bot")).and_then(gym) {
         return UserIdForm::Bot { gym: g };
     }
     if let Some(u) = id.strip_prefix("user_").and_then(user) {
@@ -212,13 +200,9 @@ pub fn classify_user_id(id: &str) -> UserIdForm {
         && !rest.is_empty()
         && !rest.bytes().any(|b| b.is_ascii_uppercase())
     {
-        return UserIdForm::Auth0 {
-            provider: provider.to_owned(),
-        };
+        return UserIdForm::Auth0 { provider: provider.to_owned() };
     }
-    UserIdForm::Unknown {
-        reason: "not a target, bot, system, legacy user_{id} or sanitised Auth0 id".to_owned(),
-    }
+    UserIdForm::Unknown { reason: "not a target, bot, system, legacy user_{id} or sanitised Auth0 id".to_owned() }
 }
 
 /// Classifies a bare Stream channel id.
@@ -262,20 +246,13 @@ fn classify_direct(rest: &str) -> ChannelIdForm {
         && h.len() == DIRECT_HASH_HEX_LEN
         && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     {
-        return ChannelIdForm::DirectHashed {
-            gym,
-            hash: h.to_owned(),
-        };
+        return ChannelIdForm::DirectHashed { gym, hash: h.to_owned() };
     }
     classify_direct_cut(rest)
 }
 
 fn classify_target_direct(rest: &str) -> ChannelIdForm {
-    let Some(split) = rest
-        .match_indices("_gym_")
-        .map(|(i, _)| i)
-        .find(|&i| target_user(&rest[..i]).is_some())
-    else {
+    let Some(split) = rest.match_indices("_gym_").map(|(i, _)| i).find(|&i| target_user(&rest[..i]).is_some()) else {
         return classify_direct_cut(rest);
     };
     let (x, y) = (&rest[..split], &rest[split + 1..]);
@@ -291,19 +268,14 @@ fn classify_target_direct(rest: &str) -> ChannelIdForm {
     if x > y {
         return unknown_channel("direct id members are not in sorted order");
     }
-    ChannelIdForm::Direct {
-        gym: gx,
-        first: ux,
-        second: uy,
-    }
+    ChannelIdForm::Direct { gym: gx, first: ux, second: uy }
 }
 
 /// Legacy direct ids whose two member ids were each cut to at most 15 characters.
 fn classify_direct_cut(rest: &str) -> ChannelIdForm {
     const CUT: usize = 15;
     // Every byte is ASCII here (the charset was checked), so byte indexing is safe.
-    let first_cut =
-        rest.len() > CUT + 1 && rest.as_bytes()[CUT] == b'_' && rest.len() - CUT - 1 <= CUT;
+    let first_cut = rest.len() > CUT + 1 && rest.as_bytes()[CUT] == b'_' && rest.len() - CUT - 1 <= CUT;
     let second_cut = rest.len() > CUT + 1 && rest.as_bytes()[rest.len() - CUT - 1] == b'_';
     let (a, b) = if first_cut {
         (&rest[..CUT], &rest[CUT + 1..])
@@ -312,20 +284,13 @@ fn classify_direct_cut(rest: &str) -> ChannelIdForm {
     } else {
         return unknown_channel("direct_ followed by no known member format");
     };
-    ChannelIdForm::LegacyDirectCut {
-        first_prefix: a.to_owned(),
-        second_prefix: b.to_owned(),
-    }
+    ChannelIdForm::LegacyDirectCut { first_prefix: a.to_owned(), second_prefix: b.to_owned() }
 }
 
 fn classify_room(rest: &str) -> ChannelIdForm {
     if let Some((g, r)) = split_first(rest)
-        && let (Some(gym), Some(room)) = (
-            gym(g),
-            parse_positive(r, IdKind::Room)
-                .ok()
-                .and_then(|n| RoomId::new(n).ok()),
-        )
+        && let (Some(gym), Some(room)) =
+            (gym(g), parse_positive(r, IdKind::Room).ok().and_then(|n| RoomId::new(n).ok()))
     {
         return ChannelIdForm::Group { gym, room };
     }
@@ -333,18 +298,13 @@ fn classify_room(rest: &str) -> ChannelIdForm {
         && !name.is_empty()
         && let Some(creator) = user(creator)
     {
-        return ChannelIdForm::LegacyGroup {
-            name: name.to_owned(),
-            creator,
-        };
+        return ChannelIdForm::LegacyGroup { name: name.to_owned(), creator };
     }
     unknown_channel("room_ must be followed by {gym}_{room} or {name}_{creator}")
 }
 
 fn event_id(s: &str) -> Option<EventId> {
-    parse_positive(s, IdKind::Event)
-        .ok()
-        .and_then(|n| EventId::new(n).ok())
+    parse_positive(s, IdKind::Event).ok().and_then(|n| EventId::new(n).ok())
 }
 
 fn classify_event(rest: &str) -> ChannelIdForm {
@@ -360,20 +320,10 @@ fn classify_event(rest: &str) -> ChannelIdForm {
     let is_hash = b.len() == 8 && b.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
     match (gym(a), event_id(b), event_id(a), is_hash) {
         (Some(target_gym), Some(target_event), Some(legacy_event), true) => {
-            ChannelIdForm::AmbiguousEvent {
-                target_gym,
-                target_event,
-                legacy_event,
-                creator_hash: b.to_owned(),
-            }
+            ChannelIdForm::AmbiguousEvent { target_gym, target_event, legacy_event, creator_hash: b.to_owned() }
         }
         (Some(gym), Some(event), _, false) => ChannelIdForm::Event { gym, event },
-        (_, _, Some(event), true) => ChannelIdForm::LegacyEvent {
-            event,
-            creator_hash: b.to_owned(),
-        },
-        _ => unknown_channel(
-            "event_ must be followed by {gym}_{event}, {event}_{8 hex} or {event}_system",
-        ),
+        (_, _, Some(event), true) => ChannelIdForm::LegacyEvent { event, creator_hash: b.to_owned() },
+        _ => unknown_channel("event_ must be followed by {gym}_{event}, {event}_{8 hex} or {event}_system"),
     }
 }

@@ -30,12 +30,8 @@ pub const AUTH0_PROVIDERS: &[&str] = &[
 /// `google-oauth2|123` → `google-oauth2_123`. Apply it to `user.auth0_id` to map such a Stream
 /// user back to the platform user.
 pub fn sanitize_auth0_subject(subject: &str) -> Result<StreamUserId, IdError> {
-    let keep =
-        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '@' | '_' | '-');
-    let sanitised: String = subject
-        .chars()
-        .map(|c| if keep(c) { c } else { '_' })
-        .collect();
+    let keep = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '@' | '_' | '-');
+    let sanitised: String = subject.chars().map(|c| if keep(c) { c } else { '_' }).collect();
     StreamUserId::parse(&sanitised)
 }
 

@@ -24,18 +24,13 @@ fn check(s: &str, kind: IdKind, max: usize, allow_at: bool) -> Result<(), IdErro
     if s.is_empty() {
         return Err(IdError::Empty { kind });
     }
-    let allowed =
-        |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (allow_at && c == '@');
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (allow_at && c == '@');
     if let Some((pos, ch)) = s.chars().enumerate().find(|&(_, c)| !allowed(c)) {
         return Err(IdError::InvalidChar { kind, ch, pos });
     }
     // Every allowed character is ASCII, so bytes equal characters from here on.
     if s.len() > max {
-        return Err(IdError::TooLong {
-            kind,
-            len: s.len(),
-            max,
-        });
+        return Err(IdError::TooLong { kind, len: s.len(), max });
     }
     Ok(())
 }
@@ -155,10 +150,7 @@ impl Cid {
     /// Parses `type:id`; both halves must be valid.
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let (t, id) = s.split_once(':').ok_or(IdError::MalformedCid)?;
-        Ok(Self {
-            channel_type: ChannelType::parse(t)?,
-            id: ChannelId::parse(id)?,
-        })
+        Ok(Self { channel_type: ChannelType::parse(t)?, id: ChannelId::parse(id)? })
     }
 
     /// The channel type.

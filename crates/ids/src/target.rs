@@ -45,18 +45,12 @@ impl ChannelId {
         if a == b {
             return Err(IdError::SameUser);
         }
-        let (x, y) = sorted_pair(
-            StreamUserId::for_member(gym, a),
-            StreamUserId::for_member(gym, b),
-        );
+        let (x, y) = sorted_pair(StreamUserId::for_member(gym, a), StreamUserId::for_member(gym, b));
         let plain = format!("direct_{x}_{y}");
         if plain.len() <= MAX_CHANNEL_ID_LEN {
             return Ok(Self::from_trusted(plain));
         }
-        Ok(Self::from_trusted(format!(
-            "direct_{gym}_{}",
-            direct_pair_hash(&x, &y)
-        )))
+        Ok(Self::from_trusted(format!("direct_{gym}_{}", direct_pair_hash(&x, &y))))
     }
 
     /// `room_{G}_{R}`: group room R of gym G.

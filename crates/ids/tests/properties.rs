@@ -11,8 +11,7 @@ fn id_strategy() -> impl Strategy<Value = i64> {
 }
 
 fn is_produced_charset(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 proptest! {
@@ -126,23 +125,11 @@ fn hashed_direct_ids_do_not_collide_over_a_large_sample() {
     let mut hashed = 0;
     for a in 0..450i64 {
         for b in (a + 1)..450 {
-            let id = ChannelId::direct(
-                gym,
-                UserId::new(base + a).unwrap(),
-                UserId::new(base + b).unwrap(),
-            )
-            .unwrap();
-            hashed += usize::from(matches!(
-                classify_channel_id(id.as_str()),
-                ChannelIdForm::DirectHashed { .. }
-            ));
+            let id = ChannelId::direct(gym, UserId::new(base + a).unwrap(), UserId::new(base + b).unwrap()).unwrap();
+            hashed += usize::from(matches!(classify_channel_id(id.as_str()), ChannelIdForm::DirectHashed { .. }));
             assert!(seen.insert(id), "collision at pair ({a}, {b})");
         }
     }
     assert_eq!(seen.len(), 450 * 449 / 2);
-    assert_eq!(
-        hashed,
-        seen.len(),
-        "every id in the sample should be in the hashed form"
-    );
+    assert_eq!(hashed, seen.len(), "every id in the sample should be in the hashed form");
 }

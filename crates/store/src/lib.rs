@@ -1,0 +1,33 @@
+//! The platform's relational data and gymchat's own tables, over sqlx on Postgres (production)
+//! and SQLite (the embedded default), chosen by the `DATABASE_URL` scheme.
+//!
+//! - [`backend`]: [`Store`] (pool, migrations, schema profile) and [`Session`] (one connection or
+//!   one transaction).
+//! - [`repo`]: typed repository methods on [`Session`]: gyms, users, memberships, events,
+//!   participations, rooms with members, hidden rows, locks.
+//! - [`model`]: the rows as typed values, ids from `gymchat_ids`.
+//! - [`fixture`]: loading a fixture file's `db` section, all or nothing.
+//! - `value`: decoders for production's column types.
+//!
+//! Design decision: gymchat must adopt the platform's existing production database as it is.
+//! Migrations create the platform tables only when absent (`CREATE TABLE IF NOT EXISTS`) and add
+//! nothing but `gymchat_` tables, including sqlx's bookkeeping table, renamed
+//! `gymchat_schema_migrations`. Reads accept production's column types (int4, enums, naive
+//! timestamps) and quirks (NULL `room_id`, duplicate members); writes cast to enum types learnt
+//! from the catalog at open.
+
+pub mod backend;
+pub mod error;
+pub mod fixture;
+pub mod model;
+pub mod repo;
+mod value;
+
+pub use backend::{Backend, MIGRATIONS_TABLE, Session, Store, redact_url};
+pub use error::{Result, StoreError};
+pub use fixture::{DbFixture, LoadReport};
+pub use model::{
+    Event, EventStatus, Gym, GymRole, Hidden, Member, Membership, Participation, ParticipationStatus, PlatformRole,
+    Room, RoomStatus, RoomWithMembers, User,
+};
+pub use repo::Lease;

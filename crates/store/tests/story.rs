@@ -1,0 +1,222 @@
+//! The store's story, run against real PostgreSQL and SQLite: migrate, load the gym 4 reference
+//! scenario, read it back through every repository method, write, and refuse bad input without
+//! changing anything.
+
+use chrono::{Duration, TimeZone, Utc};
+use gymchat_ids::{EventId, GymId, RoomId, UserId};
+use gymchat_store::*;
+use gymchat_testkit::{TestDb, on_both_backends, read_shared_fixture};
+
+fn gym(n: i64) -> GymId {
+    GymId::new(n).unwrap()
+}
+fn user(n: i64) -> UserId {
+    UserId::new(n).unwrap()
+}
+fn room(n: i64) -> RoomId {
+    RoomId::new(n).unwrap()
+}
+
+async fn loaded(db: &TestDb) -> Store {
+    let store = Store::open(db.url()).await.unwrap();
+    let fixture = DbFixture::from_json(&read_shared_fixture("gym4.json")).unwrap();
+    store.load_fixture(&fixture).await.unwrap();
+    store
+}
+
+async fn count(store: &Store, table: &str) -> i64 {
+    // Counting through the public API keeps the test honest about what callers can see.
+    let mut s = store.session().await.unwrap();
+    match table {
+        "rooms_of_gym_4" => s.rooms_with_members(gym(4)).await.unwrap().len() as i64,
+        "gyms" => s.gyms().await.unwrap().len() as i64,
+        other => panic!("no counter for {other}"),
+    }
+}
+
+on_both_backends! {
+    async fn migrations_are_idempotent(db) {
+        let first = Store::open(db.url()).await.unwrap();
+        first.close().await;
+        let again = Store::open(db.url()).await.unwrap();
+        assert_eq!(again.session().await.unwrap().gyms().await.unwrap(), vec![]);
+    }
+}
+
+on_both_backends! {
+    async fn gym4_fixture_reads_back_through_the_repositories(db) {
+        let store = loaded(&db).await;
+        let mut s = store.session().await.unwrap();
+
+        let iron = s.gym(gym(4)).await.unwrap().unwrap();
+        assert_eq!((iron.name.as_str(), iron.subdomain.as_str(), iron.is_active), ("Iron Temple", "iron-temple", true));
+        assert_eq!(s.gyms().await.unwrap().len(), 3);
+        assert!(s.gym(gym(99)).await.unwrap().is_none());
+
+        let bruno = s.user_by_auth0("google-oauth2|112233445566778899001").await.unwrap().unwrap();
+        assert_eq!(bruno.id, user(8));
+        assert_eq!(bruno.display_name().as_deref(), Some("Bruno Diaz"));
+        assert_eq!(bruno.role, PlatformRole::Member);
+        assert_eq!(s.user(user(10)).await.unwrap().unwrap().email, "ana.torres@example.test");
+        assert!(s.user_by_auth0("auth0|nobody").await.unwrap().is_none());
+        let some: Vec<UserId> = s.users(&[user(17), user(10), user(999)]).await.unwrap().iter().map(|u| u.id).collect();
+        assert_eq!(some, vec![user(10), user(17)]);
+
+        assert_eq!(s.membership(user(8), gym(4)).await.unwrap().unwrap().role, GymRole::Trainer);
+        assert_eq!(s.membership(user(8), gym(1)).await.unwrap().unwrap().role, GymRole::Member);
+        assert!(s.membership(user(21), gym(4)).await.unwrap().is_none());
+        let gym4: Vec<UserId> = s.memberships_of_gym(gym(4)).await.unwrap().iter().map(|m| m.user_id).collect();
+        assert_eq!(gym4, vec![user(8), user(10), user(11), user(17)]);
+        let bruno_gyms: Vec<GymId> = s.memberships_of_user(user(8)).await.unwrap().iter().map(|m| m.gym_id).collect();
+        assert_eq!(bruno_gyms, vec![gym(1), gym(4)]);
+
+        let event = s.event(EventId::new(639).unwrap()).await.unwrap().unwrap();
+        assert_eq!((event.gym_id, event.status, event.creator_id), (gym(4), EventStatus::Scheduled, Some(user(10))));
+        assert_eq!(event.start_time, Utc.with_ymd_and_hms(2025, 12, 20, 18, 0, 0).unwrap());
+        let parts = s.participations(EventId::new(639).unwrap()).await.unwrap();
+        let statuses: Vec<(UserId, ParticipationStatus)> = parts.iter().map(|p| (p.member_id, p.status)).collect();
+        assert_eq!(statuses, vec![(user(11), ParticipationStatus::Registered), (user(17), ParticipationStatus::WaitingList)]);
+
+        let rooms = s.rooms_with_members(gym(4)).await.unwrap();
+        assert_eq!(rooms.len(), 15, "gym 4 has 15 rooms; gym 5's room must not appear");
+        let general = rooms.iter().find(|r| r.room.id == room(639)).unwrap();
+        assert_eq!(general.room.stream_channel_id.as_deref(), Some("room_General_10"));
+        assert_eq!(general.members, vec![user(8), user(10), user(11), user(17)]);
+        let closed = rooms.iter().filter(|r| r.room.status == RoomStatus::Closed).count();
+        assert_eq!(closed, 9);
+        let direct = rooms.iter().find(|r| r.room.id == room(638)).unwrap();
+        assert!(direct.room.is_direct && direct.room.event_id.is_none());
+        assert_eq!(direct.room.created_at, Utc.with_ymd_and_hms(2025, 9, 1, 10, 0, 0).unwrap());
+        assert_eq!(s.room(room(670)).await.unwrap().unwrap().gym_id, gym(5));
+
+        let hidden = s.hidden_rooms(user(17)).await.unwrap();
+        assert_eq!(hidden.iter().map(|h| h.room_id).collect::<Vec<_>>(), vec![room(664)]);
+    }
+}
+
+on_both_backends! {
+    async fn room_writes_are_visible_and_unique(db) {
+        let store = loaded(&db).await;
+        let now = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let mut s = store.session().await.unwrap();
+
+        assert!(s.set_room_stream_channel_id(room(639), "room_4_639", now).await.unwrap());
+        let r = s.room(room(639)).await.unwrap().unwrap();
+        assert_eq!((r.stream_channel_id.as_deref(), r.updated_at), (Some("room_4_639"), now));
+        assert!(!s.set_room_stream_channel_id(room(1), "room_4_1", now).await.unwrap());
+
+        let taken = s.set_room_stream_channel_id(room(638), "room_4_639", now).await.unwrap_err();
+        assert!(matches!(taken, StoreError::ChannelIdTaken { .. }), "{taken}");
+        let unchanged = s.room(room(638)).await.unwrap().unwrap();
+        assert_eq!(unchanged.stream_channel_id.as_deref(), Some("direct_user_10_user_8"));
+
+        assert!(s.set_room_status(room(665), RoomStatus::Closed, now).await.unwrap());
+        assert_eq!(s.room(room(665)).await.unwrap().unwrap().status, RoomStatus::Closed);
+
+        s.hide_room(user(10), room(638), now).await.unwrap();
+        s.hide_room(user(10), room(638), now + Duration::hours(1)).await.unwrap();
+        let hidden = s.hidden_rooms(user(10)).await.unwrap();
+        assert_eq!(hidden.len(), 1, "hiding twice must not duplicate the row");
+        assert_eq!(hidden[0].hidden_at, now);
+        assert!(s.show_room(user(10), room(638)).await.unwrap());
+        assert!(!s.show_room(user(10), room(638)).await.unwrap());
+        assert!(s.hidden_rooms(user(10)).await.unwrap().is_empty());
+    }
+}
+
+on_both_backends! {
+    async fn a_transaction_that_is_dropped_changes_nothing(db) {
+        let store = loaded(&db).await;
+        let now = Utc::now();
+        {
+            let mut tx = store.begin().await.unwrap();
+            tx.set_room_stream_channel_id(room(639), "room_4_639", now).await.unwrap();
+            assert_eq!(tx.room(room(639)).await.unwrap().unwrap().stream_channel_id.as_deref(), Some("room_4_639"));
+        }
+        let mut s = store.session().await.unwrap();
+        assert_eq!(s.room(room(639)).await.unwrap().unwrap().stream_channel_id.as_deref(), Some("room_General_10"));
+    }
+}
+
+on_both_backends! {
+    async fn loading_the_fixture_twice_fails_cleanly(db) {
+        let store = loaded(&db).await;
+        let fixture = DbFixture::from_json(&read_shared_fixture("gym4.json")).unwrap();
+        let err = store.load_fixture(&fixture).await.unwrap_err();
+        assert!(matches!(err, StoreError::FixtureRow { table: "gyms", index: 0, .. }), "{err}");
+        assert_eq!(count(&store, "gyms").await, 3);
+        assert_eq!(count(&store, "rooms_of_gym_4").await, 15);
+    }
+}
+
+on_both_backends! {
+    async fn a_row_the_database_refuses_rolls_back_the_whole_load(db) {
+        let store = Store::open(db.url()).await.unwrap();
+        let mut doc: serde_json::Value = serde_json::from_str(&read_shared_fixture("gym4.json")).unwrap();
+        // The fourth member row names a user who does not exist: a foreign-key violation.
+        doc["db"]["chat_members"][3]["user_id"] = serde_json::json!(4242);
+        let fixture = DbFixture::from_json(&doc.to_string()).unwrap();
+        let err = store.load_fixture(&fixture).await.unwrap_err();
+        assert!(matches!(err, StoreError::FixtureRow { table: "chat_members", index: 3, .. }), "{err}");
+        assert!(err.to_string().contains("chat_members[3]"), "{err}");
+        assert_eq!(count(&store, "gyms").await, 0, "earlier tables must be rolled back too");
+    }
+}
+
+on_both_backends! {
+    async fn locks_name_their_holder_and_expire(db) {
+        let store = Store::open(db.url()).await.unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let ttl = Duration::seconds(30);
+        let mut s = store.session().await.unwrap();
+
+        let lease = s.acquire_lock("migrate", "host-a:41", ttl, t0).await.unwrap();
+        assert_eq!(lease.expires_at, t0 + ttl);
+        match s.acquire_lock("migrate", "host-b:7", ttl, t0 + Duration::seconds(5)).await.unwrap_err() {
+            StoreError::LockHeld { holder, expires_at, .. } => assert_eq!((holder.as_str(), expires_at), ("host-a:41", t0 + ttl)),
+            other => panic!("expected LockHeld, got {other}"),
+        }
+        // The holder may renew; another holder may take it once the lease ran out.
+        s.renew_lock("migrate", "host-a:41", ttl, t0 + Duration::seconds(20)).await.unwrap();
+        assert!(s.acquire_lock("migrate", "host-b:7", ttl, t0 + Duration::seconds(40)).await.is_err());
+        let taken = s.acquire_lock("migrate", "host-b:7", ttl, t0 + Duration::seconds(51)).await.unwrap();
+        assert_eq!(taken.holder, "host-b:7");
+        assert!(matches!(
+            s.renew_lock("migrate", "host-a:41", ttl, t0 + Duration::seconds(52)).await,
+            Err(StoreError::LockLost { .. })
+        ));
+        assert!(!s.release_lock("migrate", "host-a:41").await.unwrap());
+        assert!(s.release_lock("migrate", "host-b:7").await.unwrap());
+        s.acquire_lock("migrate", "host-a:41", ttl, t0 + Duration::seconds(53)).await.unwrap();
+    }
+}
+
+#[test]
+fn malformed_fixture_is_reported_with_its_path() {
+    let mut doc: serde_json::Value = serde_json::from_str(&read_shared_fixture("gym4.json")).unwrap();
+    doc["db"]["chat_rooms"][3]["gym_id"] = serde_json::json!("four");
+    let err = DbFixture::from_json(&serde_json::to_string_pretty(&doc).unwrap()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("db.chat_rooms[3].gym_id"), "{text}");
+
+    doc["db"]["chat_rooms"][3]["gym_id"] = serde_json::json!(0);
+    let err = DbFixture::from_json(&doc.to_string()).unwrap_err();
+    assert!(err.to_string().contains("gym id"), "{err}");
+
+    let err = DbFixture::from_json("{\"db\": {\"gyms\": [}").unwrap_err();
+    assert!(matches!(err, StoreError::FixtureFormat { .. }), "{err}");
+    let err = DbFixture::from_json("{\"db\": {\"no_such_table\": []}}").unwrap_err();
+    assert!(err.to_string().contains("no_such_table"), "{err}");
+}
+
+#[test]
+fn database_urls_are_redacted() {
+    assert_eq!(redact_url("postgres://app:s3cret@db:5432/prod"), "postgres://app:***@db:5432/prod");
+    assert_eq!(redact_url("sqlite://gymchat.db"), "sqlite://gymchat.db");
+}
+
+#[tokio::test]
+async fn unknown_url_scheme_is_refused() {
+    let err = Store::open("mysql://localhost/x").await.unwrap_err();
+    assert!(matches!(err, StoreError::UnsupportedUrl { .. }), "{err}");
+}
