@@ -2,7 +2,7 @@
 //!
 //! [`Store`] owns a pool for the backend that `DATABASE_URL` names. [`Session`] is one pooled
 //! connection or one transaction; every repository method lives on it, so the same method works
-//! inside and outside a transaction. The [`on_db!`] macro expands a statement once per backend,
+//! inside and outside a transaction. The `on_db!` macro expands a statement once per backend,
 //! which lets each query be written a single time without sqlx's generic-executor bounds.
 
 use std::collections::HashMap;

@@ -11,7 +11,7 @@ pub enum StoreError {
         scheme: String,
     },
     /// Could not connect or open the database file.
-    #[error("cannot connect to {target}: {source}")]
+    #[error("cannot connect to {target}")]
     Connect {
         /// The database, with any password removed.
         target: String,
@@ -19,10 +19,10 @@ pub enum StoreError {
         source: sqlx::Error,
     },
     /// A schema migration failed; the migration's own transaction was rolled back.
-    #[error("schema migration failed: {0}")]
+    #[error("schema migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A query failed.
-    #[error("database error: {0}")]
+    #[error(transparent)]
     Database(#[from] sqlx::Error),
     /// A row holds a value gymchat cannot interpret (unknown enum label, id ≤ 0, …).
     #[error("{table}.{column} holds {value:?}, which gymchat cannot interpret: {reason}")]
@@ -51,7 +51,7 @@ pub enum StoreError {
         message: String,
     },
     /// A fixture row was refused by the database (constraint, type, …). Nothing was written.
-    #[error("fixture row {table}[{index}] was refused by the database, nothing was loaded: {source}")]
+    #[error("fixture row {table}[{index}] was refused by the database, nothing was loaded")]
     FixtureRow {
         /// The table.
         table: &'static str,

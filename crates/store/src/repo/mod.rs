@@ -1,6 +1,6 @@
 //! Typed reads and writes of the platform tables and gymchat's own, as methods on
 //! [`crate::Session`]. One file per area; SQL is written once and run on either backend through
-//! [`crate::backend::on_db!`].
+//! the crate-private `on_db!` macro.
 //!
 //! Reads tolerate production's quirks (NULL `chat_members.room_id`, duplicate member rows,
 //! int4/enum/naive-timestamp columns); writes never create them.

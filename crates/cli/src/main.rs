@@ -1,0 +1,65 @@
+//! The `gymchat` binary: parses arguments, starts logging, runs one subcommand.
+//!
+//! Machine output is JSON on stdout; logs and errors go to stderr. Exit codes: 0 done, 2 could
+//! not run (bad input, unreachable database, refused fixture), as documented in the README.
+
+mod config;
+mod db;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use gymchat_store::redact_url;
+use serde_json::json;
+
+use config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
+    match run(&cli).await {
+        Ok(report) => {
+            println!("{report:#}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The error and its causes joined by ": ", leaving out a cause whose text the line already holds
+/// (drivers often repeat their inner error in their own message).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
+async fn run(cli: &Cli) -> anyhow::Result<serde_json::Value> {
+    match &cli.command {
+        Command::Db(command) => db::run(&cli.global, command).await,
+        Command::Config => {
+            let g = &cli.global;
+            Ok(json!({
+                "database_url": redact_url(&g.database_url),
+                "stream_url": g.stream_url,
+                "stream_key": g.stream_key,
+                "stream_secret_sha256_prefix": g.stream_secret.as_ref().map(|s| s.fingerprint()),
+            }))
+        }
+    }
+}
