@@ -39,6 +39,11 @@ pub struct GlobalOpts {
 pub struct Secret(String);
 
 impl Secret {
+    /// The secret itself, for the component that signs or checks tokens with it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
     /// The first 8 hex digits of the secret's SHA-256: enough to tell which secret is configured,
     /// useless for recovering it.
     pub fn fingerprint(&self) -> String {
@@ -75,6 +80,50 @@ pub enum Command {
     Db(DbCommand),
     /// Print the effective configuration as JSON (secrets and passwords redacted).
     Config,
+    /// Run a local stand-in for Stream's endpoints (for tests, demos and rehearsals). Prints
+    /// {"url": …} when ready; stops on Ctrl-C or SIGTERM, saving --state if given.
+    Sandbox(SandboxArgs),
+}
+
+/// `gymchat sandbox …`
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:3030")]
+    pub listen: std::net::SocketAddr,
+    /// API key clients must send (default: --stream-key).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// API secret tokens are signed with (default: --stream-secret).
+    #[arg(long)]
+    pub secret: Option<Secret>,
+    /// Start from the `stream` section of this fixture file.
+    #[arg(long)]
+    pub fixture: Option<std::path::PathBuf>,
+    /// Load this state file at start when it exists (instead of --fixture), save it on shutdown.
+    #[arg(long)]
+    pub state: Option<std::path::PathBuf>,
+    /// `stream` (Stream's default limits), `none`, or a JSON file like {"GetApp": 5}.
+    #[arg(long, default_value = "stream")]
+    pub rate_limits: String,
+    /// Rate windows pass this many times faster (60: a one-minute window lasts a second).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Mean added latency per call in milliseconds (jitter ±50%).
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of calls that fail (500, 503, 429 without body, stall, reset, applied-then-reset).
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Seed for latency jitter and faults: the same seed gives the same faults.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// How long a stalled response hangs, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub stall_ms: u64,
+    /// Refuse channel members whose teams lack the channel's team.
+    #[arg(long)]
+    pub strict_team_members: bool,
 }
 
 /// `gymchat db …`

@@ -5,6 +5,7 @@
 
 mod config;
 mod db;
+mod sandbox;
 
 use std::process::ExitCode;
 
@@ -52,6 +53,7 @@ fn error_chain(e: &anyhow::Error) -> String {
 async fn run(cli: &Cli) -> anyhow::Result<serde_json::Value> {
     match &cli.command {
         Command::Db(command) => db::run(&cli.global, command).await,
+        Command::Sandbox(args) => sandbox::run(&cli.global, args).await,
         Command::Config => {
             let g = &cli.global;
             Ok(json!({

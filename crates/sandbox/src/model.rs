@@ -1,0 +1,266 @@
+//! The sandbox's in-memory Stream app and its snapshot format.
+//!
+//! The snapshot is the `stream` section of a fixture file (`shared/fixtures/gym4.json`): users,
+//! and channels with members as user ids and messages inline, oldest first, custom fields flat.
+//! `--fixture` and `--state` load it, `GET /_sandbox/state` returns it, shutdown saves it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// RFC 3339, UTC, microseconds: how Stream writes times.
+pub fn fmt_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRec {
+    /// Id.
+    pub id: String,
+    /// Role (`user` by default).
+    #[serde(default = "default_role")]
+    pub role: String,
+    /// Teams (multi-tenancy).
+    #[serde(default)]
+    pub teams: Vec<String>,
+    /// Created.
+    #[serde(default = "Utc::now")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(default = "Utc::now")]
+    pub updated_at: DateTime<Utc>,
+    /// Soft-deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Everything else (`name`, `image`, custom fields), flat.
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
+}
+
+fn default_role() -> String {
+    "user".to_owned()
+}
+
+/// A message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageRec {
+    /// Id, unique across the app.
+    pub id: String,
+    /// Sender.
+    pub user_id: String,
+    /// Text.
+    #[serde(default)]
+    pub text: String,
+    /// `regular` or `system`.
+    #[serde(rename = "type", default = "regular")]
+    pub kind: String,
+    /// Sent.
+    pub created_at: DateTime<Utc>,
+    /// Custom fields, flat.
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
+}
+
+fn regular() -> String {
+    "regular".to_owned()
+}
+
+/// A channel member.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRec {
+    /// The user.
+    pub user_id: String,
+    /// `channel_member` unless given.
+    pub channel_role: String,
+    /// Joined.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelRec {
+    /// Type.
+    pub kind: String,
+    /// Id.
+    pub id: String,
+    /// Team (multi-tenancy).
+    pub team: Option<String>,
+    /// Frozen: user-token writes refused.
+    pub frozen: bool,
+    /// Creator.
+    pub created_by_id: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Soft-deleted.
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Custom fields (`name`, `gym_id`, …).
+    pub custom: Map<String, Value>,
+    /// Members in joining order.
+    pub members: Vec<MemberRec>,
+    /// Users who hid the channel.
+    pub hidden_for: BTreeSet<String>,
+    /// Messages, oldest first.
+    pub messages: Vec<MessageRec>,
+}
+
+impl ChannelRec {
+    /// `type:id`.
+    pub fn cid(&self) -> String {
+        format!("{}:{}", self.kind, self.id)
+    }
+
+    /// When the last message was sent.
+    pub fn last_message_at(&self) -> Option<DateTime<Utc>> {
+        self.messages.last().map(|m| m.created_at)
+    }
+
+    /// Whether the user is a member.
+    pub fn has_member(&self, user: &str) -> bool {
+        self.members.iter().any(|m| m.user_id == user)
+    }
+}
+
+/// A background task (batch deletes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRec {
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Polls so far: the first answers `running`, later ones `completed`, as a real task moves on.
+    pub polls: u32,
+    /// Per-item results.
+    pub result: Map<String, Value>,
+}
+
+/// The whole app.
+#[derive(Debug, Clone, Default)]
+pub struct App {
+    /// Multi-tenancy switch.
+    pub multi_tenant_enabled: bool,
+    /// Users by id.
+    pub users: BTreeMap<String, UserRec>,
+    /// Channels by cid.
+    pub channels: HashMap<String, ChannelRec>,
+    /// Every message id in use (unique app-wide).
+    pub message_ids: HashSet<String>,
+    /// Tasks by id.
+    pub tasks: HashMap<String, TaskRec>,
+}
+
+/// A channel in snapshot form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelSnapshot {
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Id.
+    pub id: String,
+    /// Team.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Creator.
+    #[serde(default)]
+    pub created_by_id: Option<String>,
+    /// Created.
+    #[serde(default = "Utc::now")]
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Soft-deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Frozen.
+    #[serde(default)]
+    pub frozen: bool,
+    /// Member user ids.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// Messages, oldest first.
+    #[serde(default)]
+    pub messages: Vec<MessageRec>,
+    /// Custom fields, flat.
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
+}
+
+/// The snapshot: a fixture's `stream` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Multi-tenancy switch.
+    #[serde(default)]
+    pub multi_tenant_enabled: bool,
+    /// Users.
+    #[serde(default)]
+    pub users: Vec<UserRec>,
+    /// Channels, by creation time then cid.
+    #[serde(default)]
+    pub channels: Vec<ChannelSnapshot>,
+}
+
+impl App {
+    /// Builds the app from a snapshot.
+    pub fn from_snapshot(s: Snapshot) -> App {
+        let mut app = App { multi_tenant_enabled: s.multi_tenant_enabled, ..App::default() };
+        for u in s.users {
+            app.users.insert(u.id.clone(), u);
+        }
+        for c in s.channels {
+            app.message_ids.extend(c.messages.iter().map(|m| m.id.clone()));
+            let rec = ChannelRec {
+                members: c
+                    .members
+                    .iter()
+                    .map(|u| MemberRec {
+                        user_id: u.clone(),
+                        channel_role: "channel_member".into(),
+                        created_at: c.created_at,
+                    })
+                    .collect(),
+                kind: c.kind,
+                id: c.id,
+                team: c.team,
+                frozen: c.frozen,
+                created_by_id: c.created_by_id,
+                updated_at: c.updated_at.unwrap_or(c.created_at),
+                created_at: c.created_at,
+                deleted_at: c.deleted_at,
+                custom: c.custom,
+                hidden_for: BTreeSet::new(),
+                messages: c.messages,
+            };
+            app.channels.insert(rec.cid(), rec);
+        }
+        app
+    }
+
+    /// The app as a snapshot, channels by creation time then cid.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut channels: Vec<&ChannelRec> = self.channels.values().collect();
+        channels.sort_by_key(|c| (c.created_at, c.cid()));
+        Snapshot {
+            multi_tenant_enabled: self.multi_tenant_enabled,
+            users: self.users.values().cloned().collect(),
+            channels: channels
+                .into_iter()
+                .map(|c| ChannelSnapshot {
+                    kind: c.kind.clone(),
+                    id: c.id.clone(),
+                    team: c.team.clone(),
+                    created_by_id: c.created_by_id.clone(),
+                    created_at: c.created_at,
+                    updated_at: Some(c.updated_at),
+                    deleted_at: c.deleted_at,
+                    frozen: c.frozen,
+                    members: c.members.iter().map(|m| m.user_id.clone()).collect(),
+                    messages: c.messages.clone(),
+                    custom: c.custom.clone(),
+                })
+                .collect(),
+        }
+    }
+}

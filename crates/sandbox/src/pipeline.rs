@@ -1,0 +1,142 @@
+//! What happens to every Stream request around its handler, in Stream's order: count the call,
+//! authenticate, apply the rate limit, inject latency and faults, run the handler, then write the
+//! body (Stream's error shape or the reply plus `duration`) and the `x-ratelimit-*` headers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Query, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use tokio::sync::Notify;
+
+use crate::auth::authenticate;
+use crate::error::ApiError;
+use crate::faults::Fault;
+use crate::ratelimit::Verdict;
+use crate::routes::Reply;
+use crate::state::{Shared, lock};
+
+/// Lets a handler's pipeline reset the TCP connection it arrived on (see `server.rs`).
+#[derive(Clone)]
+pub struct ConnControl {
+    /// Notified to reset the connection.
+    pub reset: Arc<Notify>,
+}
+
+/// Stream's operation name for a route: the key of rate limits, statistics and error messages.
+pub fn operation(method: &Method, path: &str) -> &'static str {
+    match (method.as_str(), path) {
+        ("GET", "/app") => "GetApp",
+        ("PATCH", "/app") => "UpdateApp",
+        ("POST", "/users") => "UpdateUsers",
+        ("PATCH", "/users") => "UpdateUsersPartial",
+        ("GET", "/users") => "QueryUsers",
+        ("DELETE", "/users/{id}") => "DeleteUser",
+        ("POST", "/users/delete") => "DeleteUsers",
+        ("POST", "/channels") => "QueryChannels",
+        ("POST", "/channels/delete") => "DeleteChannels",
+        ("POST", "/channels/{type}/{id}/query") => "GetOrCreateChannel",
+        ("POST", "/channels/{type}/{id}") => "UpdateChannel",
+        ("PATCH", "/channels/{type}/{id}") => "UpdateChannelPartial",
+        ("DELETE", "/channels/{type}/{id}") => "DeleteChannel",
+        ("POST", "/channels/{type}/{id}/message") => "SendMessage",
+        ("POST", "/channels/{type}/{id}/hide") => "HideChannel",
+        ("POST", "/channels/{type}/{id}/show") => "ShowChannel",
+        ("POST", "/channels/{type}/{id}/truncate") => "TruncateChannel",
+        ("GET", "/tasks/{id}") => "GetTask",
+        _ => "Unknown",
+    }
+}
+
+/// The middleware.
+pub async fn pipeline(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let path = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let op = operation(req.method(), &path);
+    s.count_call(op);
+
+    let query = Query::<HashMap<String, String>>::try_from_uri(req.uri()).map(|q| q.0).unwrap_or_default();
+    let token = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let now = Utc::now();
+    let caller = match authenticate(
+        &s.settings.key,
+        &s.settings.secret,
+        query.get("api_key").map(String::as_str),
+        token,
+        now.timestamp(),
+    ) {
+        Ok(caller) => caller,
+        Err(e) => return finish(op, start, e.into_response(), None),
+    };
+
+    let verdict = lock(&s.limiter).check(op, u64::try_from(now.timestamp_millis()).unwrap_or_default());
+    if verdict.is_some_and(|v| !v.allowed) {
+        s.count_rate_limited(op);
+        return finish(op, start, ApiError::rate_limited().into_response(), verdict);
+    }
+
+    let (delay, fault) = lock(&s.faults).draw();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let control = req.extensions().get::<ConnControl>().cloned();
+    req.extensions_mut().insert(caller);
+    let Some(fault) = fault else {
+        return finish(op, start, next.run(req).await, verdict);
+    };
+    s.count_fault(op, fault);
+    tracing::debug!(operation = op, ?fault, "injecting fault");
+    match fault {
+        Fault::Internal => finish(op, start, ApiError::internal("injected fault").into_response(), verdict),
+        Fault::Unavailable => finish(op, start, ApiError::unavailable().into_response(), verdict),
+        // Stream's edge answers some 429s with no JSON body and no rate-limit headers.
+        Fault::RateLimitedNoBody => (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response(),
+        Fault::Stall => {
+            tokio::time::sleep(s.settings.stall).await;
+            finish(op, start, ApiError::unavailable().into_response(), verdict)
+        }
+        Fault::Reset => reset_connection(control).await,
+        Fault::AppliedResponseLost => {
+            let _applied = next.run(req).await;
+            reset_connection(control).await
+        }
+    }
+}
+
+/// Resets the connection and never answers. Without a connection (a router driven in-process)
+/// there is nothing to reset, so the client gets a 503 instead.
+async fn reset_connection(control: Option<ConnControl>) -> Response {
+    match control {
+        Some(c) => {
+            c.reset.notify_one();
+            std::future::pending().await
+        }
+        None => ApiError::unavailable().into_response(),
+    }
+}
+
+/// Writes the final body and the rate-limit headers.
+fn finish(op: &str, start: Instant, response: Response, verdict: Option<Verdict>) -> Response {
+    let duration = format!("{:.2}ms", start.elapsed().as_secs_f64() * 1000.0);
+    let (mut parts, body) = response.into_parts();
+    let json = if let Some(err) = parts.extensions.remove::<ApiError>() {
+        err.body(op, &duration)
+    } else if let Some(Reply(_, mut value)) = parts.extensions.remove::<Reply>() {
+        value["duration"] = serde_json::Value::String(duration);
+        value
+    } else {
+        return Response::from_parts(parts, body);
+    };
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(v) = verdict {
+        parts.headers.insert("x-ratelimit-limit", HeaderValue::from(v.limit));
+        parts.headers.insert("x-ratelimit-remaining", HeaderValue::from(v.remaining));
+        parts.headers.insert("x-ratelimit-reset", HeaderValue::from(v.reset));
+    }
+    Response::from_parts(parts, Body::from(serde_json::to_vec(&json).unwrap_or_default()))
+}

@@ -1,0 +1,555 @@
+//! Channels: get-or-create, query, update (members, data, message), partial update, delete one,
+//! delete many (a task), hide, show, truncate.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use bytes::Bytes;
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+
+use super::messages::{append_message, check_sender};
+use super::{
+    ApiResult, body_object, bounded, can_see, channel_json, check_channel_part, check_user_id, created, member_json,
+    message_json, ok, server_only,
+};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::filter;
+use crate::model::{App, ChannelRec, MemberRec, TaskRec, fmt_time};
+use crate::state::{Shared, lock};
+
+/// Most members per create, add or remove; most cids per batch delete.
+pub const MAX_PER_CALL: usize = 100;
+/// Keys of `data`/`set` that are not the client's to write.
+const RESERVED: &[&str] = &[
+    "id",
+    "type",
+    "cid",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "last_message_at",
+    "member_count",
+    "config",
+    "created_by",
+];
+
+/// `Can't find channel with id type:id`, Stream's 404.
+pub fn missing(cid: &str) -> ApiError {
+    ApiError::not_found(format!("Can't find channel with id {cid}"))
+}
+
+/// The live (not soft-deleted) channel, checked for the caller's teams.
+pub fn live_channel<'a>(app: &'a mut App, caller: &Caller, cid: &str) -> Result<&'a mut ChannelRec, ApiError> {
+    let visible = match app.channels.get(cid) {
+        Some(c) if c.deleted_at.is_none() => can_see(app, caller, c),
+        _ => return Err(missing(cid)),
+    };
+    visible?;
+    app.channels.get_mut(cid).ok_or_else(|| missing(cid))
+}
+
+fn cid_of(kind: &str, id: &str) -> Result<String, ApiError> {
+    check_channel_part(kind, "type")?;
+    check_channel_part(id, "id")?;
+    Ok(format!("{kind}:{id}"))
+}
+
+/// Member ids from `["a", {"user_id": "b", "channel_role": "…"}]`.
+fn member_list(v: Option<&Value>, field: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    let items = v.as_array().ok_or_else(|| ApiError::input_field(field, format!("{field} must be an array")))?;
+    if items.len() > MAX_PER_CALL {
+        return Err(ApiError::input_field(field, format!("at most {MAX_PER_CALL} members per call")));
+    }
+    items
+        .iter()
+        .map(|item| {
+            let (id, role) = match item {
+                Value::String(s) => (s.clone(), None),
+                Value::Object(o) => (
+                    o.get("user_id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    o.get("channel_role").and_then(Value::as_str).map(str::to_owned),
+                ),
+                _ => (String::new(), None),
+            };
+            check_user_id(&id, field)?;
+            Ok((id, role.unwrap_or_else(|| "channel_member".to_owned())))
+        })
+        .collect()
+}
+
+/// Every user must exist; with `--strict-team-members`, be in the channel's team too.
+fn check_members(
+    s: &Shared,
+    app: &App,
+    team: Option<&str>,
+    members: &[(String, String)],
+    field: &str,
+) -> Result<(), ApiError> {
+    for (id, _) in members {
+        let user = app.users.get(id).filter(|u| u.deleted_at.is_none());
+        let user = user.ok_or_else(|| ApiError::input(format!("could not find user {id} from {field}")))?;
+        if let (true, Some(team)) = (s.settings.strict_team_members && app.multi_tenant_enabled, team)
+            && !user.teams.iter().any(|t| t == team)
+        {
+            return Err(ApiError::forbidden(format!("user {id} is not a member of team {team:?}")));
+        }
+    }
+    Ok(())
+}
+
+fn add_members(channel: &mut ChannelRec, members: Vec<(String, String)>) {
+    let now = Utc::now();
+    for (user_id, channel_role) in members {
+        if !channel.has_member(&user_id) {
+            channel.members.push(MemberRec { user_id, channel_role, created_at: now });
+        }
+    }
+}
+
+fn refuse_reserved(map: &Map<String, Value>) -> Result<(), ApiError> {
+    match map.keys().find(|k| RESERVED.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::forbidden(format!("{k} is a reserved field and cannot be changed"))),
+        None => Ok(()),
+    }
+}
+
+/// Channel state: members (`limit` ≤ 300, `offset`) and messages (`limit` ≤ 300, default 25,
+/// `id_lt` to page back), oldest first.
+fn state_json(app: &App, c: &ChannelRec, messages: Option<&Value>, members: Option<&Value>) -> Result<Value, ApiError> {
+    let msg_limit = bounded(messages.and_then(|m| m.get("limit")), "messages.limit", 25, 300)?;
+    let end =
+        match messages.and_then(|m| m.get("id_lt")).and_then(Value::as_str) {
+            Some(id) => c.messages.iter().position(|m| m.id == id).ok_or_else(|| {
+                ApiError::input_field("messages.id_lt", format!("message {id} is not in this channel"))
+            })?,
+            None => c.messages.len(),
+        };
+    let start = end.saturating_sub(msg_limit);
+    let member_limit = bounded(members.and_then(|m| m.get("limit")), "members.limit", 100, 300)?;
+    let member_offset = bounded(members.and_then(|m| m.get("offset")), "members.offset", 0, usize::MAX)?;
+    Ok(json!({
+        "channel": channel_json(c),
+        "members": c.members.iter().skip(member_offset).take(member_limit).map(|m| member_json(app, m)).collect::<Vec<_>>(),
+        "messages": c.messages[start..end].iter().map(|m| message_json(app, c, m)).collect::<Vec<_>>(),
+        "watcher_count": 0,
+    }))
+}
+
+/// `POST /channels/{type}/{id}/query`: returns the channel, creating it from `data` when it does
+/// not exist (or was soft-deleted: it comes back empty). `data` is ignored for existing channels.
+pub async fn get_or_create(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let cid = cid_of(&kind, &id)?;
+    let body = body_object(&body)?;
+    let mut app = lock(&s.app);
+    let exists = app.channels.get(&cid).is_some_and(|c| c.deleted_at.is_none());
+    if !exists {
+        let data = body.get("data").and_then(Value::as_object).cloned().unwrap_or_default();
+        let channel = new_channel(&s, &app, &caller, &kind, &id, data)?;
+        app.channels.insert(cid.clone(), channel);
+    }
+    let channel = live_channel(&mut app, &caller, &cid)?.clone();
+    let state = state_json(&app, &channel, body.get("messages"), body.get("members"))?;
+    Ok(created(state))
+}
+
+fn new_channel(
+    s: &Shared,
+    app: &App,
+    caller: &Caller,
+    kind: &str,
+    id: &str,
+    mut data: Map<String, Value>,
+) -> Result<ChannelRec, ApiError> {
+    let created_by = data
+        .remove("created_by_id")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .or_else(|| data.remove("created_by").and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned)));
+    let created_by = match caller {
+        Caller::User(me) => me.clone(),
+        Caller::Server => created_by.ok_or_else(|| {
+            ApiError::input(
+                "either data.created_by or data.created_by_id must be provided when using server side auth.",
+            )
+        })?,
+    };
+    if !app.users.contains_key(&created_by) {
+        return Err(ApiError::input(format!("could not find user {created_by} from created_by")));
+    }
+    refuse_reserved(&data)?;
+    let team = match data.remove("team") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) if !t.is_empty() && t.len() <= 100 => Some(t),
+        Some(_) => return Err(ApiError::input_field("team", "team must be a non-empty string of at most 100 bytes")),
+    };
+    if let (Caller::User(me), true) = (caller, app.multi_tenant_enabled) {
+        let mine = app.users.get(me).map(|u| u.teams.clone()).unwrap_or_default();
+        if team.as_ref().is_some_and(|t| !mine.contains(t)) || (team.is_none() && !mine.is_empty()) {
+            return Err(ApiError::forbidden(format!(
+                "user from teams {mine:?} cannot create a channel for team {:?}",
+                team.clone().unwrap_or_default()
+            )));
+        }
+    }
+    let members = member_list(data.remove("members").as_ref(), "members")?;
+    check_members(s, app, team.as_deref(), &members, "members")?;
+    let frozen = data.remove("frozen").and_then(|v| v.as_bool()).unwrap_or(false);
+    let now = Utc::now();
+    let mut channel = ChannelRec {
+        kind: kind.to_owned(),
+        id: id.to_owned(),
+        team,
+        frozen,
+        created_by_id: Some(created_by),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+        custom: data,
+        members: Vec::new(),
+        hidden_for: BTreeSet::new(),
+        messages: Vec::new(),
+    };
+    add_members(&mut channel, members);
+    Ok(channel)
+}
+
+fn channel_field(c: &ChannelRec, caller: &Caller, field: &str) -> Option<Value> {
+    match field {
+        "type" => Some(json!(c.kind)),
+        "id" => Some(json!(c.id)),
+        "cid" => Some(json!(c.cid())),
+        "team" => c.team.as_ref().map(|t| json!(t)),
+        "frozen" => Some(json!(c.frozen)),
+        "members" => Some(json!(c.members.iter().map(|m| m.user_id.as_str()).collect::<Vec<_>>())),
+        "created_at" => Some(json!(fmt_time(c.created_at))),
+        "updated_at" => Some(json!(fmt_time(c.updated_at))),
+        "last_message_at" => c.last_message_at().map(|t| json!(fmt_time(t))),
+        "created_by_id" => c.created_by_id.as_ref().map(|b| json!(b)),
+        "hidden" => match caller {
+            Caller::User(me) => Some(json!(c.hidden_for.contains(me))),
+            Caller::Server => Some(json!(false)),
+        },
+        other => c.custom.get(other).cloned(),
+    }
+}
+
+/// `POST /channels`: filter, sort (≤ 5 fields; ties by cid), `limit` ≤ 30, `offset` ≤ 1000.
+pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Caller>, body: Bytes) -> ApiResult {
+    let body = body_object(&body)?;
+    let filter = match body.get("filter_conditions") {
+        None => Map::new(),
+        Some(Value::Object(f)) => f.clone(),
+        Some(_) => return Err(ApiError::input_field("filter_conditions", "filter_conditions must be an object")),
+    };
+    let sort: Vec<(String, bool)> = match body.get("sort") {
+        None => vec![("updated_at".to_owned(), true)],
+        Some(Value::Array(items)) if items.len() <= 5 => items
+            .iter()
+            .map(|s| {
+                let field = s.get("field").and_then(Value::as_str).unwrap_or_default();
+                if !["created_at", "updated_at", "last_message_at"].contains(&field) {
+                    return Err(ApiError::input_field("sort", format!("cannot sort by {field:?}")));
+                }
+                Ok((field.to_owned(), s.get("direction").and_then(Value::as_i64) == Some(-1)))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(ApiError::input_field("sort", "sort must be an array of at most 5 fields")),
+    };
+    let limit = bounded(body.get("limit"), "limit", 10, 30)?;
+    let offset = bounded(body.get("offset"), "offset", 0, 1000)?;
+    let with_state = body.get("state").and_then(Value::as_bool).unwrap_or(true);
+    let message_limit = bounded(body.get("message_limit"), "message_limit", 25, 300)?;
+    let member_limit = bounded(body.get("member_limit"), "member_limit", 100, 100)?;
+
+    let app = lock(&s.app);
+    let mut found = Vec::new();
+    for c in app.channels.values() {
+        if c.deleted_at.is_some() || can_see(&app, &caller, c).is_err() {
+            continue;
+        }
+        if filter::matches(&filter, &|f| channel_field(c, &caller, f))? {
+            found.push(c);
+        }
+    }
+    found.sort_by(|a, b| {
+        for (field, desc) in &sort {
+            let key = |c: &ChannelRec| match field.as_str() {
+                "created_at" => Some(c.created_at),
+                "updated_at" => Some(c.updated_at),
+                _ => c.last_message_at(),
+            };
+            let o = key(a).cmp(&key(b));
+            let o = if *desc { o.reverse() } else { o };
+            if o.is_ne() {
+                return o;
+            }
+        }
+        a.cid().cmp(&b.cid())
+    });
+    let mut channels = Vec::new();
+    for c in found.into_iter().skip(offset).take(limit) {
+        if with_state {
+            let m = json!({ "limit": message_limit });
+            let mem = json!({ "limit": member_limit });
+            channels.push(state_json(&app, c, Some(&m), Some(&mem))?);
+        } else {
+            channels.push(json!({ "channel": channel_json(c) }));
+        }
+    }
+    Ok(created(json!({ "channels": channels })))
+}
+
+/// `POST /channels/{type}/{id}`: full `data` update, `add_members`, `remove_members`, `message`.
+pub async fn update(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let cid = cid_of(&kind, &id)?;
+    let body = body_object(&body)?;
+    let mut app = lock(&s.app);
+    let mut channel = live_channel(&mut app, &caller, &cid)?.clone();
+    if channel.frozen && caller != Caller::Server {
+        return Err(ApiError::forbidden("channel is frozen"));
+    }
+    if let Some(data) = body.get("data") {
+        let mut data =
+            data.as_object().cloned().ok_or_else(|| ApiError::input_field("data", "data must be an object"))?;
+        refuse_reserved(&data)?;
+        match data.remove("team") {
+            Some(Value::String(t)) if channel.team.as_deref() != Some(t.as_str()) => {
+                if caller != Caller::Server {
+                    return Err(ApiError::forbidden("changing channel team is not allowed client-side"));
+                }
+                channel.team = Some(t);
+            }
+            Some(Value::Null) if channel.team.is_some() => {
+                server_only(&caller)?;
+                channel.team = None;
+            }
+            _ => {}
+        }
+        if let Some(frozen) = data.remove("frozen") {
+            channel.frozen =
+                frozen.as_bool().ok_or_else(|| ApiError::input_field("frozen", "frozen must be a boolean"))?;
+        }
+        data.remove("members");
+        channel.custom = data;
+    }
+    let add = member_list(body.get("add_members"), "add_members")?;
+    check_members(&s, &app, channel.team.as_deref(), &add, "add_members")?;
+    let remove = member_list(body.get("remove_members"), "remove_members")?;
+    add_members(&mut channel, add);
+    channel.members.retain(|m| !remove.iter().any(|(r, _)| *r == m.user_id));
+    let mut reply = Map::new();
+    if let Some(message) = body.get("message") {
+        let message =
+            message.as_object().ok_or_else(|| ApiError::input_field("message", "message must be an object"))?;
+        let sender = check_sender(&app, &caller, message)?;
+        let sent = append_message(&mut app.message_ids, &mut channel, &sender, message)?;
+        reply.insert("message".into(), message_json(&app, &channel, &sent));
+    }
+    channel.updated_at = Utc::now();
+    reply.insert("channel".into(), channel_json(&channel));
+    reply.insert("members".into(), json!(channel.members.iter().map(|m| member_json(&app, m)).collect::<Vec<_>>()));
+    app.channels.insert(cid, channel);
+    Ok(created(Value::Object(reply)))
+}
+
+/// `PATCH /channels/{type}/{id}` with `set` and `unset`.
+pub async fn update_partial(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let cid = cid_of(&kind, &id)?;
+    let body = body_object(&body)?;
+    let set = body.get("set").and_then(Value::as_object).cloned().unwrap_or_default();
+    let unset: Vec<String> = body
+        .get("unset")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    refuse_reserved(&set)?;
+    if unset.iter().any(|k| RESERVED.contains(&k.as_str())) {
+        return Err(ApiError::forbidden("reserved fields cannot be unset"));
+    }
+    let mut app = lock(&s.app);
+    let channel = live_channel(&mut app, &caller, &cid)?;
+    if channel.frozen && caller != Caller::Server && !set.contains_key("frozen") {
+        return Err(ApiError::forbidden("channel is frozen"));
+    }
+    let mut next = channel.clone();
+    for (k, v) in set {
+        match k.as_str() {
+            "team" => {
+                if caller != Caller::Server {
+                    return Err(ApiError::forbidden("changing channel team is not allowed client-side"));
+                }
+                next.team = v.as_str().map(str::to_owned);
+            }
+            "frozen" => {
+                next.frozen = v.as_bool().ok_or_else(|| ApiError::input_field("frozen", "frozen must be a boolean"))?
+            }
+            _ => {
+                next.custom.insert(k, v);
+            }
+        }
+    }
+    for k in unset {
+        match k.as_str() {
+            "team" => {
+                server_only(&caller)?;
+                next.team = None;
+            }
+            "frozen" => next.frozen = false,
+            _ => {
+                next.custom.remove(&k);
+            }
+        }
+    }
+    next.updated_at = Utc::now();
+    *channel = next;
+    let channel = channel.clone();
+    let members: Vec<Value> = channel.members.iter().map(|m| member_json(&app, m)).collect();
+    Ok(ok(json!({ "channel": channel_json(&channel), "members": members })))
+}
+
+fn delete_channel(app: &mut App, cid: &str, hard: bool) -> Option<ChannelRec> {
+    if app.channels.get(cid).is_none_or(|c| c.deleted_at.is_some()) {
+        return None;
+    }
+    let now = Utc::now();
+    if hard {
+        let mut c = app.channels.remove(cid)?;
+        for m in &c.messages {
+            app.message_ids.remove(&m.id);
+        }
+        c.deleted_at = Some(now);
+        return Some(c);
+    }
+    let c = app.channels.get_mut(cid)?;
+    c.deleted_at = Some(now);
+    Some(c.clone())
+}
+
+/// `DELETE /channels/{type}/{id}?hard_delete=`.
+pub async fn delete_one(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((kind, id)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let cid = cid_of(&kind, &id)?;
+    let mut app = lock(&s.app);
+    live_channel(&mut app, &caller, &cid)?;
+    let hard = params.get("hard_delete").is_some_and(|v| v == "true");
+    let deleted = delete_channel(&mut app, &cid, hard).ok_or_else(|| missing(&cid))?;
+    Ok(ok(json!({ "channel": channel_json(&deleted) })))
+}
+
+/// `POST /channels/delete {"cids": [1..100], "hard_delete"}` → a task.
+pub async fn delete_many(State(s): State<Arc<Shared>>, Extension(caller): Extension<Caller>, body: Bytes) -> ApiResult {
+    server_only(&caller)?;
+    let body = body_object(&body)?;
+    let cids: Vec<String> = body
+        .get("cids")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    if cids.is_empty() || cids.len() > MAX_PER_CALL {
+        return Err(ApiError::input_field("cids", format!("send between 1 and {MAX_PER_CALL} cids")));
+    }
+    let hard = body.get("hard_delete").and_then(Value::as_bool).unwrap_or(false);
+    let mut app = lock(&s.app);
+    if !cids.iter().any(|cid| app.channels.get(cid).is_some_and(|c| c.deleted_at.is_none())) {
+        return Err(ApiError::not_found("channels not found"));
+    }
+    let mut result = Map::new();
+    for cid in cids {
+        let status = if delete_channel(&mut app, &cid, hard).is_some() {
+            json!({"status": "ok"})
+        } else {
+            json!({"status": "error", "error": "channel not found"})
+        };
+        result.insert(cid, status);
+    }
+    let task_id = uuid::Uuid::new_v4().to_string();
+    app.tasks.insert(task_id.clone(), TaskRec { created_at: Utc::now(), polls: 0, result });
+    Ok(created(json!({ "task_id": task_id })))
+}
+
+/// The user a hide/show acts for: the token's user, or `user_id` server-side.
+fn acting_user(caller: &Caller, body: &Map<String, Value>) -> Result<String, ApiError> {
+    match caller {
+        Caller::User(me) => Ok(me.clone()),
+        Caller::Server => body
+            .get("user_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::input_field("user_id", "user_id is required when using server side auth")),
+    }
+}
+
+/// `POST …/hide` and `POST …/show`.
+async fn set_hidden(s: Arc<Shared>, caller: Caller, kind: String, id: String, body: Bytes, hidden: bool) -> ApiResult {
+    let cid = cid_of(&kind, &id)?;
+    let body = body_object(&body)?;
+    let user = acting_user(&caller, &body)?;
+    let mut app = lock(&s.app);
+    let channel = live_channel(&mut app, &caller, &cid)?;
+    if !channel.has_member(&user) {
+        return Err(ApiError::input(format!("user {user} is not a member of channel {cid}")));
+    }
+    if hidden {
+        channel.hidden_for.insert(user);
+    } else {
+        channel.hidden_for.remove(&user);
+    }
+    Ok(created(json!({})))
+}
+
+/// `POST /channels/{type}/{id}/hide {"user_id", "clear_history"?}`.
+pub async fn hide(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    set_hidden(s, caller, kind, id, body, true).await
+}
+
+/// `POST /channels/{type}/{id}/show {"user_id"}`.
+pub async fn show(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    set_hidden(s, caller, kind, id, body, false).await
+}
+
+/// `POST /channels/{type}/{id}/truncate`: removes every message (their ids stay taken).
+pub async fn truncate(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((kind, id)): Path<(String, String)>,
+) -> ApiResult {
+    let cid = cid_of(&kind, &id)?;
+    let mut app = lock(&s.app);
+    let channel = live_channel(&mut app, &caller, &cid)?;
+    channel.messages.clear();
+    channel.updated_at = Utc::now();
+    Ok(created(json!({ "channel": channel_json(channel) })))
+}

@@ -1,0 +1,193 @@
+//! The Stream endpoints, one file per area, and what they share: request bodies, Stream's id
+//! rules, the JSON shapes of users, channels, members and messages, and the tenancy check.
+
+pub mod app;
+pub mod channels;
+pub mod inspect;
+pub mod messages;
+pub mod users;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::model::{App, ChannelRec, MemberRec, MessageRec, UserRec, fmt_time};
+
+/// A successful answer; the pipeline adds `duration` and serialises it.
+#[derive(Debug, Clone)]
+pub struct Reply(pub StatusCode, pub Value);
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = self.0.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// 201, as the sandbox answers every POST.
+pub fn created(body: Value) -> Reply {
+    Reply(StatusCode::CREATED, body)
+}
+
+/// 200.
+pub fn ok(body: Value) -> Reply {
+    Reply(StatusCode::OK, body)
+}
+
+/// Handler result.
+pub type ApiResult = Result<Reply, ApiError>;
+
+/// The largest body accepted (Stream answers 413/22 past its limit).
+pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+
+/// A JSON object body; an empty body is `{}`.
+pub fn body_object(bytes: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::too_big(format!("request body is larger than {MAX_BODY_BYTES} bytes")));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::input("request body must be a JSON object")),
+        Err(e) => Err(ApiError::input(format!("invalid JSON body: {e}"))),
+    }
+}
+
+fn word_chars(s: &str, at_allowed: bool) -> bool {
+    s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (at_allowed && c == '@'))
+}
+
+/// Stream's user id rule: `^[@\w-]+$`, at most 255 characters.
+pub fn check_user_id(id: &str, field: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.len() > 255 || !word_chars(id, true) {
+        return Err(ApiError::input_field(
+            field,
+            format!("user id {id:?} must match ^[@\\w-]+$ and be at most 255 characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Stream's channel id and type rule: `^[\w-]+$` (`!` reserved), at most 64 characters.
+pub fn check_channel_part(value: &str, field: &str) -> Result<(), ApiError> {
+    if value.is_empty() || value.len() > 64 || !word_chars(value, false) {
+        return Err(ApiError::input_field(
+            field,
+            format!("{field} {value:?} must match ^[\\w-]+$ and be at most 64 characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses user tokens on server-side-only operations.
+pub fn server_only(caller: &Caller) -> Result<(), ApiError> {
+    match caller {
+        Caller::Server => Ok(()),
+        Caller::User(_) => Err(ApiError::forbidden("this operation is only allowed server-side")),
+    }
+}
+
+/// Multi-tenancy: a user-token caller sees a channel only when its team is one of theirs (a
+/// channel without team only when they have no team). Server-side calls are unfiltered.
+pub fn can_see(app: &App, caller: &Caller, channel: &ChannelRec) -> Result<(), ApiError> {
+    let Caller::User(user) = caller else { return Ok(()) };
+    if !app.multi_tenant_enabled {
+        return Ok(());
+    }
+    let teams = app.users.get(user).map(|u| u.teams.clone()).unwrap_or_default();
+    let allowed = match &channel.team {
+        Some(team) => teams.contains(team),
+        None => teams.is_empty(),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "user from teams {teams:?} cannot query a channel for team {:?}",
+            channel.team.clone().unwrap_or_default()
+        )))
+    }
+}
+
+/// A user as Stream returns it: custom fields flat.
+pub fn user_json(u: &UserRec) -> Value {
+    let mut v = serde_json::to_value(u).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("created_at".into(), json!(fmt_time(u.created_at)));
+        obj.insert("updated_at".into(), json!(fmt_time(u.updated_at)));
+        if let Some(d) = u.deleted_at {
+            obj.insert("deleted_at".into(), json!(fmt_time(d)));
+        }
+    }
+    v
+}
+
+fn user_ref(app: &App, id: &str) -> Value {
+    app.users.get(id).map(user_json).unwrap_or_else(|| json!({ "id": id }))
+}
+
+/// A channel object.
+pub fn channel_json(c: &ChannelRec) -> Value {
+    let mut obj = c.custom.clone();
+    obj.insert("id".into(), json!(c.id));
+    obj.insert("type".into(), json!(c.kind));
+    obj.insert("cid".into(), json!(c.cid()));
+    obj.insert("frozen".into(), json!(c.frozen));
+    obj.insert("created_at".into(), json!(fmt_time(c.created_at)));
+    obj.insert("updated_at".into(), json!(fmt_time(c.updated_at)));
+    obj.insert("member_count".into(), json!(c.members.len()));
+    if let Some(team) = &c.team {
+        obj.insert("team".into(), json!(team));
+    }
+    if let Some(by) = &c.created_by_id {
+        obj.insert("created_by".into(), json!({ "id": by }));
+    }
+    if let Some(t) = c.last_message_at() {
+        obj.insert("last_message_at".into(), json!(fmt_time(t)));
+    }
+    if let Some(t) = c.deleted_at {
+        obj.insert("deleted_at".into(), json!(fmt_time(t)));
+    }
+    Value::Object(obj)
+}
+
+/// A member object.
+pub fn member_json(app: &App, m: &MemberRec) -> Value {
+    json!({
+        "user_id": m.user_id,
+        "user": user_ref(app, &m.user_id),
+        "channel_role": m.channel_role,
+        "created_at": fmt_time(m.created_at),
+        "updated_at": fmt_time(m.created_at),
+    })
+}
+
+/// A message object.
+pub fn message_json(app: &App, c: &ChannelRec, m: &MessageRec) -> Value {
+    let mut obj = m.custom.clone();
+    obj.insert("id".into(), json!(m.id));
+    obj.insert("text".into(), json!(m.text));
+    obj.insert("type".into(), json!(m.kind));
+    obj.insert("user".into(), user_ref(app, &m.user_id));
+    obj.insert("cid".into(), json!(c.cid()));
+    obj.insert("created_at".into(), json!(fmt_time(m.created_at)));
+    obj.insert("updated_at".into(), json!(fmt_time(m.created_at)));
+    Value::Object(obj)
+}
+
+/// A non-negative integer option with a maximum; absent means `default`.
+pub fn bounded(value: Option<&Value>, field: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => match v.as_u64() {
+            Some(n) if (n as usize) <= max => Ok(n as usize),
+            _ => Err(ApiError::input_field(field, format!("{field} must be an integer between 0 and {max}"))),
+        },
+    }
+}

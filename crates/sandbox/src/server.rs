@@ -1,0 +1,149 @@
+//! The HTTP server: the router, and an accept loop that serves each connection with hyper so
+//! that a fault can reset a connection for real (SO_LINGER 0, then close: the client sees a
+//! reset, not a tidy end of stream), and so that shutdown drains connections before saving.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{Request, StatusCode};
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+use crate::config::{Config, SandboxError, save_snapshot};
+use crate::faults::Faults;
+use crate::model::App;
+use crate::pipeline::{ConnControl, pipeline};
+use crate::ratelimit::Limiter;
+use crate::routes::{app, channels, inspect, messages, users};
+use crate::state::{Settings, Shared, lock};
+
+/// How long shutdown waits for open connections before closing them.
+const DRAIN: Duration = Duration::from_secs(2);
+
+fn router(shared: Arc<Shared>) -> Router {
+    let stream = Router::new()
+        .route("/app", get(app::get_app).patch(app::update_app))
+        .route("/users", post(users::upsert).patch(users::update_partial).get(users::query))
+        .route("/users/delete", post(users::delete_many))
+        .route("/users/{id}", axum::routing::delete(users::delete_one))
+        .route("/channels", post(channels::query))
+        .route("/channels/delete", post(channels::delete_many))
+        .route(
+            "/channels/{type}/{id}",
+            post(channels::update).patch(channels::update_partial).delete(channels::delete_one),
+        )
+        .route("/channels/{type}/{id}/query", post(channels::get_or_create))
+        .route("/channels/{type}/{id}/message", post(messages::send))
+        .route("/channels/{type}/{id}/hide", post(channels::hide))
+        .route("/channels/{type}/{id}/show", post(channels::show))
+        .route("/channels/{type}/{id}/truncate", post(channels::truncate))
+        .route("/tasks/{id}", get(app::get_task))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), pipeline));
+    let sandbox = Router::new()
+        .route("/_sandbox/state", get(inspect::state))
+        .route("/_sandbox/stats", get(inspect::stats))
+        .route("/_sandbox/reset", post(inspect::reset));
+    stream.merge(sandbox).fallback(unknown_endpoint).with_state(shared)
+}
+
+async fn unknown_endpoint() -> impl IntoResponse {
+    let body = serde_json::json!({
+        "code": 16, "message": "the sandbox does not serve this endpoint", "StatusCode": 404,
+        "duration": "0.00ms", "more_info": crate::error::MORE_INFO, "details": [],
+    });
+    (StatusCode::NOT_FOUND, axum::Json(body))
+}
+
+/// Serves the sandbox on `listener` until `shutdown` completes, then drains connections and,
+/// when configured, saves the state.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), SandboxError> {
+    let shared = Arc::new(Shared {
+        app: Mutex::new(App::from_snapshot(config.initial.clone())),
+        initial: config.initial,
+        settings: Settings {
+            key: config.key,
+            secret: config.secret,
+            strict_team_members: config.strict_team_members,
+            stall: config.stall,
+        },
+        limiter: Mutex::new(Limiter::new(config.limits, config.time_scale)),
+        faults: Mutex::new(Faults::new(config.seed, config.fail_rate, config.latency)),
+        stats: Mutex::default(),
+    });
+    let router = router(Arc::clone(&shared));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve_connection(stream, router.clone(), stop_rx.clone()));
+                }
+                // Out of file descriptors and the like: keep serving the open connections.
+                Err(e) => tracing::warn!(error = %e, "accept failed"),
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(DRAIN, async { while connections.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        connections.abort_all();
+    }
+    if let Some(path) = &config.save_to {
+        let snapshot = lock(&shared.app).snapshot();
+        save_snapshot(path, &snapshot)?;
+    }
+    Ok(())
+}
+
+async fn serve_connection(stream: TcpStream, router: Router, mut stop: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    // A second handle on the socket lets a fault set SO_LINGER 0 after hyper owns the stream.
+    let (stream, handle) = match split_handle(stream) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot prepare connection");
+            return;
+        }
+    };
+    let reset = Arc::new(Notify::new());
+    let control = ConnControl { reset: Arc::clone(&reset) };
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(control.clone());
+        router.clone().oneshot(req)
+    });
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = reset.notified() => {
+            let _ = handle.set_linger(Some(Duration::ZERO));
+        }
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+fn split_handle(stream: TcpStream) -> std::io::Result<(TcpStream, socket2::Socket)> {
+    let socket = socket2::Socket::from(stream.into_std()?);
+    let handle = socket.try_clone()?;
+    Ok((TcpStream::from_std(socket.into())?, handle))
+}
