@@ -15,6 +15,11 @@ use serde_json::json;
 
 use config::{Cli, Command};
 
+/// mimalloc: the service and the sandbox allocate many small JSON values per request, where it
+/// is markedly faster than the system allocator and fragments less (see the sandbox benchmark).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use gymchat_sandbox::{Config, load_snapshot, parse_limits};
+use gymchat_sandbox::{Config, InitialState, parse_limits};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -27,9 +27,9 @@ pub async fn run(global: &GlobalOpts, args: &SandboxArgs) -> Result<serde_json::
     config.strict_team_members = args.strict_team_members;
     config.save_to = args.state.clone();
     config.initial = match (&args.state, &args.fixture) {
-        (Some(state), _) if state.exists() => load_snapshot(state)?,
-        (_, Some(fixture)) => load_snapshot(fixture)?,
-        _ => Default::default(),
+        (Some(state), _) if state.exists() => InitialState::File(state.clone()),
+        (_, Some(fixture)) => InitialState::File(fixture.clone()),
+        _ => InitialState::Empty,
     };
 
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;

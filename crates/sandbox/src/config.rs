@@ -53,10 +53,33 @@ pub struct Config {
     pub stall: Duration,
     /// Refuse channel members whose teams lack the channel's team.
     pub strict_team_members: bool,
-    /// The state to start from (and to return to on reset).
-    pub initial: Snapshot,
+    /// The state to start from and to return to on `POST /_sandbox/reset`.
+    pub initial: InitialState,
     /// Where to save the state on shutdown.
     pub save_to: Option<PathBuf>,
+}
+
+/// Where the sandbox's state comes from.
+#[derive(Debug, Clone)]
+pub enum InitialState {
+    /// An empty app.
+    Empty,
+    /// This snapshot; a copy is kept for resets, so use it for small states (tests).
+    Snapshot(Snapshot),
+    /// A fixture or state file, read at start and read again on reset, so a large state is held
+    /// in memory once.
+    File(PathBuf),
+}
+
+impl InitialState {
+    /// Builds the snapshot to (re)start from.
+    pub fn load(&self) -> Result<Snapshot, SandboxError> {
+        match self {
+            InitialState::Empty => Ok(Snapshot::default()),
+            InitialState::Snapshot(s) => Ok(s.clone()),
+            InitialState::File(path) => load_snapshot(path),
+        }
+    }
 }
 
 impl fmt::Debug for Config {
@@ -87,7 +110,7 @@ impl Config {
             seed: 0,
             stall: Duration::from_secs(30),
             strict_team_members: false,
-            initial: Snapshot::default(),
+            initial: InitialState::Empty,
             save_to: None,
         }
     }
@@ -97,15 +120,25 @@ fn read(path: &Path) -> Result<String, SandboxError> {
     std::fs::read_to_string(path).map_err(|source| SandboxError::Io { path: path.to_owned(), source })
 }
 
-/// Reads a snapshot: the `stream` section of a fixture file, or a whole state file.
+/// A fixture file: only its `stream` section matters here; other sections are skipped unread.
+#[derive(serde::Deserialize)]
+struct FixtureFile {
+    stream: Option<Snapshot>,
+}
+
+/// Reads a snapshot: the `stream` section of a fixture file, or a whole state file. Parsed
+/// straight into the model (no intermediate JSON tree), so large state files load in one pass
+/// plus a cheap skim.
 pub fn load_snapshot(path: &Path) -> Result<Snapshot, SandboxError> {
     let bad = |message: String| SandboxError::BadFile { path: path.to_owned(), message };
-    let mut value: serde_json::Value = serde_json::from_str(&read(path)?).map_err(|e| bad(e.to_string()))?;
-    let section = match value.get_mut("stream") {
-        Some(stream) => stream.take(),
-        None => value,
-    };
-    serde_json::from_value(section).map_err(|e| bad(format!("not a Stream snapshot: {e}")))
+    let text = read(path)?;
+    match serde_json::from_str::<FixtureFile>(&text) {
+        Ok(FixtureFile { stream: Some(snapshot) }) => Ok(snapshot),
+        Ok(FixtureFile { stream: None }) => {
+            serde_json::from_str(&text).map_err(|e| bad(format!("not a Stream snapshot: {e}")))
+        }
+        Err(e) => Err(bad(format!("not a fixture with a valid `stream` section: {e}"))),
+    }
 }
 
 /// Writes a snapshot atomically (temporary file, then rename), so a crash never leaves half a file.

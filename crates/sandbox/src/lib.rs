@@ -26,7 +26,7 @@ pub mod routes;
 pub mod server;
 mod state;
 
-pub use config::{Config, SandboxError, load_snapshot, parse_limits, save_snapshot};
+pub use config::{Config, InitialState, SandboxError, load_snapshot, parse_limits, save_snapshot};
 pub use faults::Fault;
 pub use model::Snapshot;
 pub use ratelimit::LimitMode;

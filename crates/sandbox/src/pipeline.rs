@@ -80,7 +80,7 @@ pub async fn pipeline(State(s): State<Arc<Shared>>, mut req: Request, next: Next
         return finish(op, start, ApiError::rate_limited().into_response(), verdict);
     }
 
-    let (delay, fault) = lock(&s.faults).draw();
+    let (delay, fault) = if s.faults_enabled { lock(&s.faults).draw() } else { Default::default() };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -121,7 +121,7 @@ async fn reset_connection(control: Option<ConnControl>) -> Response {
 }
 
 /// Writes the final body and the rate-limit headers.
-fn finish(op: &str, start: Instant, response: Response, verdict: Option<Verdict>) -> Response {
+fn finish(op: &'static str, start: Instant, response: Response, verdict: Option<Verdict>) -> Response {
     let duration = format!("{:.2}ms", start.elapsed().as_secs_f64() * 1000.0);
     let (mut parts, body) = response.into_parts();
     let json = if let Some(err) = parts.extensions.remove::<ApiError>() {

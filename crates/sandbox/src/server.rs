@@ -71,8 +71,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), SandboxError> {
     let shared = Arc::new(Shared {
-        app: Mutex::new(App::from_snapshot(config.initial.clone())),
+        app: Mutex::new(App::from_snapshot(config.initial.load()?)),
         initial: config.initial,
+        faults_enabled: config.fail_rate > 0.0 || !config.latency.is_zero(),
         settings: Settings {
             key: config.key,
             secret: config.secret,

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::config::InitialState;
 use crate::faults::{Fault, Faults};
-use crate::model::{App, Snapshot};
+use crate::model::App;
 use crate::ratelimit::Limiter;
 
 /// Fixed settings.
@@ -40,15 +41,17 @@ pub struct Shared {
     /// The Stream app.
     pub app: Mutex<App>,
     /// What `POST /_sandbox/reset` returns to.
-    pub initial: Snapshot,
+    pub initial: InitialState,
     /// Settings.
     pub settings: Settings,
     /// Rate limits.
     pub limiter: Mutex<Limiter>,
     /// Faults and latency.
     pub faults: Mutex<Faults>,
+    /// False when neither faults nor latency are configured: the hot path skips the generator.
+    pub faults_enabled: bool,
     /// Statistics by operation.
-    pub stats: Mutex<BTreeMap<String, OpStats>>,
+    pub stats: Mutex<BTreeMap<&'static str, OpStats>>,
 }
 
 /// Locks a mutex, recovering from a panic in another request: the sandbox's data stays usable.
@@ -58,18 +61,18 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     /// Records a call of `op`.
-    pub fn count_call(&self, op: &str) {
-        lock(&self.stats).entry(op.to_owned()).or_default().calls += 1;
+    pub fn count_call(&self, op: &'static str) {
+        lock(&self.stats).entry(op).or_default().calls += 1;
     }
 
     /// Records a 429 from the limiter.
-    pub fn count_rate_limited(&self, op: &str) {
-        lock(&self.stats).entry(op.to_owned()).or_default().rate_limited += 1;
+    pub fn count_rate_limited(&self, op: &'static str) {
+        lock(&self.stats).entry(op).or_default().rate_limited += 1;
     }
 
     /// Records an injected fault.
-    pub fn count_fault(&self, op: &str, fault: Fault) {
+    pub fn count_fault(&self, op: &'static str, fault: Fault) {
         let name = serde_json::to_value(fault).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        *lock(&self.stats).entry(op.to_owned()).or_default().faults.entry(name).or_default() += 1;
+        *lock(&self.stats).entry(op).or_default().faults.entry(name).or_default() += 1;
     }
 }

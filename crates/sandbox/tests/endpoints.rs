@@ -2,6 +2,7 @@
 
 mod support;
 
+use gymchat_sandbox::InitialState;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use support::*;
@@ -358,7 +359,7 @@ async fn query_channels_filters_sorts_and_bounds_its_paging() {
 #[tokio::test]
 async fn multi_tenancy_keeps_user_tokens_inside_their_teams() {
     let mut c = config();
-    c.initial = gym4();
+    c.initial = InitialState::Snapshot(gym4());
     let sbx = Sandbox::start(c).await;
     sbx.upsert_users(&[("gym_4_user_10", &["gym_4"]), ("gym_5_user_21", &["gym_5"])]).await;
     sbx.create_channel("room_4_639", Some("gym_4"), &["gym_4_user_10"]).await;
@@ -408,7 +409,7 @@ async fn multi_tenancy_keeps_user_tokens_inside_their_teams() {
 async fn strict_team_members_refuses_members_outside_the_team() {
     let mut c = config();
     c.strict_team_members = true;
-    c.initial.multi_tenant_enabled = true;
+    c.initial = InitialState::Snapshot(gymchat_sandbox::Snapshot { multi_tenant_enabled: true, ..Default::default() });
     let sbx = Sandbox::start(c).await;
     sbx.upsert_users(&[("gym_4_user_10", &["gym_4"]), ("gym_5_user_21", &["gym_5"])]).await;
     sbx.create_channel("room_4_639", Some("gym_4"), &["gym_4_user_10"]).await;

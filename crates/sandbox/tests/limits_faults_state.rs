@@ -5,6 +5,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use gymchat_sandbox::InitialState;
 use gymchat_sandbox::{LimitMode, load_snapshot};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -127,7 +128,7 @@ async fn state_is_inspected_in_fixture_form_saved_on_shutdown_and_reset() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
     let mut c = config();
-    c.initial = gym4();
+    c.initial = InitialState::Snapshot(gym4());
     c.save_to = Some(path.clone());
     let sbx = Sandbox::start(c).await;
 
@@ -156,7 +157,7 @@ async fn state_is_inspected_in_fixture_form_saved_on_shutdown_and_reset() {
     assert_eq!(saved.channels.len(), 10);
 
     let mut again = config();
-    again.initial = saved;
+    again.initial = InitialState::Snapshot(saved);
     let restarted = Sandbox::start(again).await;
     let found =
         restarted.call(Method::POST, "/channels", Some(json!({ "filter_conditions": { "id": "room_4_639" } }))).await;

@@ -157,9 +157,9 @@ pub async fn get_or_create(
         let channel = new_channel(&s, &app, &caller, &kind, &id, data)?;
         app.channels.insert(cid.clone(), channel);
     }
-    let channel = live_channel(&mut app, &caller, &cid)?.clone();
-    let state = state_json(&app, &channel, body.get("messages"), body.get("members"))?;
-    Ok(created(state))
+    let channel = app.channels.get(&cid).ok_or_else(|| missing(&cid))?;
+    can_see(&app, &caller, channel)?;
+    Ok(created(state_json(&app, channel, body.get("messages"), body.get("members"))?))
 }
 
 fn new_channel(

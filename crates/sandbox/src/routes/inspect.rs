@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::model::App;
@@ -21,11 +22,16 @@ pub async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
     Json(json!({ "operations": *lock(&s.stats) }))
 }
 
-/// `POST /_sandbox/reset`: back to the loaded fixture or state file; statistics and rate
-/// windows start over.
-pub async fn reset(State(s): State<Arc<Shared>>) -> Json<Value> {
-    *lock(&s.app) = App::from_snapshot(s.initial.clone());
-    lock(&s.stats).clear();
-    lock(&s.limiter).reset();
-    Json(json!({ "reset": true }))
+/// `POST /_sandbox/reset`: back to the initial state (a file is read again); statistics and
+/// rate windows start over. A file that became unreadable leaves everything as it was.
+pub async fn reset(State(s): State<Arc<Shared>>) -> (StatusCode, Json<Value>) {
+    match s.initial.load() {
+        Ok(snapshot) => {
+            *lock(&s.app) = App::from_snapshot(snapshot);
+            lock(&s.stats).clear();
+            lock(&s.limiter).reset();
+            (StatusCode::OK, Json(json!({ "reset": true })))
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "reset": false, "error": e.to_string() }))),
+    }
 }
