@@ -1,0 +1,264 @@
+//! Typed bodies of Stream's requests and responses. Custom fields travel flat, so every object
+//! keeps the fields it does not name in a flattened `custom` map that round-trips.
+
+use chrono::{DateTime, Utc};
+use gymchat_ids::{ChannelId, ChannelType, Cid, StreamUserId, Team};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A user, as sent in an upsert and as returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Id.
+    pub id: StreamUserId,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Avatar URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Role (`user` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Teams (multi-tenancy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<Team>,
+    /// Set by Stream; never sent.
+    #[serde(default, skip_serializing)]
+    pub created_at: Option<DateTime<Utc>>,
+    /// Set by Stream; never sent.
+    #[serde(default, skip_serializing)]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Set by Stream when deleted; never sent.
+    #[serde(default, skip_serializing)]
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Custom fields.
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
+}
+
+impl User {
+    /// A user with only an id.
+    pub fn new(id: StreamUserId) -> Self {
+        Self {
+            id,
+            name: None,
+            image: None,
+            role: None,
+            teams: Vec::new(),
+            created_at: None,
+            updated_at: None,
+            deleted_at: None,
+            custom: Map::new(),
+        }
+    }
+}
+
+/// A partial user update: `set` and `unset` fields of one user.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserPatch {
+    /// The user.
+    pub id: StreamUserId,
+    /// Fields to set.
+    pub set: Map<String, Value>,
+    /// Fields to remove.
+    pub unset: Vec<String>,
+}
+
+/// Just an id, as Stream nests users in channels and messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRef {
+    /// Id.
+    pub id: StreamUserId,
+}
+
+/// A channel as Stream returns it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Channel {
+    /// Bare id.
+    pub id: ChannelId,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: ChannelType,
+    /// `type:id`.
+    pub cid: Cid,
+    /// Team.
+    #[serde(default)]
+    pub team: Option<Team>,
+    /// Frozen.
+    #[serde(default)]
+    pub frozen: bool,
+    /// Creator.
+    #[serde(default)]
+    pub created_by: Option<UserRef>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Soft-deleted.
+    #[serde(default)]
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Last message.
+    #[serde(default)]
+    pub last_message_at: Option<DateTime<Utc>>,
+    /// Members.
+    #[serde(default)]
+    pub member_count: Option<u64>,
+    /// Custom fields (`name`, `gym_id`, …) and anything else Stream adds.
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
+}
+
+/// A channel member.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Member {
+    /// The user.
+    pub user_id: StreamUserId,
+    /// Role in the channel.
+    #[serde(default)]
+    pub channel_role: Option<String>,
+}
+
+/// A message as Stream returns it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Message {
+    /// Id.
+    pub id: String,
+    /// Text.
+    #[serde(default)]
+    pub text: String,
+    /// `regular`, `system`, …
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Sender.
+    #[serde(default)]
+    pub user: Option<UserRef>,
+    /// Sent.
+    pub created_at: DateTime<Utc>,
+    /// Custom fields and anything else Stream adds.
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
+}
+
+/// A channel with (a page of) its members and messages, oldest message first.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChannelState {
+    /// The channel.
+    pub channel: Channel,
+    /// Members.
+    #[serde(default)]
+    pub members: Vec<Member>,
+    /// Messages, oldest first.
+    #[serde(default)]
+    pub messages: Vec<Message>,
+}
+
+/// `data` of a get-or-create: applied only when the channel is created.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChannelData {
+    /// Creator (required server-side).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by_id: Option<StreamUserId>,
+    /// Team.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<Team>,
+    /// Members (at most 100).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<StreamUserId>,
+    /// Frozen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<bool>,
+    /// Custom fields (`name`, `gym_id`, …).
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
+}
+
+/// A message to send. Give it an `id`: a retry of the same id is answered "already exists"
+/// instead of duplicating the message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewMessage {
+    /// Caller-chosen id, unique across the app (≤ 255 chars, no `,` or `%`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Text.
+    pub text: String,
+    /// Sender.
+    pub user_id: StreamUserId,
+    /// `system` for system messages; `regular` when absent.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Custom fields.
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
+}
+
+/// A full channel update: `data` replaces the custom data; members are added and removed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChannelUpdate {
+    /// New data (team, frozen, custom fields), replacing the old.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Map<String, Value>>,
+    /// Members to add (at most 100).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub add_members: Vec<StreamUserId>,
+    /// Members to remove (at most 100).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remove_members: Vec<StreamUserId>,
+    /// A message to post with the update.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<NewMessage>,
+}
+
+/// The answer of a channel update.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct UpdatedChannel {
+    /// The channel after the update.
+    pub channel: Channel,
+    /// Its members.
+    #[serde(default)]
+    pub members: Vec<Member>,
+    /// The message posted with it, if any.
+    #[serde(default)]
+    pub message: Option<Message>,
+}
+
+/// One sort key of a channel query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SortField {
+    /// `created_at`, `updated_at` or `last_message_at`.
+    pub field: String,
+    /// 1 ascending, -1 descending.
+    pub direction: i8,
+}
+
+/// A channel query (`POST /channels`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelQuery {
+    /// Filter conditions.
+    pub filter_conditions: Value,
+    /// Sort keys (at most 5).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sort: Vec<SortField>,
+    /// At most 30.
+    pub limit: u32,
+    /// At most 1,000.
+    pub offset: u32,
+    /// Include members and messages.
+    pub state: bool,
+    /// Messages per channel (at most 300).
+    pub message_limit: u32,
+    /// Members per channel (at most 100).
+    pub member_limit: u32,
+}
+
+/// A background task's state.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Task {
+    /// Id.
+    pub task_id: String,
+    /// `waiting`, `pending`, `running`, `completed` or `failed`.
+    pub status: String,
+    /// Per-item results once completed.
+    #[serde(default)]
+    pub result: Option<Map<String, Value>>,
+}
