@@ -2,17 +2,50 @@
 //! that sends a call and turns the answer into a typed value or a [`StreamError`].
 
 use std::fmt;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::error::{ErrorKind, RateLimit, StreamError};
+use crate::pacing::Pacer;
 use crate::token::server_token;
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// How failed calls are repeated: full-jitter exponential backoff, only for transient failures
+/// of calls that are safe to repeat.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt (doubled each time, up to `max_delay`).
+    pub base_delay: Duration,
+    /// Longest backoff.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: 6, base_delay: Duration::from_millis(200), max_delay: Duration::from_secs(10) }
+    }
+}
+
+impl RetryPolicy {
+    /// A random delay in `[0, min(max, base × 2^(attempt-1))]`.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let cap = self.base_delay.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(self.max_delay);
+        cap.mul_f64(rand::random::<f64>())
+    }
+}
 
 /// How to reach Stream.
 #[derive(Clone)]
@@ -27,6 +60,15 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Time allowed to connect.
     pub connect_timeout: Duration,
+    /// Share of each endpoint's rate limit gymchat may use; the live app spends the rest.
+    pub budget_share: f64,
+    /// Calls in flight at once (adjustable later with [`Client::set_max_in_flight`]).
+    pub max_in_flight: usize,
+    /// Retries.
+    pub retry: RetryPolicy,
+    /// Pace calls within `budget_share` of the rate limits. Turn off only against a sandbox
+    /// running without limits (benchmarks of the client itself).
+    pub pace: bool,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -41,7 +83,8 @@ impl fmt::Debug for ClientConfig {
 }
 
 impl ClientConfig {
-    /// Defaults: 10 s per call, 5 s to connect.
+    /// Defaults: 10 s per call, 5 s to connect, 50% of every rate limit, 16 calls in flight,
+    /// 6 attempts.
     pub fn new(base_url: impl Into<String>, key: impl Into<String>, secret: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
@@ -49,6 +92,10 @@ impl ClientConfig {
             secret: secret.into(),
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
+            budget_share: 0.5,
+            max_in_flight: 16,
+            retry: RetryPolicy::default(),
+            pace: true,
         }
     }
 }
@@ -62,12 +109,25 @@ pub struct Answer<T> {
     pub rate_limit: Option<RateLimit>,
 }
 
-/// Stream's server-side client. Cheap to clone: clones share the connection pool.
+/// Stream's server-side client. Cheap to clone: clones share the connection pool, the pacing
+/// and the in-flight bound.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     config: ClientConfig,
     server_token: String,
+    pacer: Arc<Pacer>,
+    in_flight: Arc<Semaphore>,
+    in_flight_max: Arc<Mutex<usize>>,
+}
+
+/// Whether a call may be sent again after a transient failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeat {
+    /// Reads, upserts, get-or-create, member changes, partial updates, deletes, sends with an id.
+    Safe,
+    /// A send without a caller-chosen id: a repeat could duplicate it.
+    Unsafe,
 }
 
 impl fmt::Debug for Client {
@@ -95,7 +155,84 @@ impl Client {
             .build()
             .map_err(|e| StreamError::new("Connect", ErrorKind::Connection(e.to_string())))?;
         let server_token = server_token(&config.secret)?;
-        Ok(Client { http, config, server_token })
+        let max = config.max_in_flight.max(1);
+        Ok(Client {
+            http,
+            pacer: Arc::new(Pacer::new(config.budget_share)),
+            in_flight: Arc::new(Semaphore::new(max)),
+            in_flight_max: Arc::new(Mutex::new(max)),
+            config,
+            server_token,
+        })
+    }
+
+    /// Changes how many calls may be in flight at once; lowering waits for calls to finish.
+    pub async fn set_max_in_flight(&self, max: usize) {
+        let max = max.max(1);
+        let current = {
+            let mut guard = self.in_flight_max.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *guard, max)
+        };
+        if max > current {
+            self.in_flight.add_permits(max - current);
+        } else if let Ok(permits) = self.in_flight.acquire_many((current - max) as u32).await {
+            permits.forget();
+        }
+    }
+
+    /// Sends a call, paced within the budget, repeating transient failures when `repeat` allows.
+    /// A 429 holds every call of the operation until the window resets or `Retry-After` passes.
+    pub(crate) async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        repeat: Repeat,
+    ) -> Result<Answer<T>, StreamError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = {
+                let _permit = self
+                    .in_flight
+                    .acquire()
+                    .await
+                    .map_err(|e| StreamError::new(operation, ErrorKind::Connection(e.to_string())))?;
+                let wait = if self.config.pace { self.pacer.reserve(operation) } else { Duration::ZERO };
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                self.call_once(operation, method.clone(), path, query, body, attempt).await
+            };
+            let backoff = self.config.retry.backoff(attempt);
+            match &result {
+                Ok(answer) => self.pacer.observe(operation, answer.rate_limit),
+                Err(e) => {
+                    self.pacer.observe(operation, e.rate_limit);
+                    if e.status() == Some(429) {
+                        let until = match (&e.kind, e.rate_limit) {
+                            (ErrorKind::RateLimited { retry_after: Some(after) }, _) => {
+                                now_ms() + after.as_millis() as u64
+                            }
+                            (_, Some(rate)) => rate.reset * 1000,
+                            _ => now_ms() + backoff.as_millis() as u64,
+                        };
+                        self.pacer.hold_until(operation, until);
+                    }
+                }
+            }
+            match result {
+                Err(e) if e.is_transient() && repeat == Repeat::Safe && attempt < self.config.retry.max_attempts => {
+                    tracing::debug!(operation, attempt, error = %e, backoff_ms = backoff.as_millis() as u64, "retrying");
+                    if e.status() != Some(429) {
+                        tokio::time::sleep(backoff).await;
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The configuration (secret redacted in `Debug`).
@@ -104,15 +241,16 @@ impl Client {
     }
 
     /// Sends one call with the server token. `query` pairs go next to `api_key`.
-    pub(crate) async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+    async fn call_once<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         operation: &'static str,
         method: Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<&B>,
+        attempt: u32,
     ) -> Result<Answer<T>, StreamError> {
-        let span = tracing::debug_span!("stream_call", operation, %method, status = tracing::field::Empty);
+        let span = tracing::debug_span!("stream_call", operation, %method, attempt, status = tracing::field::Empty);
         async {
             let mut req = self
                 .http

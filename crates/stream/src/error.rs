@@ -98,6 +98,11 @@ impl StreamError {
             || self.status().is_some_and(|s| s == 429 || s >= 500)
     }
 
+    /// 400/4 "… already exists": the object (a message id) is taken.
+    pub fn already_exists(&self) -> bool {
+        matches!(&self.kind, ErrorKind::Api { status: 400, code: 4, message, .. } if message.contains("already exists"))
+    }
+
     /// The request may have been applied although no success was seen.
     pub fn outcome_unknown(&self) -> bool {
         matches!(self.kind, ErrorKind::Timeout | ErrorKind::Connection(_))

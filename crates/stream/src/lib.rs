@@ -7,20 +7,29 @@
 //! - [`api`]: one typed method per endpoint: app, users, channels, members, messages, tasks.
 //! - [`model`]: request and response bodies; custom fields round-trip through flattened maps;
 //!   ids are `gymchat_ids` types.
+//! - [`pacing`]: per-operation call slots within a share (default 50%) of each rate limit,
+//!   learnt from `x-ratelimit-*` headers; 429s hold the operation until its window resets.
+//! - [`helpers`]: batches of 100 users or cids (with task polling), listing every channel of a
+//!   filter past the offset cap, a channel's whole history.
 //! - [`token`]: server and user tokens.
 //! - [`error`]: [`StreamError`] with Stream's code, status, message and exception fields, 429s
 //!   with or without a body, and whether an outcome is unknown (timeout, reset).
 //!
-//! Status (issue 4): each method is one call. Pacing by rate-limit headers, retries with
-//! backoff and read-back, and the batching/paging helpers are not built yet.
+//! Retries: transient failures (429, 5xx, timeouts, resets) are repeated with full-jitter
+//! exponential backoff only where a repeat is safe: reads, upserts, get-or-create, member
+//! changes, partial updates, deletes (a 404 then means "already gone") and sends with a
+//! caller-chosen id (a repeat answered "already exists" is [`Sent::AlreadyExisted`]). A send
+//! without an id is never repeated; its unknown outcome is reported as such.
 
 pub mod api;
 pub mod client;
 pub mod error;
+pub mod helpers;
 pub mod model;
+pub mod pacing;
 pub mod token;
 
-pub use api::AppSettings;
-pub use client::{Answer, Client, ClientConfig};
+pub use api::{AppSettings, Sent};
+pub use client::{Answer, Client, ClientConfig, RetryPolicy};
 pub use error::{ErrorKind, RateLimit, StreamError};
 pub use token::{server_token, user_token};

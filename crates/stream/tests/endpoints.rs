@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use gymchat_ids::{ChannelId, ChannelType, Cid, GymId, StreamUserId, Team, UserId};
 use gymchat_sandbox::{Config, LimitMode};
 use gymchat_stream::model::{ChannelData, ChannelQuery, ChannelUpdate, NewMessage, SortField, User, UserPatch};
-use gymchat_stream::{Client, ClientConfig, ErrorKind, user_token};
+use gymchat_stream::{Client, ClientConfig, Sent, user_token};
 use serde_json::{Map, json};
 use tokio::sync::oneshot;
 
@@ -97,9 +97,9 @@ async fn app_and_users_round_trip() {
     let found =
         s.client.query_users(json!({ "id": { "$in": ["gym_4_user_8", "gym_4_user_11"] } }), 100, 0).await.unwrap();
     assert_eq!(found.body.len(), 2);
-    let deleted = s.client.delete_user(&member(8), false).await.unwrap();
-    assert!(deleted.body.deleted_at.is_some());
-    assert!(s.client.delete_user(&member(99), false).await.unwrap_err().is_not_found());
+    let deleted = s.client.delete_user(&member(8), false).await.unwrap().unwrap();
+    assert!(deleted.deleted_at.is_some());
+    assert_eq!(s.client.delete_user(&member(99), false).await.unwrap(), None, "deleting what is gone is done");
     let task = s.client.delete_users(&[member(11)], true).await.unwrap();
     let mut status = String::new();
     for _ in 0..5 {
@@ -136,11 +136,10 @@ async fn channels_members_messages_and_tasks() {
             kind: None,
             custom: Map::from_iter([("original_id".into(), json!(i))]),
         };
-        let sent = s.client.send_message(&room, &msg, true).await.unwrap();
-        assert_eq!(
-            (sent.body.id.as_str(), sent.body.custom.get("original_id")),
-            (format!("copy-{i}").as_str(), Some(&json!(i)))
-        );
+        let Sent::New(sent) = s.client.send_message(&room, &msg, true).await.unwrap() else {
+            panic!("copy-{i} already existed")
+        };
+        assert_eq!((sent.id.as_str(), sent.custom.get("original_id")), (format!("copy-{i}").as_str(), Some(&json!(i))));
     }
     let again = NewMessage {
         id: Some("copy-3".into()),
@@ -149,15 +148,15 @@ async fn channels_members_messages_and_tasks() {
         kind: None,
         custom: Map::new(),
     };
-    let dup = s.client.send_message(&room, &again, true).await.unwrap_err();
-    assert_eq!(dup.code(), Some(4));
-    assert!(matches!(&dup.kind, ErrorKind::Api { message, .. } if message.contains("already exists")), "{dup}");
+    assert_eq!(s.client.send_message(&room, &again, true).await.unwrap(), Sent::AlreadyExisted);
 
     let newest = s.client.get_or_create_channel(&room, None, 2, None).await.unwrap();
     let ids: Vec<&str> = newest.body.messages.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids, ["copy-4", "copy-5"]);
     let older = s.client.get_or_create_channel(&room, None, 2, Some("copy-4")).await.unwrap();
     assert_eq!(older.body.messages.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["copy-2", "copy-3"]);
+    let anonymous = NewMessage { id: None, ..again };
+    assert!(matches!(s.client.send_message(&room, &anonymous, true).await.unwrap(), Sent::New(_)));
 
     let update = ChannelUpdate {
         add_members: vec![member(11)],
@@ -202,10 +201,9 @@ async fn channels_members_messages_and_tasks() {
         member_limit: 0,
     };
     assert_eq!(s.client.query_channels(&query).await.unwrap().body.len(), 1);
-    let deleted = s.client.delete_channel(&room, false).await.unwrap();
-    assert!(deleted.body.deleted_at.is_some());
-    let gone = s.client.delete_channel(&room, false).await.unwrap_err();
-    assert!(gone.is_not_found() && gone.code() == Some(16), "{gone}");
+    let deleted = s.client.delete_channel(&room, false).await.unwrap().unwrap();
+    assert!(deleted.deleted_at.is_some());
+    assert_eq!(s.client.delete_channel(&room, false).await.unwrap(), None, "deleting what is gone is done");
 
     let other = cid("room_4_640");
     s.client.get_or_create_channel(&other, Some(&data), 0, None).await.unwrap();
@@ -216,17 +214,32 @@ async fn channels_members_messages_and_tasks() {
 }
 
 #[tokio::test]
-async fn stream_errors_are_mapped_with_codes_fields_and_rate_limits() {
+async fn pacing_waits_for_the_window_and_an_unforeseen_429_is_mapped() {
     let mut config = unlimited();
     config.limits = LimitMode::with_overrides(HashMap::from([("GetApp".to_owned(), 1)]));
+    config.time_scale = 60.0;
     let s = sandbox(config).await;
     let first = s.client.get_app().await.unwrap();
-    assert_eq!(first.rate_limit.map(|r| r.limit), Some(1));
-    let limited = s.client.get_app().await.unwrap_err();
+    assert_eq!(first.rate_limit.map(|r| (r.limit, r.remaining)), Some((1, 0)));
+    // The window is used up: the client waits for its reset instead of drawing a 429.
+    s.client.get_app().await.unwrap();
+
+    // A client that has not seen the headers, allowed one attempt, meets the 429.
+    let mut blind = ClientConfig::new(&s.url, KEY, SECRET);
+    blind.retry.max_attempts = 1;
+    let blind = Client::new(blind).unwrap();
+    let limited = blind.get_app().await.unwrap_err();
     assert_eq!((limited.status(), limited.code()), (Some(429), Some(9)));
     assert!(limited.is_transient() && !limited.outcome_unknown());
     assert_eq!(limited.rate_limit.map(|r| r.remaining), Some(0));
+    let stats: serde_json::Value =
+        reqwest::get(format!("{}/_sandbox/stats", s.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(stats["operations"]["GetApp"]["rate_limited"], 1, "only the blind client was refused: {stats}");
+}
 
+#[tokio::test]
+async fn stream_errors_are_mapped_with_codes_and_messages() {
+    let s = sandbox(unlimited()).await;
     let no_creator =
         s.client.get_or_create_channel(&cid("room_4_1"), Some(&ChannelData::default()), 0, None).await.unwrap_err();
     assert_eq!((no_creator.status(), no_creator.code()), (Some(400), Some(4)));
