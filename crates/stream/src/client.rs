@@ -47,6 +47,13 @@ impl RetryPolicy {
     }
 }
 
+/// Which attempt a call is and how long pacing held it, for its log span.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    number: u32,
+    paced: Duration,
+}
+
 /// How to reach Stream.
 #[derive(Clone)]
 pub struct ClientConfig {
@@ -121,15 +128,6 @@ pub struct Client {
     in_flight_max: Arc<Mutex<usize>>,
 }
 
-/// Whether a call may be sent again after a transient failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Repeat {
-    /// Reads, upserts, get-or-create, member changes, partial updates, deletes, sends with an id.
-    Safe,
-    /// A send without a caller-chosen id: a repeat could duplicate it.
-    Unsafe,
-}
-
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client").field("config", &self.config).finish_non_exhaustive()
@@ -166,6 +164,11 @@ impl Client {
         })
     }
 
+    /// How many calls may be in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        *self.in_flight_max.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Changes how many calls may be in flight at once; lowering waits for calls to finish.
     pub async fn set_max_in_flight(&self, max: usize) {
         let max = max.max(1);
@@ -180,8 +183,10 @@ impl Client {
         }
     }
 
-    /// Sends a call, paced within the budget, repeating transient failures when `repeat` allows.
-    /// A 429 holds every call of the operation until the window resets or `Retry-After` passes.
+    /// Sends a call, paced within the budget, repeating transient failures. Every operation this
+    /// client offers is safe to repeat: reads, upserts, get-or-create, member changes, partial
+    /// updates, deletes (404 then means done) and sends with their own id. A 429 holds every call
+    /// of the operation until the window resets or `Retry-After` passes.
     pub(crate) async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         operation: &'static str,
@@ -189,7 +194,6 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
         body: Option<&B>,
-        repeat: Repeat,
     ) -> Result<Answer<T>, StreamError> {
         let mut attempt = 0;
         loop {
@@ -204,7 +208,8 @@ impl Client {
                 if !wait.is_zero() {
                     tokio::time::sleep(wait).await;
                 }
-                self.call_once(operation, method.clone(), path, query, body, attempt).await
+                self.call_once(operation, method.clone(), path, query, body, Attempt { number: attempt, paced: wait })
+                    .await
             };
             let backoff = self.config.retry.backoff(attempt);
             match &result {
@@ -224,7 +229,7 @@ impl Client {
                 }
             }
             match result {
-                Err(e) if e.is_transient() && repeat == Repeat::Safe && attempt < self.config.retry.max_attempts => {
+                Err(e) if e.is_transient() && attempt < self.config.retry.max_attempts => {
                     tracing::debug!(operation, attempt, error = %e, backoff_ms = backoff.as_millis() as u64, "retrying");
                     if e.status() != Some(429) {
                         tokio::time::sleep(backoff).await;
@@ -248,9 +253,16 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
         body: Option<&B>,
-        attempt: u32,
+        attempt: Attempt,
     ) -> Result<Answer<T>, StreamError> {
-        let span = tracing::debug_span!("stream_call", operation, %method, attempt, status = tracing::field::Empty);
+        let span = tracing::debug_span!(
+            "stream_call",
+            operation,
+            %method,
+            attempt = attempt.number,
+            paced_ms = attempt.paced.as_millis() as u64,
+            status = tracing::field::Empty
+        );
         async {
             let mut req = self
                 .http
@@ -304,5 +316,48 @@ fn error_kind(status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> ErrorKin
                 .map(Duration::from_secs),
         },
         _ => ErrorKind::Status { status: status.as_u16() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_429_without_a_body_is_rate_limited_with_its_retry_after() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, "7".parse().unwrap());
+        let kind = error_kind(StatusCode::TOO_MANY_REQUESTS, &headers, b"Too Many Requests");
+        assert_eq!(kind, ErrorKind::RateLimited { retry_after: Some(Duration::from_secs(7)) });
+        let err = StreamError::new("SendMessage", kind);
+        assert!(err.is_transient() && err.code() == Some(9) && err.status() == Some(429));
+    }
+
+    #[test]
+    fn streams_error_body_is_kept_whole() {
+        let body = br#"{"code": 4, "message": "UpdateUsers failed with error: \"bad\"", "StatusCode": 400,
+            "exception_fields": {"users": "bad"}, "duration": "1ms", "more_info": "", "details": []}"#;
+        match error_kind(StatusCode::BAD_REQUEST, &HeaderMap::new(), body) {
+            ErrorKind::Api { status, code, message, exception_fields } => {
+                assert_eq!((status, code), (400, 4));
+                assert!(message.contains("bad"));
+                assert_eq!(exception_fields["users"], "bad");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            error_kind(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>"),
+            ErrorKind::Status { status: 502 }
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let policy =
+            RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+        for attempt in 1..=20 {
+            let cap = Duration::from_millis(100).saturating_mul(1 << (attempt - 1).min(16)).min(Duration::from_secs(1));
+            assert!(policy.backoff(attempt) <= cap);
+        }
     }
 }

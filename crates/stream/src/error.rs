@@ -1,5 +1,5 @@
-//! The client's one error type: which operation failed, how, and whether repeating it is safe
-//! to consider. Stream's own error bodies are kept whole (code, status, message, exception
+//! The client's one error type: which operation failed, how, and whether trying again later may
+//! succeed. Stream's own error bodies are kept whole (code, status, message, exception
 //! fields); a 429 is recognised with or without a JSON body.
 
 use std::fmt;
@@ -92,7 +92,7 @@ impl StreamError {
     }
 
     /// The failure is transient (rate limit, 5xx, timeout, connection): trying again later may
-    /// succeed. Whether a repeat is *safe* depends on the operation, which the caller knows.
+    /// succeed. The client repeats such failures itself, up to its retry policy.
     pub fn is_transient(&self) -> bool {
         matches!(self.kind, ErrorKind::RateLimited { .. } | ErrorKind::Timeout | ErrorKind::Connection(_))
             || self.status().is_some_and(|s| s == 429 || s >= 500)

@@ -16,10 +16,10 @@
 //!   with or without a body, and whether an outcome is unknown (timeout, reset).
 //!
 //! Retries: transient failures (429, 5xx, timeouts, resets) are repeated with full-jitter
-//! exponential backoff only where a repeat is safe: reads, upserts, get-or-create, member
-//! changes, partial updates, deletes (a 404 then means "already gone") and sends with a
-//! caller-chosen id (a repeat answered "already exists" is [`Sent::AlreadyExisted`]). A send
-//! without an id is never repeated; its unknown outcome is reported as such.
+//! exponential backoff. Every operation offered is safe to repeat: reads, upserts,
+//! get-or-create, member changes, partial updates, deletes (a 404 then means "already gone") and
+//! sends, which always carry a caller-chosen deterministic id (a repeat answered "already exists"
+//! is [`Sent::AlreadyExisted`]). So an unknown outcome is settled by the repeat itself.
 
 pub mod api;
 pub mod client;

@@ -173,13 +173,12 @@ pub struct ChannelData {
     pub custom: Map<String, Value>,
 }
 
-/// A message to send. Give it an `id`: a retry of the same id is answered "already exists"
-/// instead of duplicating the message.
+/// A message to send. Its id is required and should be deterministic (derived from what the
+/// message is for), so a retry is answered "already exists" instead of duplicating the message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NewMessage {
     /// Caller-chosen id, unique across the app (≤ 255 chars, no `,` or `%`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: String,
     /// Text.
     pub text: String,
     /// Sender.
