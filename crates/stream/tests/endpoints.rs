@@ -8,26 +8,21 @@ use gymchat_sandbox::{Config, LimitMode};
 use gymchat_stream::model::{ChannelData, ChannelQuery, ChannelUpdate, NewMessage, SortField, User, UserPatch};
 use gymchat_stream::{Client, ClientConfig, Sent, user_token};
 use serde_json::{Map, json};
-use tokio::sync::oneshot;
 
-const KEY: &str = "client-key";
-const SECRET: &str = "client-secret";
+mod support;
 
+use support::{KEY, SECRET};
+
+/// A sandbox and a client of it.
 struct Running {
     client: Client,
     url: String,
-    _stop: oneshot::Sender<()>,
+    _sandbox: support::Running,
 }
 
 async fn sandbox(config: Config) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(gymchat_sandbox::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    let client = Client::new(ClientConfig::new(&url, KEY, SECRET)).unwrap();
-    Running { client, url, _stop: stop }
+    let running = support::sandbox(config).await;
+    Running { client: running.client(), url: running.url.clone(), _sandbox: running }
 }
 
 fn unlimited() -> Config {

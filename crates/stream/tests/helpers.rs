@@ -12,25 +12,10 @@ use gymchat_sandbox::{Config, InitialState, LimitMode, Snapshot};
 use gymchat_stream::model::{ChannelData, ChannelUpdate, NewMessage, User};
 use gymchat_stream::{Client, ClientConfig, Sent};
 use serde_json::{Map, Value, json};
-use tokio::sync::oneshot;
 
-const KEY: &str = "helper-key";
-const SECRET: &str = "helper-secret";
+mod support;
 
-struct Running {
-    url: String,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn sandbox(config: Config) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(gymchat_sandbox::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    Running { url, _stop: stop }
-}
+use support::{KEY, SECRET, sandbox};
 
 fn member(user: i64) -> StreamUserId {
     StreamUserId::for_member(GymId::new(4).unwrap(), UserId::new(user).unwrap())

@@ -1,0 +1,33 @@
+//! The sandbox started in-process on port 0 for the client's tests.
+
+#![allow(dead_code, reason = "each test file uses a different part of the helper")]
+
+use gymchat_sandbox::Config;
+use gymchat_stream::{Client, ClientConfig};
+use tokio::sync::oneshot;
+
+pub const KEY: &str = "client-key";
+pub const SECRET: &str = "client-secret";
+
+/// A running sandbox; it stops when this is dropped.
+pub struct Running {
+    pub url: String,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Running {
+    /// A client of this sandbox with `ClientConfig`'s defaults.
+    pub fn client(&self) -> Client {
+        Client::new(ClientConfig::new(&self.url, KEY, SECRET)).unwrap()
+    }
+}
+
+pub async fn sandbox(config: Config) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(gymchat_sandbox::run(listener, config, async {
+        let _ = stopped.await;
+    }));
+    Running { url, _stop: stop }
+}
