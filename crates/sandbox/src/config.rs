@@ -27,9 +27,6 @@ pub enum SandboxError {
         /// What is wrong.
         message: String,
     },
-    /// The listener failed.
-    #[error("listener: {0}")]
-    Listen(std::io::Error),
 }
 
 /// Everything `run` needs.
