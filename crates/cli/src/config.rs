@@ -132,7 +132,7 @@ pub enum DbCommand {
     /// Apply gymchat's schema migrations (idempotent). Existing platform tables are left as they
     /// are; only gymchat_ tables are added.
     Migrate,
-    /// Load the `db` section of a fixture file (e.g. shared/fixtures/gym4.json), migrating first.
+    /// Load the `db` section of a fixture file (e.g. fixtures/gym4.json), migrating first.
     /// All rows or none: a malformed file or a refused row leaves the database unchanged.
     LoadFixture {
         /// The fixture file.

@@ -4,7 +4,7 @@ use std::process::{Command, Output};
 
 use gymchat_ids::GymId;
 use gymchat_store::Store;
-use gymchat_testkit::{on_both_backends, shared_fixture};
+use gymchat_testkit::{fixture_path, on_both_backends};
 
 fn gymchat(database_url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gymchat"))
@@ -21,14 +21,23 @@ fn stderr(out: &Output) -> String {
 
 async fn rooms_of_gym_4(url: &str) -> usize {
     let store = Store::open(url).await.unwrap();
-    let n = store.session().await.unwrap().rooms_with_members(GymId::new(4).unwrap()).await.unwrap().len();
+    let n = store
+        .session()
+        .await
+        .unwrap()
+        .rooms_with_members(GymId::new(4).unwrap())
+        .await
+        .unwrap()
+        .complete()
+        .unwrap()
+        .len();
     store.close().await;
     n
 }
 
 on_both_backends! {
     async fn load_fixture_loads_once_and_refuses_a_second_time_without_partial_writes(db) {
-        let fixture = shared_fixture("gym4.json");
+        let fixture = fixture_path("gym4.json");
         let fixture = fixture.to_str().unwrap();
 
         let first = gymchat(db.url(), &["db", "load-fixture", fixture]);

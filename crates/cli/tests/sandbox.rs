@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use gymchat_testkit::shared_fixture;
+use gymchat_testkit::fixture_path;
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::json;
 
@@ -15,7 +15,7 @@ async fn sandbox_serves_the_fixture_and_saves_its_state_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gymchat"))
         .args(["sandbox", "--listen", "127.0.0.1:0", "--key", "k", "--secret", "s", "--rate-limits", "none"])
         .arg("--fixture")
-        .arg(shared_fixture("gym4.json"))
+        .arg(fixture_path("gym4.json"))
         .arg("--state")
         .arg(&state)
         .stdout(Stdio::piped())

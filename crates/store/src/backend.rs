@@ -1,11 +1,11 @@
 //! Connecting, migrating, and running one statement on either backend.
 //!
-//! [`Store`] owns a pool for the backend that `DATABASE_URL` names. [`Session`] is one pooled
+//! [`Store`] owns a pool for the backend that `DATABASE_URL` names and the catalog of the
+//! database's columns learnt at open (see `catalog`). [`Session`] is one pooled
 //! connection or one transaction; every repository method lives on it, so the same method works
 //! inside and outside a transaction. The `on_db!` macro expands a statement once per backend,
 //! which lets each query be written a single time without sqlx's generic-executor bounds.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Postgres, Sqlite, Transaction};
 
+use crate::catalog::Catalog;
 use crate::error::{Result, StoreError};
 
 /// sqlx's migrator keeps its bookkeeping here, so gymchat adds only `gymchat_` tables.
@@ -35,28 +36,11 @@ enum Pool {
     Sqlite(SqlitePool),
 }
 
-/// Casts that writes need on this database: Postgres enum columns refuse a `TEXT` parameter, and
-/// production's enum type names are not ours to assume, so they are read from the catalog.
-#[derive(Debug, Default)]
-pub(crate) struct Casts {
-    enum_types: HashMap<(String, String), String>,
-}
-
-impl Casts {
-    /// The placeholder for parameter `n` written into `table.column`.
-    pub(crate) fn param(&self, table: &str, column: &str, n: usize) -> String {
-        match self.enum_types.get(&(table.to_owned(), column.to_owned())) {
-            Some(ty) => format!("CAST(${n} AS {ty})"),
-            None => format!("${n}"),
-        }
-    }
-}
-
 /// The database: a connection pool plus what was learnt about its schema at open.
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
-    casts: Arc<Casts>,
+    catalog: Arc<Catalog>,
 }
 
 impl std::fmt::Debug for Store {
@@ -86,7 +70,7 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store> {
         let mut store = Self::connect(url).await?;
         store.migrate().await?;
-        store.casts = Arc::new(store.learn_casts().await?);
+        store.catalog = Arc::new(store.learn_catalog().await?);
         Ok(store)
     }
 
@@ -119,7 +103,7 @@ impl Store {
             }
             other => return Err(StoreError::UnsupportedUrl { scheme: other.to_owned() }),
         };
-        Ok(Store { pool, casts: Arc::default() })
+        Ok(Store { pool, catalog: Arc::default() })
     }
 
     /// Applies the migrations that are not yet applied. Idempotent.
@@ -140,26 +124,37 @@ impl Store {
         Ok(())
     }
 
-    /// Reads the enum-typed columns of the platform tables (Postgres only).
-    async fn learn_casts(&self) -> Result<Casts> {
-        let Pool::Postgres(pool) = &self.pool else {
-            return Ok(Casts::default());
-        };
-        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT table_name::text, column_name::text, udt_schema::text, udt_name::text \
-             FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND data_type = 'USER-DEFINED'",
-        )
-        .fetch_all(pool)
-        .await?;
-        let enum_types = rows
-            .into_iter()
-            .map(|(table, column, schema, name)| {
-                let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-                ((table, column), format!("{}.{}", quote(&schema), quote(&name)))
-            })
-            .collect();
-        Ok(Casts { enum_types })
+    /// Reads every column of the current schema (type, nullability, default, enum labels).
+    async fn learn_catalog(&self) -> Result<Catalog> {
+        match &self.pool {
+            Pool::Postgres(pool) => {
+                let columns = sqlx::query_as(
+                    "SELECT table_name::text, column_name::text, is_nullable = 'YES', \
+                     (column_default IS NOT NULL OR is_identity = 'YES' OR is_generated <> 'NEVER'), \
+                     data_type::text, udt_schema::text, udt_name::text \
+                     FROM information_schema.columns WHERE table_schema = current_schema()",
+                )
+                .fetch_all(pool)
+                .await?;
+                let labels = sqlx::query_as(
+                    "SELECT n.nspname::text, t.typname::text, e.enumlabel::text FROM pg_enum e \
+                     JOIN pg_type t ON t.oid = e.enumtypid JOIN pg_namespace n ON n.oid = t.typnamespace \
+                     ORDER BY t.oid, e.enumsortorder",
+                )
+                .fetch_all(pool)
+                .await?;
+                Ok(Catalog::from_postgres(columns, labels))
+            }
+            Pool::Sqlite(pool) => {
+                let columns = sqlx::query_as(
+                    "SELECT m.name, p.name, p.type, p.\"notnull\" <> 0, p.dflt_value IS NOT NULL, p.pk <> 0 \
+                     FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'",
+                )
+                .fetch_all(pool)
+                .await?;
+                Ok(Catalog::from_sqlite(columns))
+            }
+        }
     }
 
     /// Which engine this store runs on.
@@ -176,7 +171,7 @@ impl Store {
             Pool::Postgres(p) => SessionInner::Postgres(p.acquire().await?),
             Pool::Sqlite(p) => SessionInner::Sqlite(p.acquire().await?),
         };
-        Ok(Session { inner, casts: Arc::clone(&self.casts) })
+        Ok(Session { inner, catalog: Arc::clone(&self.catalog) })
     }
 
     /// A session inside a transaction: nothing is visible to others until [`Session::commit`];
@@ -186,7 +181,7 @@ impl Store {
             Pool::Postgres(p) => SessionInner::PostgresTx(p.begin().await?),
             Pool::Sqlite(p) => SessionInner::SqliteTx(p.begin().await?),
         };
-        Ok(Session { inner, casts: Arc::clone(&self.casts) })
+        Ok(Session { inner, catalog: Arc::clone(&self.catalog) })
     }
 
     /// Closes every connection (SQLite checkpoints its WAL).
@@ -208,7 +203,7 @@ enum SessionInner {
 /// One connection or one transaction, carrying every repository method (see [`crate::repo`]).
 pub struct Session {
     inner: SessionInner,
-    pub(crate) casts: Arc<Casts>,
+    pub(crate) catalog: Arc<Catalog>,
 }
 
 /// A borrowed connection of either backend, for [`on_db!`].

@@ -36,6 +36,39 @@ pub enum StoreError {
         /// Why it was refused.
         reason: String,
     },
+    /// One row could not be understood (a NULL where gymchat needs a value, an unknown label, a
+    /// time out of range). Reads of many rows set such rows aside as [`crate::SkippedRow`]
+    /// instead; this error is for a read of one row.
+    #[error("{table} row {key} cannot be read: {reason}")]
+    BadRow {
+        /// The table.
+        table: &'static str,
+        /// Which row (`id = 665`, `user_id = 8, gym_id = 4`).
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// A read was asked to be complete, and some rows had to be set aside.
+    #[error("{count} {table} row(s) could not be read, the first: {first}")]
+    IncompleteRead {
+        /// The table of the first row set aside.
+        table: &'static str,
+        /// How many rows were set aside.
+        count: usize,
+        /// The first row's key and reason.
+        first: String,
+    },
+    /// A table has a NOT NULL column without a default that a fixture row does not carry, and
+    /// gymchat has no stated value for its type.
+    #[error("{table}.{column} is NOT NULL without a default and gymchat has no value to fill it with (type {ty})")]
+    NoFillValue {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// Its type.
+        ty: String,
+    },
     /// Another room already points at this Stream channel (`chat_rooms.stream_channel_id` is unique).
     #[error("another room already uses Stream channel {channel_id:?}")]
     ChannelIdTaken {
@@ -70,8 +103,9 @@ pub enum StoreError {
         /// When the lease runs out unless renewed.
         expires_at: chrono::DateTime<chrono::Utc>,
     },
-    /// A lock operation named a lease that this holder does not hold (expired and taken over).
-    #[error("lock {name:?} is not held by {holder:?}")]
+    /// A lock operation named a lease that this holder no longer holds: it ran out and was
+    /// taken over, or was released. A fenced write guarded by it is refused.
+    #[error("lock {name:?} is no longer held by {holder:?}")]
     LockLost {
         /// Lock name.
         name: String,

@@ -7,6 +7,7 @@
 use serde::Deserialize;
 
 use crate::backend::{Backend, Session, Store};
+use crate::catalog::Catalog;
 use crate::error::{Result, StoreError};
 use crate::model::{Event, Gym, Hidden, Member, Membership, Participation, Room, User};
 use crate::value::SqlValue;
@@ -86,7 +87,7 @@ impl DbFixture {
                         vec![
                             ("id", id(g.id.get())),
                             ("name", text(&g.name)),
-                            ("subdomain", text(&g.subdomain)),
+                            ("subdomain", opt_text(&g.subdomain)),
                             ("logo_url", opt_text(&g.logo_url)),
                             ("is_active", Bool(g.is_active)),
                         ]
@@ -106,7 +107,7 @@ impl DbFixture {
                             ("picture", opt_text(&u.picture)),
                             ("auth0_id", opt_text(&u.auth0_id)),
                             ("is_active", Bool(u.is_active)),
-                            ("role", text(u.role.as_str())),
+                            ("role", Text(u.role.map(|r| r.as_str().to_owned()))),
                         ]
                     })
                     .collect(),
@@ -134,10 +135,10 @@ impl DbFixture {
                         vec![
                             ("id", id(e.id.get())),
                             ("gym_id", id(e.gym_id.get())),
-                            ("title", text(&e.title)),
+                            ("title", opt_text(&e.title)),
                             ("start_time", Time(Some(e.start_time))),
                             ("end_time", Time(Some(e.end_time))),
-                            ("status", text(e.status.as_str())),
+                            ("status", Text(e.status.map(|s| s.as_str().to_owned()))),
                             ("creator_id", Int(e.creator_id.map(|c| c.get()))),
                         ]
                     })
@@ -152,7 +153,7 @@ impl DbFixture {
                             ("event_id", id(p.event_id.get())),
                             ("member_id", id(p.member_id.get())),
                             ("gym_id", id(p.gym_id.get())),
-                            ("status", text(p.status.as_str())),
+                            ("status", Text(p.status.map(|s| s.as_str().to_owned()))),
                         ]
                     })
                     .collect(),
@@ -169,10 +170,10 @@ impl DbFixture {
                             ("name", opt_text(&r.name)),
                             ("gym_id", id(r.gym_id.get())),
                             ("event_id", Int(r.event_id.map(|e| e.get()))),
-                            ("is_direct", Bool(r.is_direct)),
-                            ("status", text(r.status.as_str())),
-                            ("created_at", Time(Some(r.created_at))),
-                            ("updated_at", Time(Some(r.updated_at))),
+                            ("is_direct", Bool(Some(r.is_direct))),
+                            ("status", Text(r.status.map(|s| s.as_str().to_owned()))),
+                            ("created_at", Time(r.created_at)),
+                            ("updated_at", Time(r.updated_at)),
                         ]
                     })
                     .collect(),
@@ -185,7 +186,7 @@ impl DbFixture {
                         let mut row = vec![
                             ("room_id", Int(m.room_id.map(|r| r.get()))),
                             ("user_id", id(m.user_id.get())),
-                            ("joined_at", Time(Some(m.joined_at))),
+                            ("joined_at", Time(m.joined_at)),
                         ];
                         if let Some(row_id) = m.id {
                             row.insert(0, ("id", id(row_id)));
@@ -202,7 +203,7 @@ impl DbFixture {
                         vec![
                             ("user_id", id(h.user_id.get())),
                             ("room_id", id(h.room_id.get())),
-                            ("hidden_at", Time(Some(h.hidden_at))),
+                            ("hidden_at", Time(h.hidden_at)),
                         ]
                     })
                     .collect(),
@@ -216,15 +217,22 @@ impl DbFixture {
 const TABLES_WITH_SERIAL_IDS: &[&str] = &["gyms", "user", "events", "chat_rooms", "chat_members"];
 
 impl Store {
-    /// Loads the fixture's rows in one transaction: all of them, or none.
+    /// Loads the fixture's rows in one transaction: all of them, or none. Columns the database
+    /// declares NOT NULL without a default and a fixture row does not carry (production's
+    /// `gyms.timezone`, `user_gyms.membership_type`, `events.max_participants`) are filled with
+    /// the values `Catalog::fill_value` states.
     pub async fn load_fixture(&self, fixture: &DbFixture) -> Result<LoadReport> {
         let mut tx = self.begin().await?;
         let mut report = LoadReport::default();
         for (table, rows) in fixture.tables() {
-            for (index, row) in rows.iter().enumerate() {
-                tx.insert_row(table, row).await.map_err(|source| StoreError::FixtureRow { table, index, source })?;
+            let count = rows.len();
+            for (index, row) in rows.into_iter().enumerate() {
+                let fills = required_fills(&tx, table, &row)?;
+                let mut full: Vec<(&str, SqlValue)> = row;
+                full.extend(fills.iter().map(|(c, v)| (c.as_str(), v.clone())));
+                tx.insert_row(table, &full).await.map_err(|source| StoreError::FixtureRow { table, index, source })?;
             }
-            report.tables.push((table, rows.len()));
+            report.tables.push((table, count));
         }
         if tx.backend() == Backend::Postgres {
             advance_sequences(&mut tx).await?;
@@ -232,6 +240,16 @@ impl Store {
         tx.commit().await?;
         Ok(report)
     }
+}
+
+/// A stated value for each required column the row leaves out, by column name.
+fn required_fills(tx: &Session, table: &str, row: &Row) -> Result<Vec<(String, SqlValue)>> {
+    let written: Vec<&str> = row.iter().map(|(c, _)| *c).collect();
+    tx.catalog
+        .unfilled_required(table, &written)
+        .into_iter()
+        .map(|column| Ok((column.name.clone(), Catalog::fill_value(table, column)?)))
+        .collect()
 }
 
 async fn advance_sequences(tx: &mut Session) -> Result<()> {

@@ -8,15 +8,18 @@
 //! - [`model`]: the rows as typed values, ids from `gymchat_ids`.
 //! - [`fixture`]: loading a fixture file's `db` section, all or nothing.
 //! - `value`: decoders for production's column types.
+//! - `catalog`: the database's columns (types, nullability, defaults, enum labels), learnt at open.
 //!
 //! Design decision: gymchat must adopt the platform's existing production database as it is.
 //! Migrations create the platform tables only when absent (`CREATE TABLE IF NOT EXISTS`) and add
 //! nothing but `gymchat_` tables, including sqlx's bookkeeping table, renamed
 //! `gymchat_schema_migrations`. Reads accept production's column types (int4, enums, naive
-//! timestamps) and quirks (NULL `room_id`, duplicate members); writes cast to enum types learnt
-//! from the catalog at open.
+//! timestamps) and quirks (NULLs, duplicate members and participations); one row that cannot be
+//! understood is set aside and reported ([`SkippedRow`]), never the reason a whole read fails.
+//! Writes cast to the enum types learnt from the catalog at open.
 
 pub mod backend;
+mod catalog;
 pub mod error;
 pub mod fixture;
 pub mod model;
@@ -30,4 +33,4 @@ pub use model::{
     Event, EventStatus, Gym, GymRole, Hidden, Member, Membership, Participation, ParticipationStatus, PlatformRole,
     Room, RoomStatus, RoomWithMembers, User,
 };
-pub use repo::Lease;
+pub use repo::{Lease, Rows, SkippedRow};

@@ -1,11 +1,37 @@
 //! The platform's rows as gymchat sees them (SYSTEM.md §2). The same structs are the row format
-//! of a fixture file's `db` section, so field names are the column names.
+//! of a fixture file's `db` section, so field names are the column names, and a nullable column
+//! left out of a fixture row is NULL.
+//!
+//! Production holds NULL in columns that were added without a backfill or that the application
+//! fills. Fields keep the value as stored (`Option` where production allows NULL), and the
+//! methods below say what gymchat takes NULL to mean, in one place:
+//!
+//! | column | NULL means |
+//! | --- | --- |
+//! | `gyms.is_active` | not active ([`Gym::active`]) |
+//! | `gyms.subdomain`, `gyms.logo_url` | none |
+//! | `user.is_active` | not active ([`User::active`]) |
+//! | `user.role` | no platform role: not `SUPER_ADMIN` ([`User::is_super_admin`]) |
+//! | `user_gyms.is_active` | not active ([`Membership::active_at`]) |
+//! | `user_gyms.membership_expires_at` | never expires |
+//! | `events.status` | no status recorded: neither cancelled nor completed; [`Event::is_over`] then goes by `end_time` |
+//! | `events.title`, `events.creator_id` | none |
+//! | `event_participations.status` | holds no place ([`Participation::holds_place`]) |
+//! | `chat_rooms.status` | active ([`Room::is_active`]) |
+//! | `chat_rooms.created_at`, `updated_at` | unknown (about a fifth of production's rooms have no `updated_at`) |
+//! | `chat_rooms.stream_channel_type` | `messaging` |
+//! | `chat_rooms.is_direct` | not direct |
+//! | `chat_rooms.stream_channel_id`, `name`, `event_id` | none |
+//! | `chat_members.room_id` | the room was deleted: the row belongs to no room and is not read |
+//! | `chat_members.joined_at`, `chat_member_hidden.hidden_at` | unknown |
+//!
+//! Columns production declares NOT NULL (`events.start_time`, `user.email`, …) are required; a
+//! row that breaks that, or holds a label gymchat does not know, is set aside by the reader
+//! ([`crate::SkippedRow`]) instead of failing the read.
 
 use chrono::{DateTime, Utc};
 use gymchat_ids::{EventId, GymId, RoomId, UserId};
 use serde::{Deserialize, Serialize};
-
-use crate::error::StoreError;
 
 macro_rules! db_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $label:literal),+ $(,)? }) => {
@@ -21,16 +47,15 @@ macro_rules! db_enum {
                 match self { $(Self::$variant => $label),+ }
             }
 
-            /// Reads a stored label; `table` and `column` name the source in the error.
-            pub(crate) fn from_db(label: &str, table: &'static str, column: &'static str) -> Result<Self, StoreError> {
+            /// Reads a stored label; the error says which labels are known.
+            pub(crate) fn from_db(label: &str) -> Result<Self, String> {
                 match label {
                     $($label => Ok(Self::$variant),)+
-                    other => Err(StoreError::BadValue {
-                        table,
-                        column,
-                        value: other.to_owned(),
-                        reason: concat!("not one of the ", stringify!($name), " labels").to_owned(),
-                    }),
+                    other => Err(format!(
+                        concat!("{:?} is not one of the ", stringify!($name), " labels ({})"),
+                        other,
+                        [$($label),+].join(", ")
+                    )),
                 }
             }
         }
@@ -129,13 +154,21 @@ pub struct Gym {
     /// Display name.
     pub name: String,
     /// Unique subdomain.
-    pub subdomain: String,
+    #[serde(default)]
+    pub subdomain: Option<String>,
     /// Logo URL.
     #[serde(default)]
     pub logo_url: Option<String>,
-    /// Whether the gym is active.
-    #[serde(default = "yes")]
-    pub is_active: bool,
+    /// Whether the gym is active, as stored.
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+impl Gym {
+    /// Active only when `is_active` is true (NULL is not active).
+    pub fn active(&self) -> bool {
+        self.is_active == Some(true)
+    }
 }
 
 /// A person: `user`.
@@ -158,11 +191,12 @@ pub struct User {
     /// The identity provider's subject (`auth0|…`, `google-oauth2|…`).
     #[serde(default)]
     pub auth0_id: Option<String>,
-    /// Whether the account is active.
-    #[serde(default = "yes")]
-    pub is_active: bool,
-    /// Platform-wide role.
-    pub role: PlatformRole,
+    /// Whether the account is active, as stored.
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    /// Platform-wide role, as stored (an old role conversion left unknown roles NULL).
+    #[serde(default)]
+    pub role: Option<PlatformRole>,
 }
 
 impl User {
@@ -176,6 +210,16 @@ impl User {
             .collect();
         (!parts.is_empty()).then(|| parts.join(" "))
     }
+
+    /// Active only when `is_active` is true (NULL is not active).
+    pub fn active(&self) -> bool {
+        self.is_active == Some(true)
+    }
+
+    /// `SUPER_ADMIN` passes every gym check; a NULL role is no platform role.
+    pub fn is_super_admin(&self) -> bool {
+        self.role == Some(PlatformRole::SuperAdmin)
+    }
 }
 
 /// A person's membership of a gym: `user_gyms`.
@@ -188,12 +232,19 @@ pub struct Membership {
     pub gym_id: GymId,
     /// Role in this gym.
     pub role: GymRole,
-    /// Whether the membership is active.
-    #[serde(default = "yes")]
-    pub is_active: bool,
-    /// When the membership runs out, if it does.
+    /// Whether the membership is active, as stored.
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    /// When the membership runs out; NULL never.
     #[serde(default)]
     pub membership_expires_at: Option<DateTime<Utc>>,
+}
+
+impl Membership {
+    /// SYSTEM.md §2: `is_active` is true and the membership has not run out at `now`.
+    pub fn active_at(&self, now: DateTime<Utc>) -> bool {
+        self.is_active == Some(true) && self.membership_expires_at.is_none_or(|t| t > now)
+    }
 }
 
 /// An event: `events`.
@@ -205,16 +256,25 @@ pub struct Event {
     /// The gym it belongs to.
     pub gym_id: GymId,
     /// Title.
-    pub title: String,
+    #[serde(default)]
+    pub title: Option<String>,
     /// Start.
     pub start_time: DateTime<Utc>,
     /// End.
     pub end_time: DateTime<Utc>,
-    /// Status.
-    pub status: EventStatus,
+    /// Status, as stored.
+    #[serde(default)]
+    pub status: Option<EventStatus>,
     /// Who created it.
     #[serde(default)]
     pub creator_id: Option<UserId>,
+}
+
+impl Event {
+    /// Over when marked COMPLETED or when it has ended; a NULL status goes by `end_time`.
+    pub fn is_over(&self, now: DateTime<Utc>) -> bool {
+        self.status == Some(EventStatus::Completed) || self.end_time <= now
+    }
 }
 
 /// A person's participation in an event: `event_participations`.
@@ -227,8 +287,16 @@ pub struct Participation {
     pub member_id: UserId,
     /// The event's gym.
     pub gym_id: GymId,
-    /// Status.
-    pub status: ParticipationStatus,
+    /// Status, as stored.
+    #[serde(default)]
+    pub status: Option<ParticipationStatus>,
+}
+
+impl Participation {
+    /// Only REGISTERED holds a place (PENDING_PAYMENT, CANCELLED, WAITING_LIST and NULL do not).
+    pub fn holds_place(&self) -> bool {
+        self.status == Some(ParticipationStatus::Registered)
+    }
 }
 
 /// A chat room: `chat_rooms`.
@@ -241,7 +309,7 @@ pub struct Room {
     /// classify it with `gymchat_ids::classify_channel_id`.
     #[serde(default)]
     pub stream_channel_id: Option<String>,
-    /// The Stream channel type, `messaging` by default.
+    /// The Stream channel type; NULL reads as `messaging`.
     #[serde(default = "messaging")]
     pub stream_channel_type: String,
     /// Display name.
@@ -252,15 +320,25 @@ pub struct Room {
     /// The event it is the chat of, if any.
     #[serde(default)]
     pub event_id: Option<EventId>,
-    /// A 1:1 chat.
+    /// A 1:1 chat; NULL reads as false.
     #[serde(default)]
     pub is_direct: bool,
-    /// Status.
-    pub status: RoomStatus,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Last changed.
-    pub updated_at: DateTime<Utc>,
+    /// Status, as stored.
+    #[serde(default)]
+    pub status: Option<RoomStatus>,
+    /// Created, when recorded.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    /// Last changed, when recorded.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Room {
+    /// Active unless CLOSED: a room with NULL status counts as active (SYSTEM.md §4).
+    pub fn is_active(&self) -> bool {
+        self.status != Some(RoomStatus::Closed)
+    }
 }
 
 /// A room with its members, deduplicated (production holds duplicate member rows).
@@ -279,12 +357,14 @@ pub struct Member {
     /// Row id; assigned by the database when absent.
     #[serde(default)]
     pub id: Option<i64>,
-    /// The room.
+    /// The room; NULL when the room was deleted.
+    #[serde(default)]
     pub room_id: Option<RoomId>,
     /// The member.
     pub user_id: UserId,
-    /// When they joined.
-    pub joined_at: DateTime<Utc>,
+    /// When they joined, when recorded.
+    #[serde(default)]
+    pub joined_at: Option<DateTime<Utc>>,
 }
 
 /// A room a user has hidden from their list: `chat_member_hidden`.
@@ -295,12 +375,9 @@ pub struct Hidden {
     pub user_id: UserId,
     /// The room.
     pub room_id: RoomId,
-    /// When it was hidden.
-    pub hidden_at: DateTime<Utc>,
-}
-
-fn yes() -> bool {
-    true
+    /// When it was hidden, when recorded.
+    #[serde(default)]
+    pub hidden_at: Option<DateTime<Utc>>,
 }
 
 fn messaging() -> String {

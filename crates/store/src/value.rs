@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgTypeInfo, PgTypeKind, PgValueRef};
+use sqlx::postgres::{PgTypeInfo, PgTypeKind, PgValueFormat, PgValueRef};
 use sqlx::sqlite::{SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Postgres, Sqlite, Type, TypeInfo, ValueRef};
 
@@ -98,12 +98,24 @@ impl Type<Postgres> for DbTime {
     }
 }
 
+/// Postgres counts timestamps in microseconds from 2000-01-01 00:00 UTC.
+const POSTGRES_EPOCH_UNIX_SECONDS: i64 = 946_684_800;
+
 impl<'r> Decode<'r, Postgres> for DbTime {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        if value.type_info().name() == "TIMESTAMP" {
-            Ok(DbTime(<NaiveDateTime as Decode<Postgres>>::decode(value)?.and_utc()))
-        } else {
-            Ok(DbTime(<DateTime<Utc> as Decode<Postgres>>::decode(value)?))
+        // Decoded by hand: sqlx's chrono decoder panics on `infinity`, which production can hold.
+        match value.format() {
+            PgValueFormat::Binary => {
+                let micros = <i64 as Decode<Postgres>>::decode(value)?;
+                if micros == i64::MAX || micros == i64::MIN {
+                    return Err("an infinite timestamp cannot be read as a time".into());
+                }
+                DateTime::from_timestamp_micros(micros)
+                    .and_then(|t| t.checked_add_signed(chrono::Duration::seconds(POSTGRES_EPOCH_UNIX_SECONDS)))
+                    .map(DbTime)
+                    .ok_or_else(|| format!("timestamp {micros} µs after 2000-01-01 is out of range").into())
+            }
+            PgValueFormat::Text => parse_time(value.as_str()?).map(DbTime),
         }
     }
 }
@@ -113,14 +125,71 @@ impl Type<Sqlite> for DbTime {
         <DateTime<Utc> as Type<Sqlite>>::type_info()
     }
     fn compatible(ty: &SqliteTypeInfo) -> bool {
-        <DateTime<Utc> as Type<Sqlite>>::compatible(ty)
+        <DateTime<Utc> as Type<Sqlite>>::compatible(ty) || <i64 as Type<Sqlite>>::compatible(ty)
     }
 }
 
 impl<'r> Decode<'r, Sqlite> for DbTime {
     fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-        // sqlx reads RFC 3339 and SQLite's own `YYYY-MM-DD HH:MM:SS` (taken as UTC).
-        Ok(DbTime(<DateTime<Utc> as Decode<Sqlite>>::decode(value)?))
+        if value.type_info().name() == "INTEGER" {
+            let seconds = <i64 as Decode<Sqlite>>::decode(value)?;
+            return DateTime::from_timestamp(seconds, 0)
+                .map(DbTime)
+                .ok_or_else(|| format!("Unix time {seconds} is out of range").into());
+        }
+        parse_time(&<String as Decode<Sqlite>>::decode(value)?).map(DbTime)
+    }
+}
+
+/// Reads a time written as text by any writer: RFC 3339, or SQL's `YYYY-MM-DD HH:MM:SS[.f]`
+/// with an offset (`+01`, `+0100`, `+01:00`, `Z`) or without one (UTC, the platform's rule).
+fn parse_time(text: &str) -> Result<DateTime<Utc>, BoxDynError> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let spaced = text.replacen('T', " ", 1);
+    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.fZ"] {
+        if let Ok(t) = DateTime::parse_from_str(&spaced, format) {
+            return Ok(t.with_timezone(&Utc));
+        }
+        if let Ok(t) = NaiveDateTime::parse_from_str(&spaced, format.trim_end_matches('Z')) {
+            return Ok(t.and_utc());
+        }
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(&spaced, format) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(&spaced, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    Err(format!("{text:?} is not a time gymchat can read").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn times_are_read_in_every_form_writers_use() {
+        let t = Utc.with_ymd_and_hms(2025, 12, 20, 18, 0, 0).unwrap();
+        for text in [
+            "2025-12-20T18:00:00Z",
+            "2025-12-20T19:00:00+01:00",
+            "2025-12-20 19:00:00+01",
+            "2025-12-20 19:00:00+0100",
+            "2025-12-20 18:00:00",
+            "2025-12-20 18:00:00.000",
+            "2025-12-20 18:00",
+        ] {
+            assert_eq!(parse_time(text).unwrap(), t, "{text}");
+        }
+        assert!(parse_time("infinity").is_err());
+        assert!(parse_time("").is_err());
     }
 }
 
@@ -129,6 +198,6 @@ impl<'r> Decode<'r, Sqlite> for DbTime {
 pub(crate) enum SqlValue {
     Int(Option<i64>),
     Text(Option<String>),
-    Bool(bool),
+    Bool(Option<bool>),
     Time(Option<DateTime<Utc>>),
 }

@@ -40,14 +40,26 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
+/// The one line a Postgres test fails with when the server cannot be reached: what to run.
+fn unreachable(admin_url: &str, error: &sqlx::Error) -> String {
+    let installed = std::path::Path::new("/etc/postgresql").is_dir();
+    let how = if installed {
+        "start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` (what .ci/run does)"
+    } else {
+        "install it with `apt-get install postgresql` and start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+    };
+    format!(
+        "PostgreSQL is not reachable at {admin_url} ({error}); the Postgres tests need it: {how}, or point {POSTGRES_URL_VAR} at a server with trust auth"
+    )
+}
+
 impl TestDb {
     /// A new, empty database on the local PostgreSQL server.
     pub async fn postgres() -> TestDb {
         let admin_url = admin_url();
         let name = format!("gymchat_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL is needed at {admin_url} ({POSTGRES_URL_VAR}): {e}"));
+        let mut admin =
+            PgConnection::connect(&admin_url).await.unwrap_or_else(|e| panic!("{}", unreachable(&admin_url, &e)));
         admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
         admin.close().await.ok();
         TestDb { url: with_database(&admin_url, &name), kind: Kind::Postgres { admin_url, name } }
@@ -95,18 +107,15 @@ impl Drop for TestDb {
     }
 }
 
-/// The reference scenario's file, `shared/fixtures/{name}` beside the checkout (CI lays a copy of
-/// `shared/` there too); `GYMCHAT_SHARED_DIR` points elsewhere.
-pub fn shared_fixture(name: &str) -> std::path::PathBuf {
-    let shared = std::env::var_os("GYMCHAT_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    shared.join("fixtures").join(name)
+/// A fixture file of the repository's own `fixtures/` folder (the reference scenario is
+/// `gym4.json`, a copy of `shared/fixtures/gym4.json` kept identical to it).
+pub fn fixture_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(name)
 }
 
-/// The text of a shared fixture file.
-pub fn read_shared_fixture(name: &str) -> String {
-    let path = shared_fixture(name);
+/// The text of a fixture file of the repository's `fixtures/` folder.
+pub fn read_fixture(name: &str) -> String {
+    let path = fixture_path(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
 }
 

@@ -33,7 +33,7 @@ pub fn user_token(user: &str) -> String {
 }
 
 pub fn gym4() -> Snapshot {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/gym4.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/gym4.json");
     load_snapshot(&path).unwrap()
 }
 

@@ -1,9 +1,11 @@
 //! Events and participations (`events`, `event_participations`).
 
-use gymchat_ids::EventId;
-use sqlx::FromRow;
+use std::collections::BTreeMap;
 
-use super::{label, to_id, to_opt_id};
+use gymchat_ids::{EventId, GymId};
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::{IDS_PER_QUERY, RawRow, Rows, collect_rows, one_row, opt_id, placeholders, req_id, required};
 use crate::backend::{Session, on_db};
 use crate::error::Result;
 use crate::model::{Event, EventStatus, Participation, ParticipationStatus};
@@ -11,65 +13,112 @@ use crate::value::{DbInt, DbText, DbTime};
 
 #[derive(FromRow)]
 struct EventRow {
-    id: DbInt,
-    gym_id: DbInt,
-    title: String,
-    start_time: DbTime,
-    end_time: DbTime,
-    status: DbText,
+    id: Option<DbInt>,
+    gym_id: Option<DbInt>,
+    title: Option<String>,
+    start_time: Option<DbTime>,
+    end_time: Option<DbTime>,
+    status: Option<DbText>,
     creator_id: Option<DbInt>,
 }
 
-impl TryFrom<EventRow> for Event {
-    type Error = crate::StoreError;
-    fn try_from(r: EventRow) -> Result<Event> {
+impl RawRow for EventRow {
+    type Out = Event;
+    const TABLE: &'static str = "events";
+    const KEY: &'static str = "id";
+    fn key(&self) -> String {
+        format!("id = {}", self.id.map_or(-1, |v| v.0))
+    }
+    fn convert(self) -> Result<Event, String> {
         Ok(Event {
-            id: to_id(r.id, "events", "id")?,
-            gym_id: to_id(r.gym_id, "events", "gym_id")?,
-            title: r.title,
-            start_time: r.start_time.0,
-            end_time: r.end_time.0,
-            status: EventStatus::from_db(&label(r.status), "events", "status")?,
-            creator_id: to_opt_id(r.creator_id, "events", "creator_id")?,
+            id: req_id(self.id, "id")?,
+            gym_id: req_id(self.gym_id, "gym_id")?,
+            title: self.title,
+            start_time: required(self.start_time, "start_time")?.0,
+            end_time: required(self.end_time, "end_time")?.0,
+            status: self.status.map(|s| EventStatus::from_db(&s.0)).transpose()?,
+            creator_id: opt_id(self.creator_id, "creator_id")?,
         })
     }
 }
 
 #[derive(FromRow)]
 struct ParticipationRow {
-    event_id: DbInt,
-    member_id: DbInt,
-    gym_id: DbInt,
-    status: DbText,
+    member_id: Option<DbInt>,
+    event_id: Option<DbInt>,
+    gym_id: Option<DbInt>,
+    status: Option<DbText>,
 }
 
-impl TryFrom<ParticipationRow> for Participation {
-    type Error = crate::StoreError;
-    fn try_from(r: ParticipationRow) -> Result<Participation> {
+impl RawRow for ParticipationRow {
+    type Out = Participation;
+    const TABLE: &'static str = "event_participations";
+    const KEY: &'static str = "member_id";
+    fn key(&self) -> String {
+        format!("event_id = {}, member_id = {}", self.event_id.map_or(-1, |v| v.0), self.member_id.map_or(-1, |v| v.0))
+    }
+    fn convert(self) -> Result<Participation, String> {
         Ok(Participation {
-            event_id: to_id(r.event_id, "event_participations", "event_id")?,
-            member_id: to_id(r.member_id, "event_participations", "member_id")?,
-            gym_id: to_id(r.gym_id, "event_participations", "gym_id")?,
-            status: ParticipationStatus::from_db(&label(r.status), "event_participations", "status")?,
+            event_id: req_id(self.event_id, "event_id")?,
+            member_id: req_id(self.member_id, "member_id")?,
+            gym_id: req_id(self.gym_id, "gym_id")?,
+            status: self.status.map(|s| ParticipationStatus::from_db(&s.0)).transpose()?,
         })
     }
 }
 
+const SELECT_EVENTS: &str = "SELECT id, gym_id, title, start_time, end_time, status, creator_id FROM events";
+
 impl Session {
     /// The event with this id, in whichever gym it is; callers check the gym.
     pub async fn event(&mut self, id: EventId) -> Result<Option<Event>> {
-        let sql = "SELECT id, gym_id, title, start_time, end_time, status, creator_id FROM events WHERE id = $1";
-        let row: Option<EventRow> =
-            on_db!(self.db(), c => sqlx::query_as(sql).bind(id.get()).fetch_optional(&mut *c).await)?;
-        row.map(Event::try_from).transpose()
+        let sql = format!("{SELECT_EVENTS} WHERE id = $1");
+        let rows = on_db!(self.db(), c => sqlx::query(AssertSqlSafe(sql.as_str())).bind(id.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, EventRow>))?;
+        one_row(rows)
     }
 
-    /// The event's participations, by member id.
-    pub async fn participations(&mut self, event: EventId) -> Result<Vec<Participation>> {
-        let sql = "SELECT event_id, member_id, gym_id, status FROM event_participations \
-                   WHERE event_id = $1 ORDER BY member_id";
-        let rows: Vec<ParticipationRow> =
-            on_db!(self.db(), c => sqlx::query_as(sql).bind(event.get()).fetch_all(&mut *c).await)?;
-        rows.into_iter().map(Participation::try_from).collect()
+    /// The events with these ids, by id, in whichever gym they are; unknown ids are left out.
+    /// Any number of ids: they are bound in chunks.
+    pub async fn events(&mut self, ids: &[EventId]) -> Result<Rows<Event>> {
+        let mut sorted: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut out = Rows::default();
+        for chunk in sorted.chunks(IDS_PER_QUERY) {
+            // Only `$n` placeholders are spliced in.
+            let sql = format!("{SELECT_EVENTS} WHERE id IN ({}) ORDER BY id", placeholders(chunk.len(), 0));
+            let rows = on_db!(self.db(), c => {
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(&mut *c).await.map(collect_rows::<_, EventRow>)
+            })?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Every event of the gym, by id.
+    pub async fn events_of_gym(&mut self, gym: GymId) -> Result<Rows<Event>> {
+        let sql = format!("{SELECT_EVENTS} WHERE gym_id = $1 ORDER BY id");
+        Ok(on_db!(self.db(), c => sqlx::query(AssertSqlSafe(sql.as_str())).bind(gym.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, EventRow>))?)
+    }
+
+    /// The event's participations, one per member, by member id. Production has no unique key
+    /// on (event, member): of duplicate rows the latest (highest row id) is the member's
+    /// current participation.
+    pub async fn participations(&mut self, event: EventId) -> Result<Rows<Participation>> {
+        let sql = "SELECT member_id, event_id, gym_id, status FROM event_participations \
+                   WHERE event_id = $1 ORDER BY member_id, id";
+        let read = on_db!(self.db(), c => sqlx::query(sql).bind(event.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, ParticipationRow>))?;
+        let mut latest: BTreeMap<i64, Participation> = BTreeMap::new();
+        for p in read.rows {
+            latest.insert(p.member_id.get(), p);
+        }
+        Ok(Rows { rows: latest.into_values().collect(), skipped: read.skipped })
     }
 }

@@ -2,8 +2,13 @@
 //! [`crate::Session`]. One file per area; SQL is written once and run on either backend through
 //! the crate-private `on_db!` macro.
 //!
-//! Reads tolerate production's quirks (NULL `chat_members.room_id`, duplicate member rows,
-//! int4/enum/naive-timestamp columns); writes never create them.
+//! Reads of many rows never fail because of one row: each row is decoded on its own, and a row
+//! that cannot be understood (a NULL where production declares NOT NULL, an unknown enum label,
+//! a time out of range) is set aside as a [`SkippedRow`] naming its table, key and reason, next to
+//! the rows that were understood ([`Rows`]). The caller chooses: go on and report them (audit,
+//! migration), or insist on a complete read ([`Rows::complete`]). Reads of one row report such a
+//! row as [`StoreError::BadRow`]. Duplicates production holds (member rows, participations) are
+//! collapsed; lists of ids are bound in chunks, never as one unbounded parameter list.
 
 mod events;
 mod locks;
@@ -13,33 +18,133 @@ mod rooms;
 pub use locks::Lease;
 
 use gymchat_ids::IdError;
-use sqlx::AssertSqlSafe;
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, ColumnIndex, Decode, FromRow, Row, Type};
 
 use crate::backend::{Session, on_db};
 use crate::error::{Result, StoreError};
-use crate::value::{DbInt, DbText, SqlValue};
+use crate::value::{DbInt, SqlValue};
 
-/// Turns a stored integer into an id type, naming the column when it is not a valid id.
-pub(crate) fn to_id<T: TryFrom<i64, Error = IdError>>(
-    v: DbInt,
-    table: &'static str,
-    column: &'static str,
-) -> Result<T> {
-    T::try_from(v.0).map_err(|e| StoreError::BadValue { table, column, value: v.0.to_string(), reason: e.to_string() })
+/// Most ids bound in one statement: far below Postgres' 65,535 and SQLite's 32,766 parameters.
+pub(crate) const IDS_PER_QUERY: usize = 1_000;
+
+/// A row that could not be understood and was set aside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedRow {
+    /// The table.
+    pub table: &'static str,
+    /// Which row: `id = 665`, or the natural key of tables without one.
+    pub key: String,
+    /// Why it could not be read.
+    pub reason: String,
 }
 
-/// [`to_id`] for a nullable column.
-pub(crate) fn to_opt_id<T: TryFrom<i64, Error = IdError>>(
-    v: Option<DbInt>,
-    table: &'static str,
-    column: &'static str,
-) -> Result<Option<T>> {
-    v.map(|v| to_id(v, table, column)).transpose()
+/// The rows of a read that were understood, and those set aside.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rows<T> {
+    /// The rows understood, in the read's order.
+    pub rows: Vec<T>,
+    /// The rows set aside.
+    pub skipped: Vec<SkippedRow>,
 }
 
-/// Reads an enum label stored as text or as a Postgres enum.
-pub(crate) fn label(v: DbText) -> String {
-    v.0
+impl<T> Default for Rows<T> {
+    fn default() -> Self {
+        Rows { rows: Vec::new(), skipped: Vec::new() }
+    }
+}
+
+impl<T> Rows<T> {
+    /// The rows, or [`StoreError::IncompleteRead`] when any was set aside.
+    pub fn complete(self) -> Result<Vec<T>> {
+        match self.skipped.first() {
+            None => Ok(self.rows),
+            Some(first) => Err(StoreError::IncompleteRead {
+                table: first.table,
+                count: self.skipped.len(),
+                first: format!("{}: {}", first.key, first.reason),
+            }),
+        }
+    }
+
+    /// Appends another read's rows and skipped rows (for chunked reads).
+    pub(crate) fn extend(&mut self, other: Rows<T>) {
+        self.rows.extend(other.rows);
+        self.skipped.extend(other.skipped);
+    }
+}
+
+/// A row as decoded from the database, before it is checked and turned into a model value.
+pub(crate) trait RawRow: Sized {
+    /// The model value.
+    type Out;
+    /// The table, for reports.
+    const TABLE: &'static str;
+    /// The name of the first selected column, an integer that identifies the row.
+    const KEY: &'static str;
+    /// The row's key for reports.
+    fn key(&self) -> String;
+    /// Checks the row and builds the model value, or says why it cannot.
+    fn convert(self) -> Result<Self::Out, String>;
+}
+
+/// Decodes and converts every row on its own, setting aside the ones that fail.
+pub(crate) fn collect_rows<R, Raw>(rows: Vec<R>) -> Rows<Raw::Out>
+where
+    R: Row,
+    Raw: RawRow + for<'r> FromRow<'r, R>,
+    for<'r> DbInt: Decode<'r, R::Database>,
+    DbInt: Type<R::Database>,
+    usize: ColumnIndex<R>,
+{
+    let mut out = Rows::default();
+    for row in rows {
+        match Raw::from_row(&row) {
+            Ok(raw) => {
+                let key = raw.key();
+                match raw.convert() {
+                    Ok(v) => out.rows.push(v),
+                    Err(reason) => out.skipped.push(SkippedRow { table: Raw::TABLE, key, reason }),
+                }
+            }
+            Err(e) => {
+                let key = match row.try_get::<Option<DbInt>, _>(0usize) {
+                    Ok(Some(v)) => format!("{} = {}", Raw::KEY, v.0),
+                    _ => format!("{} unknown", Raw::KEY),
+                };
+                out.skipped.push(SkippedRow { table: Raw::TABLE, key, reason: e.to_string() });
+            }
+        }
+    }
+    out
+}
+
+/// The one row of a single-row read, or [`StoreError::BadRow`].
+pub(crate) fn one_row<T>(mut rows: Rows<T>) -> Result<Option<T>> {
+    if let Some(bad) = rows.skipped.pop() {
+        return Err(StoreError::BadRow { table: bad.table, key: bad.key, reason: bad.reason });
+    }
+    Ok(rows.rows.pop())
+}
+
+/// A stored integer as an id type.
+pub(crate) fn to_id<T: TryFrom<i64, Error = IdError>>(v: DbInt, column: &str) -> Result<T, String> {
+    T::try_from(v.0).map_err(|e| format!("{column} {}: {e}", v.0))
+}
+
+/// A NOT NULL integer column as an id type.
+pub(crate) fn req_id<T: TryFrom<i64, Error = IdError>>(v: Option<DbInt>, column: &str) -> Result<T, String> {
+    to_id(v.ok_or_else(|| format!("{column} is NULL"))?, column)
+}
+
+/// A nullable integer column as an id type.
+pub(crate) fn opt_id<T: TryFrom<i64, Error = IdError>>(v: Option<DbInt>, column: &str) -> Result<Option<T>, String> {
+    v.map(|v| to_id(v, column)).transpose()
+}
+
+/// A column production declares NOT NULL.
+pub(crate) fn required<T>(v: Option<T>, column: &str) -> Result<T, String> {
+    v.ok_or_else(|| format!("{column} is NULL"))
 }
 
 impl Session {
@@ -52,8 +157,10 @@ impl Session {
     /// `INSERT INTO table (columns…) VALUES (…)`, with enum casts where the database needs them.
     pub(crate) async fn insert_row(&mut self, table: &str, row: &[(&str, SqlValue)]) -> Result<(), sqlx::Error> {
         let columns: Vec<String> = row.iter().map(|(c, _)| format!("\"{c}\"")).collect();
-        let params: Vec<String> = row.iter().enumerate().map(|(i, (c, _))| self.casts.param(table, c, i + 1)).collect();
-        // Table and column names come from gymchat's own code, values travel as parameters.
+        let params: Vec<String> =
+            row.iter().enumerate().map(|(i, (c, _))| self.catalog.param(table, c, i + 1)).collect();
+        // Table and column names come from gymchat's own code and the catalog; values travel as
+        // parameters.
         let sql = format!("INSERT INTO \"{table}\" ({}) VALUES ({})", columns.join(", "), params.join(", "));
         on_db!(self.db(), c => {
             let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
@@ -68,4 +175,9 @@ impl Session {
             q.execute(&mut *c).await.map(|_| ())
         })
     }
+}
+
+/// `$offset+1, $offset+2, …` for `n` parameters.
+pub(crate) fn placeholders(n: usize, offset: usize) -> String {
+    (offset + 1..=offset + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }

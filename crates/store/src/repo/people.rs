@@ -3,7 +3,7 @@
 use gymchat_ids::{GymId, UserId};
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::{label, to_id};
+use super::{IDS_PER_QUERY, RawRow, Rows, collect_rows, one_row, placeholders, req_id, required};
 use crate::backend::{Session, on_db};
 use crate::error::Result;
 use crate::model::{Gym, GymRole, Membership, PlatformRole, User};
@@ -11,72 +11,87 @@ use crate::value::{DbInt, DbText, DbTime};
 
 #[derive(FromRow)]
 struct GymRow {
-    id: DbInt,
-    name: String,
-    subdomain: String,
+    id: Option<DbInt>,
+    name: Option<String>,
+    subdomain: Option<String>,
     logo_url: Option<String>,
-    is_active: bool,
+    is_active: Option<bool>,
 }
 
-impl TryFrom<GymRow> for Gym {
-    type Error = crate::StoreError;
-    fn try_from(r: GymRow) -> Result<Gym> {
+impl RawRow for GymRow {
+    type Out = Gym;
+    const TABLE: &'static str = "gyms";
+    const KEY: &'static str = "id";
+    fn key(&self) -> String {
+        format!("id = {}", self.id.map_or(-1, |v| v.0))
+    }
+    fn convert(self) -> Result<Gym, String> {
         Ok(Gym {
-            id: to_id(r.id, "gyms", "id")?,
-            name: r.name,
-            subdomain: r.subdomain,
-            logo_url: r.logo_url,
-            is_active: r.is_active,
+            id: req_id(self.id, "id")?,
+            name: required(self.name, "name")?,
+            subdomain: self.subdomain,
+            logo_url: self.logo_url,
+            is_active: self.is_active,
         })
     }
 }
 
 #[derive(FromRow)]
 struct UserRow {
-    id: DbInt,
-    email: String,
+    id: Option<DbInt>,
+    email: Option<String>,
     first_name: Option<String>,
     last_name: Option<String>,
     picture: Option<String>,
     auth0_id: Option<String>,
-    is_active: bool,
-    role: DbText,
+    is_active: Option<bool>,
+    role: Option<DbText>,
 }
 
-impl TryFrom<UserRow> for User {
-    type Error = crate::StoreError;
-    fn try_from(r: UserRow) -> Result<User> {
+impl RawRow for UserRow {
+    type Out = User;
+    const TABLE: &'static str = "user";
+    const KEY: &'static str = "id";
+    fn key(&self) -> String {
+        format!("id = {}", self.id.map_or(-1, |v| v.0))
+    }
+    fn convert(self) -> Result<User, String> {
         Ok(User {
-            id: to_id(r.id, "user", "id")?,
-            email: r.email,
-            first_name: r.first_name,
-            last_name: r.last_name,
-            picture: r.picture,
-            auth0_id: r.auth0_id,
-            is_active: r.is_active,
-            role: PlatformRole::from_db(&label(r.role), "user", "role")?,
+            id: req_id(self.id, "id")?,
+            email: required(self.email, "email")?,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            picture: self.picture,
+            auth0_id: self.auth0_id,
+            is_active: self.is_active,
+            role: self.role.map(|r| PlatformRole::from_db(&r.0)).transpose()?,
         })
     }
 }
 
 #[derive(FromRow)]
 struct MembershipRow {
-    user_id: DbInt,
-    gym_id: DbInt,
-    role: DbText,
-    is_active: bool,
+    user_id: Option<DbInt>,
+    gym_id: Option<DbInt>,
+    role: Option<DbText>,
+    is_active: Option<bool>,
     membership_expires_at: Option<DbTime>,
 }
 
-impl TryFrom<MembershipRow> for Membership {
-    type Error = crate::StoreError;
-    fn try_from(r: MembershipRow) -> Result<Membership> {
+impl RawRow for MembershipRow {
+    type Out = Membership;
+    const TABLE: &'static str = "user_gyms";
+    const KEY: &'static str = "user_id";
+    fn key(&self) -> String {
+        format!("user_id = {}, gym_id = {}", self.user_id.map_or(-1, |v| v.0), self.gym_id.map_or(-1, |v| v.0))
+    }
+    fn convert(self) -> Result<Membership, String> {
         Ok(Membership {
-            user_id: to_id(r.user_id, "user_gyms", "user_id")?,
-            gym_id: to_id(r.gym_id, "user_gyms", "gym_id")?,
-            role: GymRole::from_db(&label(r.role), "user_gyms", "role")?,
-            is_active: r.is_active,
-            membership_expires_at: r.membership_expires_at.map(|t| t.0),
+            user_id: req_id(self.user_id, "user_id")?,
+            gym_id: req_id(self.gym_id, "gym_id")?,
+            role: GymRole::from_db(&required(self.role, "role")?.0)?,
+            is_active: self.is_active,
+            membership_expires_at: self.membership_expires_at.map(|t| t.0),
         })
     }
 }
@@ -101,76 +116,78 @@ impl Session {
     /// The gym with this id.
     pub async fn gym(&mut self, id: GymId) -> Result<Option<Gym>> {
         let sql = select_gyms!("WHERE id = $1");
-        let row: Option<GymRow> =
-            on_db!(self.db(), c => sqlx::query_as(sql).bind(id.get()).fetch_optional(&mut *c).await)?;
-        row.map(Gym::try_from).transpose()
+        let rows = on_db!(self.db(), c => sqlx::query(sql).bind(id.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, GymRow>))?;
+        one_row(rows)
     }
 
     /// Every gym, by id.
-    pub async fn gyms(&mut self) -> Result<Vec<Gym>> {
+    pub async fn gyms(&mut self) -> Result<Rows<Gym>> {
         let sql = select_gyms!("ORDER BY id");
-        let rows: Vec<GymRow> = on_db!(self.db(), c => sqlx::query_as(sql).fetch_all(&mut *c).await)?;
-        rows.into_iter().map(Gym::try_from).collect()
+        Ok(on_db!(self.db(), c => sqlx::query(sql).fetch_all(&mut *c).await.map(collect_rows::<_, GymRow>))?)
     }
 
     /// The user with this internal id.
     pub async fn user(&mut self, id: UserId) -> Result<Option<User>> {
         let sql = select_users!("WHERE id = $1");
-        let row: Option<UserRow> =
-            on_db!(self.db(), c => sqlx::query_as(sql).bind(id.get()).fetch_optional(&mut *c).await)?;
-        row.map(User::try_from).transpose()
+        let rows = on_db!(self.db(), c => sqlx::query(sql).bind(id.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, UserRow>))?;
+        one_row(rows)
     }
 
-    /// The user whose identity-provider subject is `subject` (`user.auth0_id`).
+    /// The user whose identity-provider subject is `subject` (`user.auth0_id`, unique).
     pub async fn user_by_auth0(&mut self, subject: &str) -> Result<Option<User>> {
         let sql = select_users!("WHERE auth0_id = $1");
-        let row: Option<UserRow> =
-            on_db!(self.db(), c => sqlx::query_as(sql).bind(subject).fetch_optional(&mut *c).await)?;
-        row.map(User::try_from).transpose()
+        let rows = on_db!(self.db(), c => sqlx::query(sql).bind(subject).fetch_all(&mut *c).await
+            .map(collect_rows::<_, UserRow>))?;
+        one_row(rows)
     }
 
-    /// The users with these ids, by id; unknown ids are left out.
-    pub async fn users(&mut self, ids: &[UserId]) -> Result<Vec<User>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+    /// The users with these ids, by id; unknown ids are left out. Any number of ids: they are
+    /// bound [`IDS_PER_QUERY`] at a time.
+    pub async fn users(&mut self, ids: &[UserId]) -> Result<Rows<User>> {
+        let mut sorted: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut out = Rows::default();
+        for chunk in sorted.chunks(IDS_PER_QUERY) {
+            // Only `$n` placeholders are spliced in.
+            let sql = format!(concat!(select_users!("WHERE id IN ({})"), " ORDER BY id"), placeholders(chunk.len(), 0));
+            let rows = on_db!(self.db(), c => {
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(&mut *c).await.map(collect_rows::<_, UserRow>)
+            })?;
+            out.extend(rows);
         }
-        let params: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        // Only `$n` placeholders are spliced in.
-        let sql = format!(concat!(select_users!("WHERE id IN ({})"), " ORDER BY id"), params.join(", "));
-        let rows: Vec<UserRow> = on_db!(self.db(), c => {
-            let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()));
-            for id in ids {
-                q = q.bind(id.get());
-            }
-            q.fetch_all(&mut *c).await
-        })?;
-        rows.into_iter().map(User::try_from).collect()
+        Ok(out)
     }
 
     /// The user's membership of the gym, active or not.
     pub async fn membership(&mut self, user: UserId, gym: GymId) -> Result<Option<Membership>> {
         let sql = select_memberships!("WHERE user_id = $1 AND gym_id = $2");
-        let row: Option<MembershipRow> = on_db!(self.db(), c => sqlx::query_as(sql)
+        let rows = on_db!(self.db(), c => sqlx::query(sql)
             .bind(user.get())
             .bind(gym.get())
-            .fetch_optional(&mut *c)
-            .await)?;
-        row.map(Membership::try_from).transpose()
+            .fetch_all(&mut *c)
+            .await
+            .map(collect_rows::<_, MembershipRow>))?;
+        one_row(rows)
     }
 
-    /// Every membership of the gym, by user id.
-    pub async fn memberships_of_gym(&mut self, gym: GymId) -> Result<Vec<Membership>> {
+    /// Every membership of the gym, active or not, by user id.
+    pub async fn memberships_of_gym(&mut self, gym: GymId) -> Result<Rows<Membership>> {
         let sql = select_memberships!("WHERE gym_id = $1 ORDER BY user_id");
-        let rows: Vec<MembershipRow> =
-            on_db!(self.db(), c => sqlx::query_as(sql).bind(gym.get()).fetch_all(&mut *c).await)?;
-        rows.into_iter().map(Membership::try_from).collect()
+        Ok(on_db!(self.db(), c => sqlx::query(sql).bind(gym.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, MembershipRow>))?)
     }
 
-    /// Every membership of the user, by gym id.
-    pub async fn memberships_of_user(&mut self, user: UserId) -> Result<Vec<Membership>> {
+    /// Every membership of the user, active or not, by gym id.
+    pub async fn memberships_of_user(&mut self, user: UserId) -> Result<Rows<Membership>> {
         let sql = select_memberships!("WHERE user_id = $1 ORDER BY gym_id");
-        let rows: Vec<MembershipRow> =
-            on_db!(self.db(), c => sqlx::query_as(sql).bind(user.get()).fetch_all(&mut *c).await)?;
-        rows.into_iter().map(Membership::try_from).collect()
+        Ok(on_db!(self.db(), c => sqlx::query(sql).bind(user.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, MembershipRow>))?)
     }
 }

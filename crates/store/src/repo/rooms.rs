@@ -1,10 +1,12 @@
 //! Chat rooms, their members and hidden rows (`chat_rooms`, `chat_members`, `chat_member_hidden`).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Utc};
 use gymchat_ids::{GymId, RoomId, UserId};
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::{label, to_id, to_opt_id};
+use super::{RawRow, Rows, collect_rows, one_row, opt_id, req_id};
 use crate::backend::{Session, on_db};
 use crate::error::{Result, StoreError};
 use crate::model::{Hidden, Room, RoomStatus, RoomWithMembers};
@@ -12,93 +14,122 @@ use crate::value::{DbInt, DbText, DbTime};
 
 #[derive(FromRow)]
 struct RoomRow {
-    id: DbInt,
+    id: Option<DbInt>,
     stream_channel_id: Option<String>,
     stream_channel_type: Option<String>,
     name: Option<String>,
-    gym_id: DbInt,
+    gym_id: Option<DbInt>,
     event_id: Option<DbInt>,
     is_direct: Option<bool>,
-    status: DbText,
-    created_at: DbTime,
-    updated_at: DbTime,
+    status: Option<DbText>,
+    created_at: Option<DbTime>,
+    updated_at: Option<DbTime>,
 }
 
-impl TryFrom<RoomRow> for Room {
-    type Error = StoreError;
-    fn try_from(r: RoomRow) -> Result<Room> {
+impl RawRow for RoomRow {
+    type Out = Room;
+    const TABLE: &'static str = "chat_rooms";
+    const KEY: &'static str = "id";
+    fn key(&self) -> String {
+        format!("id = {}", self.id.map_or(-1, |v| v.0))
+    }
+    fn convert(self) -> Result<Room, String> {
         Ok(Room {
-            id: to_id(r.id, "chat_rooms", "id")?,
-            stream_channel_id: r.stream_channel_id,
-            stream_channel_type: r.stream_channel_type.unwrap_or_else(|| "messaging".to_owned()),
-            name: r.name,
-            gym_id: to_id(r.gym_id, "chat_rooms", "gym_id")?,
-            event_id: to_opt_id(r.event_id, "chat_rooms", "event_id")?,
-            is_direct: r.is_direct.unwrap_or(false),
-            status: RoomStatus::from_db(&label(r.status), "chat_rooms", "status")?,
-            created_at: r.created_at.0,
-            updated_at: r.updated_at.0,
+            id: req_id(self.id, "id")?,
+            stream_channel_id: self.stream_channel_id,
+            stream_channel_type: self.stream_channel_type.unwrap_or_else(|| "messaging".to_owned()),
+            name: self.name,
+            gym_id: req_id(self.gym_id, "gym_id")?,
+            event_id: opt_id(self.event_id, "event_id")?,
+            is_direct: self.is_direct.unwrap_or(false),
+            status: self.status.map(|s| RoomStatus::from_db(&s.0)).transpose()?,
+            created_at: self.created_at.map(|t| t.0),
+            updated_at: self.updated_at.map(|t| t.0),
         })
     }
 }
 
-/// A room row joined with one of its member rows (none when the room has no members).
+/// A member row of a room: `(room_id, user_id)`.
 #[derive(FromRow)]
-struct RoomMemberRow {
-    #[sqlx(flatten)]
-    room: RoomRow,
-    member_id: Option<DbInt>,
+struct MemberPairRow {
+    id: Option<DbInt>,
+    room_id: Option<DbInt>,
+    user_id: Option<DbInt>,
+}
+
+impl RawRow for MemberPairRow {
+    type Out = (RoomId, UserId);
+    const TABLE: &'static str = "chat_members";
+    const KEY: &'static str = "id";
+    fn key(&self) -> String {
+        format!("id = {}", self.id.map_or(-1, |v| v.0))
+    }
+    fn convert(self) -> Result<(RoomId, UserId), String> {
+        Ok((req_id(self.room_id, "room_id")?, req_id(self.user_id, "user_id")?))
+    }
 }
 
 #[derive(FromRow)]
 struct HiddenRow {
-    user_id: DbInt,
-    room_id: DbInt,
-    hidden_at: DbTime,
+    user_id: Option<DbInt>,
+    room_id: Option<DbInt>,
+    hidden_at: Option<DbTime>,
 }
 
-macro_rules! select_rooms {
-    ($rest:literal) => {
-        concat!(
-            "SELECT r.id, r.stream_channel_id, r.stream_channel_type, r.name, r.gym_id, r.event_id, ",
-            "r.is_direct, r.status, r.created_at, r.updated_at",
-            $rest
-        )
-    };
+impl RawRow for HiddenRow {
+    type Out = Hidden;
+    const TABLE: &'static str = "chat_member_hidden";
+    const KEY: &'static str = "user_id";
+    fn key(&self) -> String {
+        format!("user_id = {}, room_id = {}", self.user_id.map_or(-1, |v| v.0), self.room_id.map_or(-1, |v| v.0))
+    }
+    fn convert(self) -> Result<Hidden, String> {
+        Ok(Hidden {
+            user_id: req_id(self.user_id, "user_id")?,
+            room_id: req_id(self.room_id, "room_id")?,
+            hidden_at: self.hidden_at.map(|t| t.0),
+        })
+    }
 }
+
+const SELECT_ROOMS: &str = "SELECT id, stream_channel_id, stream_channel_type, name, gym_id, event_id, is_direct, \
+                            status, created_at, updated_at FROM chat_rooms";
 
 impl Session {
     /// The room with this id, in whichever gym it is; callers check the gym.
     pub async fn room(&mut self, id: RoomId) -> Result<Option<Room>> {
-        let sql = select_rooms!(" FROM chat_rooms r WHERE r.id = $1");
-        let row: Option<RoomRow> =
-            on_db!(self.db(), c => sqlx::query_as(sql).bind(id.get()).fetch_optional(&mut *c).await)?;
-        row.map(Room::try_from).transpose()
+        let sql = format!("{SELECT_ROOMS} WHERE id = $1");
+        let rows = on_db!(self.db(), c => sqlx::query(AssertSqlSafe(sql.as_str())).bind(id.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, RoomRow>))?;
+        one_row(rows)
     }
 
-    /// Every room of the gym with its members, in one query. Member rows with a NULL room and
-    /// duplicate (room, user) rows, both found in production, are ignored.
-    pub async fn rooms_with_members(&mut self, gym: GymId) -> Result<Vec<RoomWithMembers>> {
-        let sql = select_rooms!(
-            ", m.user_id AS member_id FROM chat_rooms r LEFT JOIN chat_members m ON m.room_id = r.id \
-             WHERE r.gym_id = $1 ORDER BY r.id, m.user_id"
-        );
-        let rows: Vec<RoomMemberRow> =
-            on_db!(self.db(), c => sqlx::query_as(sql).bind(gym.get()).fetch_all(&mut *c).await)?;
-        let mut rooms: Vec<RoomWithMembers> = Vec::new();
-        for row in rows {
-            let member: Option<UserId> = to_opt_id(row.member_id, "chat_members", "user_id")?;
-            let room_id: RoomId = to_id(row.room.id, "chat_rooms", "id")?;
-            if rooms.last().is_none_or(|last| last.room.id != room_id) {
-                rooms.push(RoomWithMembers { room: Room::try_from(row.room)?, members: Vec::new() });
-            }
-            if let (Some(last), Some(member)) = (rooms.last_mut(), member)
-                && last.members.last() != Some(&member)
-            {
-                last.members.push(member);
-            }
+    /// Every room of the gym with its members, by room id, in two queries whatever the gym's
+    /// size. Member rows with a NULL room (their room was deleted) belong to no room and
+    /// duplicate (room, user) rows count once, both as found in production.
+    pub async fn rooms_with_members(&mut self, gym: GymId) -> Result<Rows<RoomWithMembers>> {
+        let sql = format!("{SELECT_ROOMS} WHERE gym_id = $1 ORDER BY id");
+        let rooms = on_db!(self.db(), c => sqlx::query(AssertSqlSafe(sql.as_str())).bind(gym.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, RoomRow>))?;
+        let sql = "SELECT m.id, m.room_id, m.user_id FROM chat_members m JOIN chat_rooms r ON r.id = m.room_id \
+                   WHERE r.gym_id = $1";
+        let pairs = on_db!(self.db(), c => sqlx::query(sql).bind(gym.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, MemberPairRow>))?;
+        let mut members: BTreeMap<RoomId, BTreeSet<UserId>> = BTreeMap::new();
+        for (room, user) in pairs.rows {
+            members.entry(room).or_default().insert(user);
         }
-        Ok(rooms)
+        let mut skipped = rooms.skipped;
+        skipped.extend(pairs.skipped);
+        let rows = rooms
+            .rows
+            .into_iter()
+            .map(|room| {
+                let members = members.remove(&room.id).map(|m| m.into_iter().collect()).unwrap_or_default();
+                RoomWithMembers { room, members }
+            })
+            .collect();
+        Ok(Rows { rows, skipped })
     }
 
     /// Points the room at a Stream channel (bare id) and touches `updated_at`. Returns false when
@@ -131,7 +162,7 @@ impl Session {
         // Only the placeholder (with its enum cast) is spliced in.
         let sql = format!(
             "UPDATE chat_rooms SET status = {}, updated_at = $2 WHERE id = $3",
-            self.casts.param("chat_rooms", "status", 1)
+            self.catalog.param("chat_rooms", "status", 1)
         );
         let n = on_db!(self.db(), c => sqlx::query(AssertSqlSafe(sql.as_str()))
             .bind(status.as_str())
@@ -144,25 +175,17 @@ impl Session {
     }
 
     /// The rooms the user has hidden, by room id.
-    pub async fn hidden_rooms(&mut self, user: UserId) -> Result<Vec<Hidden>> {
+    pub async fn hidden_rooms(&mut self, user: UserId) -> Result<Rows<Hidden>> {
         let sql = "SELECT user_id, room_id, hidden_at FROM chat_member_hidden WHERE user_id = $1 ORDER BY room_id";
-        let rows: Vec<HiddenRow> =
-            on_db!(self.db(), c => sqlx::query_as(sql).bind(user.get()).fetch_all(&mut *c).await)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Hidden {
-                    user_id: to_id(r.user_id, "chat_member_hidden", "user_id")?,
-                    room_id: to_id(r.room_id, "chat_member_hidden", "room_id")?,
-                    hidden_at: r.hidden_at.0,
-                })
-            })
-            .collect()
+        Ok(on_db!(self.db(), c => sqlx::query(sql).bind(user.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, HiddenRow>))?)
     }
 
-    /// Hides the room for the user. Hiding twice keeps the first time (no duplicate row).
+    /// Hides the room for the user. Hiding again, even concurrently, keeps the first time: the
+    /// unique key on (user, room) decides and the second insert does nothing.
     pub async fn hide_room(&mut self, user: UserId, room: RoomId, at: DateTime<Utc>) -> Result<()> {
-        let sql = "INSERT INTO chat_member_hidden (user_id, room_id, hidden_at) SELECT $1, $2, $3 \
-                   WHERE NOT EXISTS (SELECT 1 FROM chat_member_hidden WHERE user_id = $1 AND room_id = $2)";
+        let sql = "INSERT INTO chat_member_hidden (user_id, room_id, hidden_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (user_id, room_id) DO NOTHING";
         on_db!(self.db(), c => sqlx::query(sql)
             .bind(user.get())
             .bind(room.get())
