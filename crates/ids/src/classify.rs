@@ -131,6 +131,9 @@ pub enum ChannelIdForm {
         /// The event.
         event: EventId,
     },
+    /// An id Stream generated itself (`!members-<hash>`, from a channel created from a member
+    /// list): neither a legacy nor a target form; gymchat never creates one.
+    StreamGenerated,
     /// None of the shapes above, with the reason.
     Unknown {
         /// Why it was not recognised.
@@ -207,8 +210,10 @@ pub fn classify_user_id(id: &str) -> UserIdForm {
 
 /// Classifies a bare Stream channel id.
 pub fn classify_channel_id(id: &str) -> ChannelIdForm {
-    if let Err(e) = ChannelId::parse(id) {
-        return unknown_channel(e.to_string());
+    match ChannelId::parse(id) {
+        Err(e) => return unknown_channel(e.to_string()),
+        Ok(parsed) if parsed.is_stream_generated() => return ChannelIdForm::StreamGenerated,
+        Ok(_) => {}
     }
     if let Some(rest) = id.strip_prefix("direct_") {
         return classify_direct(rest);

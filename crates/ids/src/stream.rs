@@ -19,13 +19,14 @@ pub const MAX_CHANNEL_ID_LEN: usize = 64;
 /// Longest team name, in bytes.
 pub const MAX_TEAM_LEN: usize = 100;
 
-/// Checks length and charset. `allow_at` adds `@` to `\w` and `-` (user ids allow it, channels don't).
-fn check(s: &str, kind: IdKind, max: usize, allow_at: bool) -> Result<(), IdError> {
+/// Checks length and charset: `\w` and `-`, plus what `extra` allows at a position (`@` in user
+/// ids, a leading `!` in channel ids Stream generated).
+fn check(s: &str, kind: IdKind, max: usize, extra: fn(char, usize) -> bool) -> Result<(), IdError> {
     if s.is_empty() {
         return Err(IdError::Empty { kind });
     }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (allow_at && c == '@');
-    if let Some((pos, ch)) = s.chars().enumerate().find(|&(_, c)| !allowed(c)) {
+    let allowed = |(pos, c): (usize, char)| c.is_ascii_alphanumeric() || c == '_' || c == '-' || extra(c, pos);
+    if let Some((pos, ch)) = s.chars().enumerate().find(|&pc| !allowed(pc)) {
         return Err(IdError::InvalidChar { kind, ch, pos });
     }
     // Every allowed character is ASCII, so bytes equal characters from here on.
@@ -99,18 +100,28 @@ macro_rules! string_id {
 string_id!(
     /// A Stream user id: `^[@\w-]+$`, at most 255 characters.
     StreamUserId,
-    |s| check(s, IdKind::StreamUser, MAX_USER_ID_LEN, true)
+    |s| check(s, IdKind::StreamUser, MAX_USER_ID_LEN, |c, _| c == '@')
 );
 string_id!(
     /// A Stream channel type such as `messaging`: `^[\w-]+$`, at most 64 characters.
     ChannelType,
-    |s| check(s, IdKind::ChannelType, MAX_CHANNEL_ID_LEN, false)
+    |s| check(s, IdKind::ChannelType, MAX_CHANNEL_ID_LEN, |_, _| false)
 );
 string_id!(
-    /// A bare Stream channel id (never `type:id`): `^[\w-]+$`, at most 64 characters.
+    /// A bare Stream channel id (never `type:id`): `^[\w-]+$`, at most 64 characters, or an id
+    /// Stream generated itself, which starts with the reserved `!` (`!members-<hash>` for a channel
+    /// created from a member list). Parsing accepts both, because every id read back from Stream must be usable;
+    /// gymchat's constructors ([`crate::target`]) never produce a `!`.
     ChannelId,
-    |s| check(s, IdKind::Channel, MAX_CHANNEL_ID_LEN, false)
+    |s| check(s, IdKind::Channel, MAX_CHANNEL_ID_LEN, |c, pos| c == '!' && pos == 0)
 );
+
+impl ChannelId {
+    /// True for an id Stream generated (it starts with the reserved `!`, as `!members-…` does).
+    pub fn is_stream_generated(&self) -> bool {
+        self.0.starts_with('!')
+    }
+}
 string_id!(
     /// A Stream team name: any non-empty string of at most 100 bytes. gymchat's teams are
     /// `gym_{G}` (see [`Team::for_gym`]); other names are accepted because they exist in the wild.

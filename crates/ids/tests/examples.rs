@@ -103,6 +103,18 @@ fn an_eight_digit_event_suffix_is_reported_as_ambiguous() {
 }
 
 #[test]
+fn ids_stream_generated_are_accepted_and_recognised() {
+    let id = ChannelId::parse("!members-a1B2c3D4e5F6").unwrap();
+    assert!(id.is_stream_generated());
+    assert_eq!(classify_channel_id(id.as_str()), ChannelIdForm::StreamGenerated);
+    assert_eq!(Cid::parse("messaging:!members-a1B2").unwrap().id().as_str(), "!members-a1B2");
+    assert!(!ChannelId::group(g(4), RoomId::new(639).unwrap()).is_stream_generated());
+    assert!(ChannelType::parse("!messaging").is_err(), "types never hold `!`");
+    assert!(ChannelId::parse("room!").is_err(), "`!` only leads an id Stream generated");
+    assert!(StreamUserId::parse("!user").is_err(), "user ids never hold `!`");
+}
+
+#[test]
 fn malformed_ids_are_rejected_with_reasons() {
     let cases = [
         ("", "empty"),

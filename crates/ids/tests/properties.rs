@@ -106,6 +106,16 @@ proptest! {
     }
 
     #[test]
+    fn produced_channel_ids_never_hold_the_reserved_bang(gym in 1i64..1_000_000, a in 1i64..1_000_000_000, b in 1i64..1_000_000_000) {
+        let gym = GymId::new(gym).unwrap();
+        let (a, b) = (UserId::new(a).unwrap(), UserId::new(b).unwrap());
+        if let Ok(direct) = ChannelId::direct(gym, a, b) {
+            prop_assert!(!direct.is_stream_generated());
+        }
+        prop_assert!(!ChannelId::general(gym).is_stream_generated());
+    }
+
+    #[test]
     fn classifiers_never_panic_on_id_like_strings(s in "(direct|room|event|general|gym|user)_[a-z0-9_]{0,70}") {
         let form = classify_channel_id(&s);
         if s.len() > 64 {
