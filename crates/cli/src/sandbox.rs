@@ -15,6 +15,8 @@ pub async fn run(global: &GlobalOpts, args: &SandboxArgs) -> Result<serde_json::
     let secret =
         args.secret.as_ref().or(global.stream_secret.as_ref()).context("--secret (or STREAM_SECRET) is required")?;
     ensure!((0.0..=1.0).contains(&args.fail_rate), "--fail-rate must be between 0 and 1");
+    ensure!((0.0..=1.0).contains(&args.task_fail_rate), "--task-fail-rate must be between 0 and 1");
+    ensure!((0.0..=1.0).contains(&args.live_traffic), "--live-traffic must be between 0 and 1");
     ensure!(args.time_scale > 0.0, "--time-scale must be positive");
 
     let mut config = Config::new(key, secret.expose());
@@ -25,6 +27,9 @@ pub async fn run(global: &GlobalOpts, args: &SandboxArgs) -> Result<serde_json::
     config.seed = args.seed;
     config.stall = Duration::from_millis(args.stall_ms);
     config.strict_team_members = args.strict_team_members;
+    config.shuffle_ties = args.shuffle_ties;
+    config.task_fail_rate = args.task_fail_rate;
+    config.live_traffic = args.live_traffic;
     config.save_to = args.state.clone();
     config.initial = match (&args.state, &args.fixture) {
         (Some(state), _) if state.exists() => InitialState::File(state.clone()),

@@ -50,6 +50,14 @@ pub struct Config {
     pub stall: Duration,
     /// Refuse channel members whose teams lack the channel's team.
     pub strict_team_members: bool,
+    /// Channels with equal sort keys come back in a different order on each query (Stream does
+    /// not document the order of ties), instead of by cid.
+    pub shuffle_ties: bool,
+    /// Share of background tasks (batch deletes) that end `error` without applying anything.
+    pub task_fail_rate: f64,
+    /// Share of every limited operation's window that the sandbox itself spends, evenly over
+    /// the window, as the live app's traffic would.
+    pub live_traffic: f64,
     /// The state to start from and to return to on `POST /_sandbox/reset`.
     pub initial: InitialState,
     /// Where to save the state on shutdown.
@@ -90,12 +98,15 @@ impl fmt::Debug for Config {
             .field("fail_rate", &self.fail_rate)
             .field("seed", &self.seed)
             .field("strict_team_members", &self.strict_team_members)
+            .field("shuffle_ties", &self.shuffle_ties)
+            .field("task_fail_rate", &self.task_fail_rate)
+            .field("live_traffic", &self.live_traffic)
             .finish_non_exhaustive()
     }
 }
 
 impl Config {
-    /// Stream's default limits, real time, no latency, no faults, empty app.
+    /// Stream's default limits, real time, no latency, no faults, no live traffic, empty app.
     pub fn new(key: impl Into<String>, secret: impl Into<String>) -> Self {
         Self {
             key: key.into(),
@@ -107,6 +118,9 @@ impl Config {
             seed: 0,
             stall: Duration::from_secs(30),
             strict_team_members: false,
+            shuffle_ties: false,
+            task_fail_rate: 0.0,
+            live_traffic: 0.0,
             initial: InitialState::Empty,
             save_to: None,
         }

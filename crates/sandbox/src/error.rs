@@ -62,6 +62,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, 16, reason)
     }
 
+    /// 400/20: message text longer than the app allows.
+    pub fn message_too_long(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 20, reason)
+    }
+
     /// 413/22: payload too big.
     pub fn too_big(reason: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, 22, reason)

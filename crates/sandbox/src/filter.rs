@@ -29,6 +29,54 @@ pub fn matches(filter: &Map<String, Value>, get: &dyn Fn(&str) -> Option<Value>)
     Ok(true)
 }
 
+/// Refuses any of the `refused` operators anywhere in the filter (Stream documents `$ne` and
+/// `$nin` for users, not for channels).
+pub fn refuse_operators(filter: &Map<String, Value>, refused: &[&str]) -> Result<(), ApiError> {
+    for (key, cond) in filter {
+        match key.as_str() {
+            "$and" | "$or" => {
+                for f in each(cond)? {
+                    refuse_operators(f, refused)?;
+                }
+            }
+            field => {
+                if let Value::Object(ops) = cond
+                    && let Some(op) = ops.keys().find(|k| refused.contains(&k.as_str()))
+                {
+                    return Err(ApiError::input(format!("operator {op} is not supported on field {field}")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every value the filter compares `field` with (`$eq`, a bare value, `$in`), at any depth.
+pub fn named_values(filter: &Map<String, Value>, field: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (key, cond) in filter {
+        match (key.as_str(), cond) {
+            ("$and" | "$or", Value::Array(items)) => {
+                for f in items.iter().filter_map(Value::as_object) {
+                    out.extend(named_values(f, field));
+                }
+            }
+            (k, Value::Object(ops)) if k == field => {
+                for (op, want) in ops {
+                    match (op.as_str(), want) {
+                        ("$eq", v) => out.push(v.clone()),
+                        ("$in", Value::Array(vs)) => out.extend(vs.iter().cloned()),
+                        _ => {}
+                    }
+                }
+            }
+            (k, v) if k == field => out.push(v.clone()),
+            _ => {}
+        }
+    }
+    out
+}
+
 fn each(cond: &Value) -> Result<Vec<&Map<String, Value>>, ApiError> {
     cond.as_array()
         .ok_or_else(|| ApiError::input("$and and $or take an array of filters"))?

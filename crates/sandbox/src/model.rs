@@ -4,7 +4,7 @@
 //! and channels with members as user ids and messages inline, oldest first, custom fields flat.
 //! `--fixture` and `--state` load it, `GET /_sandbox/state` returns it, shutdown saves it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,9 @@ pub struct MessageRec {
     pub kind: String,
     /// Sent.
     pub created_at: DateTime<Utc>,
+    /// The slash command the text ran (`giphy`, `ban`, …), as Stream reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     /// Custom fields, flat.
     #[serde(flatten)]
     pub custom: Map<String, Value>,
@@ -130,10 +133,11 @@ impl ChannelRec {
 pub struct TaskRec {
     /// Created.
     pub created_at: DateTime<Utc>,
-    /// Polls so far: the first answers `running`, later ones `completed`, as a real task moves on.
+    /// Polls so far: the first answers `running`, later ones the outcome, as a real task moves on.
     pub polls: u32,
-    /// Per-item results.
-    pub result: Map<String, Value>,
+    /// Per-item results of a task that completed, or why it ended `error` (having applied
+    /// nothing).
+    pub outcome: Result<Map<String, Value>, String>,
 }
 
 /// The whole app.
@@ -145,8 +149,8 @@ pub struct App {
     pub users: BTreeMap<String, UserRec>,
     /// Channels by cid.
     pub channels: HashMap<String, ChannelRec>,
-    /// Every message id in use (unique app-wide).
-    pub message_ids: HashSet<String>,
+    /// Every message id in use (unique app-wide), with the cid of its channel.
+    pub message_ids: HashMap<String, String>,
     /// Tasks by id.
     pub tasks: HashMap<String, TaskRec>,
 }
@@ -210,7 +214,8 @@ impl App {
             app.users.insert(u.id.clone(), u);
         }
         for c in s.channels {
-            app.message_ids.extend(c.messages.iter().map(|m| m.id.clone()));
+            let cid = format!("{}:{}", c.kind, c.id);
+            app.message_ids.extend(c.messages.iter().map(|m| (m.id.clone(), cid.clone())));
             let rec = ChannelRec {
                 members: c
                     .members

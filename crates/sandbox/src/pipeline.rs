@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::ratelimit::Verdict;
 use crate::routes::Reply;
-use crate::state::{Shared, lock};
+use crate::state::{ScriptedAnswer, Shared, lock};
 
 /// Lets a handler's pipeline reset the TCP connection it arrived on (see `server.rs`).
 #[derive(Clone)]
@@ -49,19 +49,24 @@ pub fn operation(method: &Method, path: &str) -> &'static str {
         ("POST", "/channels/{type}/{id}/show") => "ShowChannel",
         ("POST", "/channels/{type}/{id}/truncate") => "TruncateChannel",
         ("GET", "/tasks/{id}") => "GetTask",
+        ("GET", "/messages/{id}") => "GetMessage",
         _ => "Unknown",
     }
 }
 
 /// The middleware.
 pub async fn pipeline(State(s): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+    // Calls without `stream-auth-type: jwt` or with a `Bearer ` prefix are served (Stream's answer
+    // to them is undocumented) but counted, so tests can prove a client never sends one.
     let start = Instant::now();
     let path = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let op = operation(req.method(), &path);
-    s.count_call(op);
+    let _in_flight = s.count_call(op);
 
     let query = Query::<HashMap<String, String>>::try_from_uri(req.uri()).map(|q| q.0).unwrap_or_default();
     let token = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let auth_type = req.headers().get("stream-auth-type").and_then(|v| v.to_str().ok());
+    s.count_auth_form(auth_type == Some("jwt"), token.is_some_and(|t| t.starts_with("Bearer ")));
     let now = Utc::now();
     let caller = match authenticate(
         &s.settings.key,
@@ -73,6 +78,10 @@ pub async fn pipeline(State(s): State<Arc<Shared>>, mut req: Request, next: Next
         Ok(caller) => caller,
         Err(e) => return finish(op, start, e.into_response(), None),
     };
+
+    if let Some(answer) = s.next_scripted(op) {
+        return scripted(op, start, answer);
+    }
 
     let verdict = lock(&s.limiter).check(op, u64::try_from(now.timestamp_millis()).unwrap_or_default());
     if verdict.is_some_and(|v| !v.allowed) {
@@ -106,6 +115,22 @@ pub async fn pipeline(State(s): State<Arc<Shared>>, mut req: Request, next: Next
             reset_connection(control).await
         }
     }
+}
+
+/// A scripted answer: Stream's error body when it has a code, else the raw body (or none).
+fn scripted(op: &'static str, start: Instant, answer: ScriptedAnswer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match answer.code {
+        Some(code) => {
+            let err = ApiError { status, code, reason: "scripted answer".to_owned(), exception_fields: None };
+            finish(op, start, err.into_response(), None)
+        }
+        None => (status, answer.raw_body.unwrap_or_default()).into_response(),
+    };
+    if let Some(after) = answer.retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(after));
+    }
+    response
 }
 
 /// Resets the connection and never answers. Without a connection (a router driven in-process)

@@ -18,6 +18,9 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
 use crate::config::{Config, SandboxError, save_snapshot};
 use crate::faults::Faults;
 use crate::model::App;
@@ -47,20 +50,21 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/channels/{type}/{id}/show", post(channels::show))
         .route("/channels/{type}/{id}/truncate", post(channels::truncate))
         .route("/tasks/{id}", get(app::get_task))
+        .route("/messages/{id}", get(messages::get_one))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), pipeline));
     let sandbox = Router::new()
         .route("/_sandbox/state", get(inspect::state))
         .route("/_sandbox/stats", get(inspect::stats))
-        .route("/_sandbox/reset", post(inspect::reset));
+        .route("/_sandbox/reset", post(inspect::reset))
+        .route("/_sandbox/stats/reset", post(inspect::reset_stats))
+        .route("/_sandbox/script", post(inspect::script));
     stream.merge(sandbox).fallback(unknown_endpoint).with_state(shared)
 }
 
+/// A path Stream does not serve: a plain 404 without Stream's error body, as a router in front of
+/// an API answers, so that a client cannot mistake it for Stream's "does not exist" (404/16).
 async fn unknown_endpoint() -> impl IntoResponse {
-    let body = serde_json::json!({
-        "code": 16, "message": "the sandbox does not serve this endpoint", "StatusCode": 404,
-        "duration": "0.00ms", "more_info": crate::error::MORE_INFO, "details": [],
-    });
-    (StatusCode::NOT_FOUND, axum::Json(body))
+    (StatusCode::NOT_FOUND, "404 page not found")
 }
 
 /// Serves the sandbox on `listener` until `shutdown` completes, then drains connections and,
@@ -79,10 +83,14 @@ pub async fn run(
             secret: config.secret,
             strict_team_members: config.strict_team_members,
             stall: config.stall,
+            shuffle_ties: config.shuffle_ties,
+            task_fail_rate: config.task_fail_rate.clamp(0.0, 1.0),
         },
-        limiter: Mutex::new(Limiter::new(config.limits, config.time_scale)),
+        limiter: Mutex::new(Limiter::new(config.limits, config.time_scale, config.live_traffic)),
         faults: Mutex::new(Faults::new(config.seed, config.fail_rate, config.latency)),
         stats: Mutex::default(),
+        script: Mutex::default(),
+        chance: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed ^ 0x5EED_7135)),
     });
     let router = router(Arc::clone(&shared));
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -104,8 +104,16 @@ async fn users_upsert_replace_update_query_and_delete() {
     let deleted = sbx.call(Method::DELETE, "/users/user_8", None).await;
     assert!(deleted.body["user"]["deleted_at"].is_string(), "{}", deleted.body);
     assert_eq!(sbx.call(Method::DELETE, "/users/nobody", None).await.error_code(), 16);
-    let task =
+    let refused =
         sbx.call(Method::POST, "/users/delete", Some(json!({ "user_ids": ["gym_5_user_21"], "user": "hard" }))).await;
+    assert_eq!((refused.status, refused.error_code()), (StatusCode::BAD_REQUEST, 4), "hard needs hard conversations");
+    let task = sbx
+        .call(
+            Method::POST,
+            "/users/delete",
+            Some(json!({ "user_ids": ["gym_5_user_21"], "user": "hard", "messages": "hard", "conversations": "hard" })),
+        )
+        .await;
     let task_id = task.body["task_id"].as_str().unwrap().to_owned();
     let first = sbx.call(Method::GET, &format!("/tasks/{task_id}"), None).await;
     assert_eq!(first.body["status"], "running");
@@ -116,18 +124,6 @@ async fn users_upsert_replace_update_query_and_delete() {
     );
     assert_eq!(sbx.call(Method::GET, "/tasks/nope", None).await.error_code(), 16);
     sbx.stop().await;
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -236,7 +232,7 @@ async fn update_partial_update_hide_show_truncate_and_delete() {
     );
     let members: Vec<&str> =
         moved.body["members"].as_array().unwrap().iter().map(|m| m["user_id"].as_str().unwrap()).collect();
-    assert_eq!(members, ["a", "c"]);
+    assert_eq!(members, ["c", "a"], "most recently added first");
     assert_eq!(moved.body["message"]["type"], "system");
 
     let reserved = sbx.call(Method::PATCH, path, Some(json!({ "set": { "cid": "messaging:other" } }))).await;
@@ -437,5 +433,6 @@ async fn malformed_bodies_and_unknown_endpoints_are_refused() {
     assert_eq!(res.json::<serde_json::Value>().await.unwrap()["code"], 4);
     let unknown = sbx.http.get(format!("{}/nope", sbx.url)).send().await.unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert!(unknown.json::<serde_json::Value>().await.is_err(), "an unknown path has no Stream error body");
     sbx.stop().await;
 }

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use bytes::Bytes;
 use serde_json::json;
 
-use super::{ApiResult, body_object, created, ok, server_only};
+use super::{ApiResult, body_object, ok, server_only};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::model::fmt_time;
@@ -29,10 +29,11 @@ pub async fn update_app(State(s): State<Arc<Shared>>, Extension(caller): Extensi
         app.multi_tenant_enabled =
             v.as_bool().ok_or_else(|| ApiError::input_field("multi_tenant_enabled", "must be a boolean"))?;
     }
-    Ok(created(json!({})))
+    Ok(ok(json!({})))
 }
 
-/// `GET /tasks/{id}`: the first poll answers `running`, later ones `completed` with the result.
+/// `GET /tasks/{id}`: the first poll answers `running`, later ones `completed` with the result,
+/// or `error` for a task that failed.
 pub async fn get_task(
     State(s): State<Arc<Shared>>,
     Extension(caller): Extension<Caller>,
@@ -43,14 +44,21 @@ pub async fn get_task(
     let task = app.tasks.get_mut(&id).ok_or_else(|| ApiError::not_found(format!("task {id} not found")))?;
     task.polls += 1;
     let done = task.polls > 1;
+    let status = match (&task.outcome, done) {
+        (_, false) => "running",
+        (Ok(_), true) => "completed",
+        (Err(_), true) => "error",
+    };
     let mut body = json!({
         "task_id": id,
-        "status": if done { "completed" } else { "running" },
+        "status": status,
         "created_at": fmt_time(task.created_at),
         "updated_at": fmt_time(task.created_at),
     });
-    if done {
-        body["result"] = serde_json::Value::Object(task.result.clone());
+    match (&task.outcome, done) {
+        (Ok(result), true) => body["result"] = serde_json::Value::Object(result.clone()),
+        (Err(reason), true) => body["error"] = json!({ "description": reason }),
+        _ => {}
     }
     Ok(ok(body))
 }

@@ -8,12 +8,13 @@ use axum::Extension;
 use axum::extract::{Path, Query, State};
 use bytes::Bytes;
 use chrono::Utc;
+use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use super::messages::{append_message, check_sender};
 use super::{
-    ApiResult, body_object, bounded, can_see, channel_json, check_channel_part, check_user_id, created, member_json,
-    message_json, ok, server_only,
+    ApiResult, body_object, bounded, can_see, channel_json, check_channel_part, check_user_id, clamped, created,
+    member_json, message_json, ok, server_only,
 };
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -118,10 +119,11 @@ fn refuse_reserved(map: &Map<String, Value>) -> Result<(), ApiError> {
     }
 }
 
-/// Channel state: members (`limit` ≤ 300, `offset`) and messages (`limit` ≤ 300, default 25,
-/// `id_lt` to page back), oldest first.
+/// Channel state: members, most recently added first (`limit` ≤ 300, `offset` ≤ 10,000), and
+/// messages, oldest first (`limit` clamped to 300 as Stream does, default 25, `id_lt` to page
+/// back).
 fn state_json(app: &App, c: &ChannelRec, messages: Option<&Value>, members: Option<&Value>) -> Result<Value, ApiError> {
-    let msg_limit = bounded(messages.and_then(|m| m.get("limit")), "messages.limit", 25, 300)?;
+    let msg_limit = clamped(messages.and_then(|m| m.get("limit")), "messages.limit", 25, 300)?;
     let end =
         match messages.and_then(|m| m.get("id_lt")).and_then(Value::as_str) {
             Some(id) => c.messages.iter().position(|m| m.id == id).ok_or_else(|| {
@@ -131,10 +133,10 @@ fn state_json(app: &App, c: &ChannelRec, messages: Option<&Value>, members: Opti
         };
     let start = end.saturating_sub(msg_limit);
     let member_limit = bounded(members.and_then(|m| m.get("limit")), "members.limit", 100, 300)?;
-    let member_offset = bounded(members.and_then(|m| m.get("offset")), "members.offset", 0, usize::MAX)?;
+    let member_offset = bounded(members.and_then(|m| m.get("offset")), "members.offset", 0, 10_000)?;
     Ok(json!({
         "channel": channel_json(c),
-        "members": c.members.iter().skip(member_offset).take(member_limit).map(|m| member_json(app, m)).collect::<Vec<_>>(),
+        "members": c.members.iter().rev().skip(member_offset).take(member_limit).map(|m| member_json(app, m)).collect::<Vec<_>>(),
         "messages": c.messages[start..end].iter().map(|m| message_json(app, c, m)).collect::<Vec<_>>(),
         "watcher_count": 0,
     }))
@@ -170,6 +172,9 @@ fn new_channel(
     id: &str,
     mut data: Map<String, Value>,
 ) -> Result<ChannelRec, ApiError> {
+    if id.starts_with('!') {
+        return Err(ApiError::input_field("id", "channel ids starting with ! are reserved for ids Stream generates"));
+    }
     let created_by = data
         .remove("created_by_id")
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -233,6 +238,7 @@ fn channel_field(c: &ChannelRec, caller: &Caller, field: &str) -> Option<Value> 
         "created_at" => Some(json!(fmt_time(c.created_at))),
         "updated_at" => Some(json!(fmt_time(c.updated_at))),
         "last_message_at" => c.last_message_at().map(|t| json!(fmt_time(t))),
+        "member_count" => Some(json!(c.members.len())),
         "created_by_id" => c.created_by_id.as_ref().map(|b| json!(b)),
         "hidden" => match caller {
             Caller::User(me) => Some(json!(c.hidden_for.contains(me))),
@@ -242,7 +248,47 @@ fn channel_field(c: &ChannelRec, caller: &Caller, field: &str) -> Option<Value> 
     }
 }
 
-/// `POST /channels`: filter, sort (≤ 5 fields; ties by cid), `limit` ≤ 30, `offset` ≤ 1000.
+/// A sort key of a channel.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum SortKey {
+    Time(Option<chrono::DateTime<Utc>>),
+    Count(usize),
+}
+
+fn sort_key(c: &ChannelRec, field: &str) -> SortKey {
+    match field {
+        "created_at" => SortKey::Time(Some(c.created_at)),
+        "updated_at" => SortKey::Time(Some(c.updated_at)),
+        "last_message_at" => SortKey::Time(c.last_message_at()),
+        "member_count" => SortKey::Count(c.members.len()),
+        // `last_updated`: the last message's time, or the creation time.
+        _ => SortKey::Time(Some(c.last_message_at().unwrap_or(c.created_at))),
+    }
+}
+
+const SORT_FIELDS: &[&str] = &["last_updated", "created_at", "updated_at", "last_message_at", "member_count"];
+
+/// A user token may only name teams it is in: Stream answers 403/17 otherwise (seen live).
+fn check_named_teams(app: &App, caller: &Caller, filter: &Map<String, Value>) -> Result<(), ApiError> {
+    let Caller::User(me) = caller else { return Ok(()) };
+    if !app.multi_tenant_enabled {
+        return Ok(());
+    }
+    let mine = app.users.get(me).map(|u| u.teams.clone()).unwrap_or_default();
+    for team in filter::named_values(filter, "team") {
+        let name = team.as_str().unwrap_or_default();
+        if !mine.iter().any(|t| t == name) {
+            return Err(ApiError::forbidden(format!(
+                "user from teams {mine:?} cannot query a channel for team {name:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `POST /channels`: filter (`$ne`/`$nin` refused), sort (≤ 5 fields, `last_updated` by
+/// default; ties by cid, or in a new random order each query with `shuffle_ties`), `limit` ≤ 30,
+/// `offset` ≤ 1000.
 pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Caller>, body: Bytes) -> ApiResult {
     let body = body_object(&body)?;
     let filter = match body.get("filter_conditions") {
@@ -250,13 +296,14 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
         Some(Value::Object(f)) => f.clone(),
         Some(_) => return Err(ApiError::input_field("filter_conditions", "filter_conditions must be an object")),
     };
+    filter::refuse_operators(&filter, &["$ne", "$nin"])?;
     let sort: Vec<(String, bool)> = match body.get("sort") {
-        None => vec![("updated_at".to_owned(), true)],
+        None => vec![("last_updated".to_owned(), true)],
         Some(Value::Array(items)) if items.len() <= 5 => items
             .iter()
             .map(|s| {
                 let field = s.get("field").and_then(Value::as_str).unwrap_or_default();
-                if !["created_at", "updated_at", "last_message_at"].contains(&field) {
+                if !SORT_FIELDS.contains(&field) {
                     return Err(ApiError::input_field("sort", format!("cannot sort by {field:?}")));
                 }
                 Ok((field.to_owned(), s.get("direction").and_then(Value::as_i64) == Some(-1)))
@@ -271,6 +318,7 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
     let member_limit = bounded(body.get("member_limit"), "member_limit", 100, 100)?;
 
     let app = lock(&s.app);
+    check_named_teams(&app, &caller, &filter)?;
     let mut found = Vec::new();
     for c in app.channels.values() {
         if c.deleted_at.is_some() || can_see(&app, &caller, c).is_err() {
@@ -280,20 +328,24 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
             found.push(c);
         }
     }
+    // The tie-breaker: the cid, or a fresh random number per channel and query.
+    let mut tie: HashMap<String, u64> = HashMap::new();
+    if s.settings.shuffle_ties {
+        let mut rng = lock(&s.chance);
+        tie = found.iter().map(|c| (c.cid(), rng.random::<u64>())).collect();
+    }
     found.sort_by(|a, b| {
         for (field, desc) in &sort {
-            let key = |c: &ChannelRec| match field.as_str() {
-                "created_at" => Some(c.created_at),
-                "updated_at" => Some(c.updated_at),
-                _ => c.last_message_at(),
-            };
-            let o = key(a).cmp(&key(b));
+            let o = sort_key(a, field).cmp(&sort_key(b, field));
             let o = if *desc { o.reverse() } else { o };
             if o.is_ne() {
                 return o;
             }
         }
-        a.cid().cmp(&b.cid())
+        match (tie.get(&a.cid()), tie.get(&b.cid())) {
+            (Some(x), Some(y)) => x.cmp(y),
+            _ => a.cid().cmp(&b.cid()),
+        }
     });
     let mut channels = Vec::new();
     for c in found.into_iter().skip(offset).take(limit) {
@@ -323,26 +375,26 @@ pub async fn update(
         return Err(ApiError::forbidden("channel is frozen"));
     }
     if let Some(data) = body.get("data") {
+        // A full update replaces the channel's data: what it does not carry is removed, team and
+        // frozen included (Stream: "any data … not included in a full update will be deleted").
         let mut data =
             data.as_object().cloned().ok_or_else(|| ApiError::input_field("data", "data must be an object"))?;
         refuse_reserved(&data)?;
-        match data.remove("team") {
-            Some(Value::String(t)) if channel.team.as_deref() != Some(t.as_str()) => {
-                if caller != Caller::Server {
-                    return Err(ApiError::forbidden("changing channel team is not allowed client-side"));
-                }
-                channel.team = Some(t);
+        let team = match data.remove("team") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) if !t.is_empty() && t.len() <= 100 => Some(t),
+            Some(_) => {
+                return Err(ApiError::input_field("team", "team must be a non-empty string of at most 100 bytes"));
             }
-            Some(Value::Null) if channel.team.is_some() => {
-                server_only(&caller)?;
-                channel.team = None;
-            }
-            _ => {}
+        };
+        if team != channel.team && caller != Caller::Server {
+            return Err(ApiError::forbidden("changing channel team is not allowed client-side"));
         }
-        if let Some(frozen) = data.remove("frozen") {
-            channel.frozen =
-                frozen.as_bool().ok_or_else(|| ApiError::input_field("frozen", "frozen must be a boolean"))?;
-        }
+        channel.team = team;
+        channel.frozen = match data.remove("frozen") {
+            None | Some(Value::Null) => false,
+            Some(v) => v.as_bool().ok_or_else(|| ApiError::input_field("frozen", "frozen must be a boolean"))?,
+        };
         data.remove("members");
         channel.custom = data;
     }
@@ -353,15 +405,22 @@ pub async fn update(
     channel.members.retain(|m| !remove.iter().any(|(r, _)| *r == m.user_id));
     let mut reply = Map::new();
     if let Some(message) = body.get("message") {
+        s.count_send(false, body.get("skip_push").and_then(Value::as_bool).unwrap_or(false), false);
         let message =
             message.as_object().ok_or_else(|| ApiError::input_field("message", "message must be an object"))?;
         let sender = check_sender(&app, &caller, message)?;
         let sent = append_message(&mut app.message_ids, &mut channel, &sender, message)?;
+        if sent.command.is_some() {
+            s.count_command();
+        }
         reply.insert("message".into(), message_json(&app, &channel, &sent));
     }
     channel.updated_at = Utc::now();
     reply.insert("channel".into(), channel_json(&channel));
-    reply.insert("members".into(), json!(channel.members.iter().map(|m| member_json(&app, m)).collect::<Vec<_>>()));
+    reply.insert(
+        "members".into(),
+        json!(channel.members.iter().rev().map(|m| member_json(&app, m)).collect::<Vec<_>>()),
+    );
     app.channels.insert(cid, channel);
     Ok(created(Value::Object(reply)))
 }
@@ -476,17 +535,22 @@ pub async fn delete_many(State(s): State<Arc<Shared>>, Extension(caller): Extens
     if !cids.iter().any(|cid| app.channels.get(cid).is_some_and(|c| c.deleted_at.is_none())) {
         return Err(ApiError::not_found("channels not found"));
     }
-    let mut result = Map::new();
-    for cid in cids {
-        let status = if delete_channel(&mut app, &cid, hard).is_some() {
-            json!({"status": "ok"})
-        } else {
-            json!({"status": "error", "error": "channel not found"})
-        };
-        result.insert(cid, status);
-    }
+    let outcome = if s.task_fails() {
+        Err("the task failed (injected): nothing was deleted".to_owned())
+    } else {
+        let mut result = Map::new();
+        for cid in cids {
+            let status = if delete_channel(&mut app, &cid, hard).is_some() {
+                json!({"status": "ok"})
+            } else {
+                json!({"status": "error", "error": "channel not found"})
+            };
+            result.insert(cid, status);
+        }
+        Ok(result)
+    };
     let task_id = uuid::Uuid::new_v4().to_string();
-    app.tasks.insert(task_id.clone(), TaskRec { created_at: Utc::now(), polls: 0, result });
+    app.tasks.insert(task_id.clone(), TaskRec { created_at: Utc::now(), polls: 0, outcome });
     Ok(created(json!({ "task_id": task_id })))
 }
 
@@ -540,16 +604,28 @@ pub async fn show(
     set_hidden(s, caller, kind, id, body, false).await
 }
 
-/// `POST /channels/{type}/{id}/truncate`: removes every message (their ids stay taken).
+/// `POST /channels/{type}/{id}/truncate {"truncated_at"?}`: removes every message sent at or
+/// before `truncated_at` (default now), so a repeat with the same time removes nothing newer.
+/// Removed messages keep their ids taken.
 pub async fn truncate(
     State(s): State<Arc<Shared>>,
     Extension(caller): Extension<Caller>,
     Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
 ) -> ApiResult {
     let cid = cid_of(&kind, &id)?;
+    let body = body_object(&body)?;
+    let until = match body.get("truncated_at") {
+        None | Some(Value::Null) => Utc::now(),
+        Some(v) => v
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| ApiError::input_field("truncated_at", "truncated_at must be an RFC 3339 time"))?,
+    };
     let mut app = lock(&s.app);
     let channel = live_channel(&mut app, &caller, &cid)?;
-    channel.messages.clear();
+    channel.messages.retain(|m| m.created_at > until);
     channel.updated_at = Utc::now();
     Ok(created(json!({ "channel": channel_json(channel) })))
 }

@@ -1,5 +1,7 @@
 //! Inspection for tests under `/_sandbox`, a prefix Stream does not use: the state in snapshot
-//! (fixture) form, per-operation statistics, and a reset to the initial state.
+//! (fixture) form, what the sandbox observed of its clients (calls, 429s, faults, calls in
+//! flight, token forms, slash commands run, and every rate window's counts), a reset of those
+//! counts, and a reset to the initial state.
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::model::App;
-use crate::state::{Shared, lock};
+use crate::state::{ScriptedAnswer, Shared, lock};
 
 /// `GET /_sandbox/state`.
 pub async fn state(State(s): State<Arc<Shared>>) -> Json<Value> {
@@ -17,9 +19,47 @@ pub async fn state(State(s): State<Arc<Shared>>) -> Json<Value> {
     Json(serde_json::to_value(snapshot).unwrap_or_default())
 }
 
-/// `GET /_sandbox/stats`.
+/// `GET /_sandbox/stats`: the counters, with each limited operation's windows under
+/// `operations.{op}.windows` (oldest first, the current one last).
 pub async fn stats(State(s): State<Arc<Shared>>) -> Json<Value> {
-    Json(json!({ "operations": *lock(&s.stats) }))
+    let mut stats = serde_json::to_value(&*lock(&s.stats)).unwrap_or_default();
+    for (op, windows) in lock(&s.limiter).window_stats() {
+        let entry = &mut stats["operations"][op.as_str()];
+        if entry.is_null() {
+            *entry = json!({ "calls": 0, "rate_limited": 0, "faults": {} });
+        }
+        entry["windows"] = serde_json::to_value(windows).unwrap_or_default();
+    }
+    Json(stats)
+}
+
+/// `POST /_sandbox/stats/reset`: zeroes the counters and the kept window counts; the app and the
+/// rate windows in progress are kept.
+pub async fn reset_stats(State(s): State<Arc<Shared>>) -> Json<Value> {
+    s.reset_stats();
+    lock(&s.limiter).forget_stats();
+    Json(json!({ "reset": true }))
+}
+
+/// `POST /_sandbox/script {"operation": "DeleteUser", "answers": [{"status": 408, "code": 23}, …]}`:
+/// the next calls of the operation get these answers, in order, instead of being handled (nothing
+/// is applied). An answer without `code` has no Stream body (a proxy's 404, an edge's 429, an
+/// empty 200); `retry_after` adds the header.
+pub async fn script(State(s): State<Arc<Shared>>, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
+    let operation = body.get("operation").and_then(Value::as_str).map(str::to_owned);
+    let answers: Option<Vec<ScriptedAnswer>> =
+        body.get("answers").cloned().and_then(|a| serde_json::from_value(a).ok());
+    match (operation, answers) {
+        (Some(op), Some(answers)) => {
+            let n = answers.len();
+            lock(&s.script).entry(op).or_default().extend(answers);
+            (StatusCode::OK, Json(json!({ "scripted": n })))
+        }
+        _ => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "expected {operation, answers: [{status, code?, retry_after?, raw_body?}]}" })),
+        ),
+    }
 }
 
 /// `POST /_sandbox/reset`: back to the initial state (a file is read again); statistics and
@@ -28,7 +68,7 @@ pub async fn reset(State(s): State<Arc<Shared>>) -> (StatusCode, Json<Value>) {
     match s.initial.load() {
         Ok(snapshot) => {
             *lock(&s.app) = App::from_snapshot(snapshot);
-            lock(&s.stats).clear();
+            s.reset_stats();
             lock(&s.limiter).reset();
             (StatusCode::OK, Json(json!({ "reset": true })))
         }

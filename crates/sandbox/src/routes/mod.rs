@@ -74,9 +74,12 @@ pub fn check_user_id(id: &str, field: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Stream's channel id and type rule: `^[\w-]+$` (`!` reserved), at most 64 characters.
+/// Stream's channel id and type rule: `^[\w-]+$`, at most 64 characters. A channel id may also
+/// start with the `!` reserved for ids Stream generates (`!members-<hash>`): such channels exist
+/// and are addressed like any other, though none can be created with an id of that form.
 pub fn check_channel_part(value: &str, field: &str) -> Result<(), ApiError> {
-    if value.is_empty() || value.len() > 64 || !word_chars(value, false) {
+    let rest = if field == "id" { value.strip_prefix('!').unwrap_or(value) } else { value };
+    if value.is_empty() || value.len() > 64 || rest.is_empty() || !word_chars(rest, false) {
         return Err(ApiError::input_field(
             field,
             format!("{field} {value:?} must match ^[\\w-]+$ and be at most 64 characters"),
@@ -178,7 +181,22 @@ pub fn message_json(app: &App, c: &ChannelRec, m: &MessageRec) -> Value {
     obj.insert("cid".into(), json!(c.cid()));
     obj.insert("created_at".into(), json!(fmt_time(m.created_at)));
     obj.insert("updated_at".into(), json!(fmt_time(m.created_at)));
+    if let Some(command) = &m.command {
+        obj.insert("command".into(), json!(command));
+    }
     Value::Object(obj)
+}
+
+/// A non-negative integer option that Stream clamps to `max` rather than refusing; absent means
+/// `default`.
+pub fn clamped(value: Option<&Value>, field: &str, default: usize, max: usize) -> Result<usize, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => v
+            .as_u64()
+            .map(|n| (n as usize).min(max))
+            .ok_or_else(|| ApiError::input_field(field, format!("{field} must be a non-negative integer"))),
+    }
 }
 
 /// A non-negative integer option with a maximum; absent means `default`.

@@ -180,7 +180,9 @@ pub async fn query(
     let limit = bounded(payload.get("limit"), "limit", 30, 100)?;
     let offset = bounded(payload.get("offset"), "offset", 0, 1000)?;
     let app = lock(&s.app);
-    let visible_teams = visible_teams(&app, &caller);
+    // Stream adds the caller's teams to a user-token query only when the query names no team.
+    let visible_teams =
+        if filter::named_values(&filter, "teams").is_empty() { visible_teams(&app, &caller) } else { None };
     let mut found = Vec::new();
     for user in app.users.values() {
         if user.deleted_at.is_some() {
@@ -243,7 +245,19 @@ fn delete_user(app: &mut App, id: &str, hard: bool) -> Option<UserRec> {
     Some(user.clone())
 }
 
-/// `POST /users/delete {"user_ids": [1..100], "user": "soft"|"hard"}` → a task.
+/// A deletion mode of `POST /users/delete`: `user`, `messages` or `conversations`.
+fn mode(body: &Map<String, Value>, field: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(m)) if allowed.contains(&m.as_str()) => Ok(Some(m.clone())),
+        Some(other) => Err(ApiError::input_field(field, format!("{field} must be one of {allowed:?}, not {other}"))),
+    }
+}
+
+/// `POST /users/delete {"user_ids": [1..100], "user": "soft"|"pruning"|"hard",
+/// "messages"?: "soft"|"pruning"|"hard", "conversations"?: "soft"|"hard"}` → a task. A hard user
+/// delete needs hard `messages` and `conversations` (Stream refuses it otherwise); `conversations`
+/// deletes every channel the user is a member of, `messages` the messages they sent.
 pub async fn delete_many(State(s): State<Arc<Shared>>, Extension(caller): Extension<Caller>, body: Bytes) -> ApiResult {
     server_only(&caller)?;
     let body = body_object(&body)?;
@@ -255,18 +269,60 @@ pub async fn delete_many(State(s): State<Arc<Shared>>, Extension(caller): Extens
     if ids.is_empty() || ids.len() > MAX_USERS_PER_CALL {
         return Err(ApiError::input_field("user_ids", format!("send between 1 and {MAX_USERS_PER_CALL} user ids")));
     }
-    let hard = match body.get("user").and_then(Value::as_str) {
-        None | Some("soft") => false,
-        Some("hard") => true,
-        Some(other) => return Err(ApiError::input_field("user", format!("user must be soft or hard, not {other:?}"))),
-    };
-    let mut app = lock(&s.app);
-    let mut result = Map::new();
-    for id in ids {
-        let status = if delete_user(&mut app, &id, hard).is_some() { "ok" } else { "error" };
-        result.insert(id, json!({ "status": status }));
+    let user = mode(&body, "user", &["soft", "pruning", "hard"])?.unwrap_or_else(|| "soft".to_owned());
+    let messages = mode(&body, "messages", &["soft", "pruning", "hard"])?;
+    let conversations = mode(&body, "conversations", &["soft", "hard"])?;
+    if user == "hard" && (messages.as_deref() != Some("hard") || conversations.as_deref() != Some("hard")) {
+        return Err(ApiError::input("a hard user delete requires messages and conversations to be hard deleted too"));
     }
+    let mut app = lock(&s.app);
+    let outcome = if s.task_fails() {
+        Err("the task failed (injected): nothing was deleted".to_owned())
+    } else {
+        let mut result = Map::new();
+        for id in ids {
+            if let Some(how) = &conversations {
+                delete_conversations(&mut app, &id, how == "hard");
+            }
+            if let Some(how) = &messages {
+                delete_messages(&mut app, &id, how != "soft");
+            }
+            let status = if delete_user(&mut app, &id, user == "hard").is_some() { "ok" } else { "error" };
+            result.insert(id, json!({ "status": status }));
+        }
+        Ok(result)
+    };
     let task_id = uuid::Uuid::new_v4().to_string();
-    app.tasks.insert(task_id.clone(), TaskRec { created_at: Utc::now(), polls: 0, result });
+    app.tasks.insert(task_id.clone(), TaskRec { created_at: Utc::now(), polls: 0, outcome });
     Ok(created(json!({ "task_id": task_id })))
+}
+
+/// Deletes every channel the user is a member of.
+fn delete_conversations(app: &mut App, user: &str, hard: bool) {
+    let now = Utc::now();
+    let cids: Vec<String> = app.channels.values().filter(|c| c.has_member(user)).map(|c| c.cid()).collect();
+    for cid in cids {
+        if hard {
+            if let Some(c) = app.channels.remove(&cid) {
+                for m in &c.messages {
+                    app.message_ids.remove(&m.id);
+                }
+            }
+        } else if let Some(c) = app.channels.get_mut(&cid) {
+            c.deleted_at.get_or_insert(now);
+        }
+    }
+}
+
+/// Deletes the messages the user sent: removed when hard or pruned, marked `deleted` when soft.
+fn delete_messages(app: &mut App, user: &str, remove: bool) {
+    for c in app.channels.values_mut() {
+        if remove {
+            c.messages.retain(|m| m.user_id != user);
+        } else {
+            for m in c.messages.iter_mut().filter(|m| m.user_id == user) {
+                m.kind = "deleted".to_owned();
+            }
+        }
+    }
 }

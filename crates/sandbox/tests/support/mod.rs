@@ -37,6 +37,24 @@ pub fn gym4() -> Snapshot {
     load_snapshot(&path).unwrap()
 }
 
+/// Percent-encodes a query parameter value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The path of a QueryUsers call with this filter.
+pub fn users_query(filter: Value) -> String {
+    format!("/users?payload={}", urlencode(&json!({ "filter_conditions": filter }).to_string()))
+}
+
 /// Stream's defaults with limits off, no faults.
 pub fn config() -> Config {
     let mut c = Config::new(KEY, SECRET);
