@@ -32,6 +32,20 @@ pub struct GlobalOpts {
     /// Stream API secret. Never printed or logged.
     #[arg(long, env = "STREAM_SECRET", global = true, hide_env_values = true)]
     pub stream_secret: Option<Secret>,
+    /// Share of each of Stream's rate limits, and of what is left of it, that gymchat may use; the
+    /// live app keeps the rest. In (0, 1].
+    #[arg(long, env = "GYMCHAT_RATE_BUDGET", default_value_t = 0.5, global = true, value_parser = rate_budget)]
+    pub rate_budget: f64,
+}
+
+/// Parses `--rate-budget`: a fraction in (0, 1].
+fn rate_budget(text: &str) -> Result<f64, String> {
+    let share: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if share > 0.0 && share <= 1.0 {
+        Ok(share)
+    } else {
+        Err(format!("{share} is outside (0, 1]: gymchat may use a share of each rate limit, at most all of it"))
+    }
 }
 
 /// A value that must never be shown: `Debug` and `Display` print `***`.
@@ -124,6 +138,15 @@ pub struct SandboxArgs {
     /// Refuse channel members whose teams lack the channel's team.
     #[arg(long)]
     pub strict_team_members: bool,
+    /// Channels with equal sort keys come back in a different order on each query.
+    #[arg(long)]
+    pub shuffle_ties: bool,
+    /// Share of background tasks (batch deletes) that end `error` without applying anything.
+    #[arg(long, default_value_t = 0.0)]
+    pub task_fail_rate: f64,
+    /// Share of every operation's rate window the sandbox spends itself, as the live app would.
+    #[arg(long, default_value_t = 0.0)]
+    pub live_traffic: f64,
 }
 
 /// `gymchat db …`

@@ -66,6 +66,7 @@ async fn run(cli: &Cli) -> anyhow::Result<serde_json::Value> {
                 "stream_url": g.stream_url,
                 "stream_key": g.stream_key,
                 "stream_secret_sha256_prefix": g.stream_secret.as_ref().map(|s| s.fingerprint()),
+                "rate_budget": g.rate_budget,
             }))
         }
     }

@@ -54,6 +54,30 @@ on_both_backends! {
     }
 }
 
+#[test]
+fn the_rate_budget_is_every_commands_option_and_refused_outside_zero_to_one() {
+    let url = "sqlite://unused.db";
+    let config = |args: &[&str], env: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gymchat"));
+        cmd.args(args).env("DATABASE_URL", url).env_remove("GYMCHAT_RATE_BUDGET");
+        if let Some(v) = env {
+            cmd.env("GYMCHAT_RATE_BUDGET", v);
+        }
+        cmd.output().expect("run gymchat")
+    };
+    let json = |out: &Output| serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap();
+    assert_eq!(json(&config(&["config"], None))["rate_budget"], 0.5);
+    assert_eq!(json(&config(&["config"], Some("0.8")))["rate_budget"], 0.8);
+    assert_eq!(json(&config(&["config", "--rate-budget", "1"], None))["rate_budget"], 1.0);
+    assert_eq!(json(&config(&["--rate-budget", "0.25", "config"], None))["rate_budget"], 0.25);
+    for bad in ["0", "1.5", "-0.1", "half"] {
+        let out = config(&[&format!("--rate-budget={bad}"), "config"], None);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(stderr(&out).contains("--rate-budget"), "{bad}: {}", stderr(&out));
+    }
+    assert_eq!(config(&["config"], Some("2")).status.code(), Some(2));
+}
+
 on_both_backends! {
     async fn db_migrate_is_idempotent(db) {
         for _ in 0..2 {

@@ -1,12 +1,18 @@
-//! Client benchmark (issue 4): `cargo bench -p gymchat-stream --bench client`.
+//! Client benchmark: `cargo bench -p gymchat-stream --bench client`.
 //!
-//! 1. Calls per second against the sandbox with its limits off and the client's pacing off,
-//!    8, 16 and 32 calls in flight (get-or-create of an existing channel).
-//! 2. With Stream's default limits, one-second windows (`time_scale` 60) and pacing on: the
-//!    achieved rate of UpdateUsers and SendMessage as a fraction of the budget (50% of the limit),
-//!    and the number of 429s drawn (must be 0).
+//! Every figure is read from the sandbox's own counters, not from the client under test:
 //!
-//! The sandbox runs in this process on the same two cores, so figures are conservative.
+//! 1. Throughput with the sandbox's limits off and the client's pacing off: calls the sandbox
+//!    served per second at 8, 16 and 32 calls in flight (get-or-create of an existing channel).
+//! 2. Pacing under Stream's default limits with one-second windows (`time_scale` 60), from the
+//!    sandbox's per-window counts, over the whole windows after the pacer has learnt the window
+//!    length:
+//!    - share 1.0, gymchat alone: calls accepted per window ÷ the limit (target ≥ 0.95), 429s;
+//!    - share 0.5 while the sandbox's live traffic spends 0.5 of every window: gymchat's calls
+//!      accepted ÷ half the limit (target ≥ 0.9), gymchat's 429s and the live app's refusals
+//!      (target 0 for both).
+//!
+//! The sandbox runs in this process on the same two cores, so throughput figures are conservative.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,12 +20,15 @@ use std::time::{Duration, Instant};
 
 use gymchat_ids::{ChannelId, ChannelType, Cid, StreamUserId};
 use gymchat_sandbox::{Config, LimitMode};
-use gymchat_stream::model::{ChannelData, NewMessage, User};
+use gymchat_stream::model::{ChannelData, NewMessage, SendOptions, User};
 use gymchat_stream::{Client, ClientConfig};
-use serde_json::Map;
+use serde_json::Value;
 
 const KEY: &str = "bench-key";
 const SECRET: &str = "bench-secret";
+/// Whole windows skipped at the start of a paced run: the pacer begins with Stream's one-minute
+/// windows and learns the sandbox's one-second window from two readings.
+const LEARNING_WINDOWS: usize = 3;
 
 async fn sandbox(config: Config) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -28,29 +37,33 @@ async fn sandbox(config: Config) -> String {
     url
 }
 
-fn client(url: &str, in_flight: usize, pace: bool) -> Client {
+fn client(url: &str, in_flight: usize, pace: bool, share: f64) -> Client {
     let mut config = ClientConfig::new(url, KEY, SECRET);
     config.max_in_flight = in_flight;
     config.pace = pace;
+    config.budget_share = share;
     Client::new(config).expect("client")
 }
 
-/// Runs `workers` loops of `call` until `duration` has passed; returns completed calls per second.
-async fn rate<F, Fut>(workers: usize, duration: Duration, call: F) -> f64
+async fn stats(url: &str) -> Value {
+    reqwest::get(format!("{url}/_sandbox/stats")).await.expect("stats").json().await.expect("json")
+}
+
+/// Runs `workers` loops of `call` for `duration`.
+async fn drive<F, Fut>(workers: usize, duration: Duration, call: F)
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let call = Arc::new(call);
-    let done = Arc::new(AtomicU64::new(0));
+    let counter = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let handles: Vec<_> = (0..workers)
         .map(|_| {
-            let (call, done) = (Arc::clone(&call), Arc::clone(&done));
+            let (call, counter) = (Arc::clone(&call), Arc::clone(&counter));
             tokio::spawn(async move {
                 while start.elapsed() < duration {
-                    let n = done.fetch_add(1, Ordering::Relaxed);
-                    call(n).await;
+                    call(counter.fetch_add(1, Ordering::Relaxed)).await;
                 }
             })
         })
@@ -58,13 +71,21 @@ where
     for h in handles {
         h.await.expect("worker");
     }
-    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn rate_limited(url: &str, op: &str) -> u64 {
-    let stats: serde_json::Value =
-        reqwest::get(format!("{url}/_sandbox/stats")).await.expect("stats").json().await.expect("json");
-    stats["operations"][op]["rate_limited"].as_u64().unwrap_or(0)
+/// The whole windows of `op` after learning, as (accepted, rate_limited, live_refused, limit).
+fn whole_windows(stats: &Value, op: &str) -> Vec<(u64, u64, u64, u64)> {
+    let windows = stats["operations"][op]["windows"].as_array().cloned().unwrap_or_default();
+    let n = windows.len();
+    windows
+        .iter()
+        .take(n.saturating_sub(1))
+        .skip(LEARNING_WINDOWS)
+        .map(|w| {
+            let get = |f: &str| w[f].as_u64().unwrap_or(0);
+            (get("accepted"), get("rate_limited"), get("live_refused"), get("limit"))
+        })
+        .collect()
 }
 
 #[tokio::main]
@@ -76,62 +97,62 @@ async fn main() {
     let mut off = Config::new(KEY, SECRET);
     off.limits = LimitMode::Off;
     let url = sandbox(off).await;
-    let setup = client(&url, 1, false);
+    let setup = client(&url, 1, false, 1.0);
     setup.upsert_users(&[User::new(user.clone())]).await.expect("user");
     setup.get_or_create_channel(&cid, Some(&data), 0, None).await.expect("channel");
-    println!("== limits off, pacing off: get-or-create of an existing channel, 5 s each");
+    println!("== limits off, pacing off: get-or-create of an existing channel, 5 s each (sandbox's count)");
     for in_flight in [8, 16, 32] {
-        let c = client(&url, in_flight, false);
+        let before = stats(&url).await["operations"]["GetOrCreateChannel"]["calls"].as_u64().unwrap_or(0);
+        let c = client(&url, in_flight, false, 1.0);
         let cid = cid.clone();
-        let r = rate(in_flight, Duration::from_secs(5), move |_| {
+        let start = Instant::now();
+        drive(in_flight, Duration::from_secs(5), move |_| {
             let (c, cid) = (c.clone(), cid.clone());
             async move {
                 c.get_or_create_channel(&cid, None, 0, None).await.expect("call");
             }
         })
         .await;
-        println!("{in_flight:>2} in flight: {r:>8.0} calls/s");
+        let served = stats(&url).await["operations"]["GetOrCreateChannel"]["calls"].as_u64().unwrap_or(0) - before;
+        println!("{in_flight:>2} in flight: {:>8.0} calls/s", served as f64 / start.elapsed().as_secs_f64());
     }
 
-    let mut on = Config::new(KEY, SECRET);
-    on.time_scale = 60.0;
-    let url = sandbox(on).await;
-    let c = client(&url, 16, true);
-    c.upsert_users(&[User::new(user.clone())]).await.expect("user");
-    c.get_or_create_channel(&cid, Some(&data), 0, None).await.expect("channel");
-    println!("== Stream's default limits, 1 s windows, pacing at 50%: 3 s warm-up, then 10 s measured");
-    for (op, budget) in [("UpdateUsers", 150.0), ("SendMessage", 500.0)] {
-        let run = |duration| {
-            let (c, cid, user) = (c.clone(), cid.clone(), user.clone());
-            rate(16, duration, move |n| {
-                let (c, cid, user) = (c.clone(), cid.clone(), user.clone());
-                async move {
-                    if op == "UpdateUsers" {
-                        c.upsert_users(&[User::new(user)]).await.expect("upsert");
-                    } else {
-                        let msg = NewMessage {
-                            id: format!("b-{n}-{}", nanos_now()),
-                            text: "x".into(),
-                            user_id: user,
-                            kind: None,
-                            custom: Map::new(),
-                        };
-                        c.send_message(&cid, &msg, true).await.expect("send");
-                    }
+    println!("== Stream's default limits, 1 s windows; 16 workers; per-window counts of the sandbox");
+    for (op, share, live) in [("UpdateUsers", 1.0, 0.0), ("SendMessage", 1.0, 0.0), ("UpdateUsers", 0.5, 0.5)] {
+        let mut on = Config::new(KEY, SECRET);
+        on.time_scale = 60.0;
+        on.live_traffic = live;
+        let url = sandbox(on).await;
+        let c = client(&url, 16, true, share);
+        c.upsert_users(&[User::new(user.clone())]).await.expect("user");
+        c.get_or_create_channel(&cid, Some(&data), 0, None).await.expect("channel");
+        let (c2, cid2, user2) = (c.clone(), cid.clone(), user.clone());
+        drive(16, Duration::from_secs(15), move |n| {
+            let (c, cid, user) = (c2.clone(), cid2.clone(), user2.clone());
+            async move {
+                if op == "UpdateUsers" {
+                    c.upsert_users(&[User::new(user)]).await.expect("upsert");
+                } else {
+                    let msg = NewMessage::new(format!("b-{n}"), user, "x");
+                    c.send_message(&cid, &msg, SendOptions::default()).await.expect("send");
                 }
-            })
-        };
-        run(Duration::from_secs(3)).await;
-        let achieved = run(Duration::from_secs(10)).await;
+            }
+        })
+        .await;
+        let stats = stats(&url).await;
+        let windows = whole_windows(&stats, op);
+        let accepted: u64 = windows.iter().map(|w| w.0).sum();
+        let limit = windows.first().map_or(0, |w| w.3);
+        let ours_429: u64 = stats["operations"][op]["rate_limited"].as_u64().unwrap_or(0);
+        let live_refused: u64 = windows.iter().map(|w| w.2).sum();
+        let budget = share * limit as f64 * windows.len() as f64;
+        let worst = windows.iter().map(|w| w.0).min().unwrap_or(0);
+        let best = windows.iter().map(|w| w.0).max().unwrap_or(0);
         println!(
-            "{op}: {achieved:.1} calls/s of a {budget:.0}/s budget = {:.3}; 429s drawn: {}",
-            achieved / budget,
-            rate_limited(&url, op).await
+            "{op} share {share} live {live}: {} whole windows, accepted {worst}..{best} of {limit}; \
+             utilisation of gymchat's share {:.3}; gymchat's 429s {ours_429}; live app refused {live_refused}",
+            windows.len(),
+            accepted as f64 / budget
         );
     }
-}
-
-/// Distinguishes the warm-up's message ids from the measured run's.
-fn nanos_now() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
 }

@@ -67,7 +67,8 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Time allowed to connect.
     pub connect_timeout: Duration,
-    /// Share of each endpoint's rate limit gymchat may use; the live app spends the rest.
+    /// Share of each endpoint's rate limit, and of what is left of it, gymchat may use; the live
+    /// app spends the rest. In (0, 1]; the CLI's `--rate-budget`.
     pub budget_share: f64,
     /// Calls in flight at once (adjustable later with [`Client::set_max_in_flight`]).
     pub max_in_flight: usize,
@@ -124,8 +125,67 @@ pub struct Client {
     config: ClientConfig,
     server_token: String,
     pacer: Arc<Pacer>,
-    in_flight: Arc<Semaphore>,
-    in_flight_max: Arc<Mutex<usize>>,
+    in_flight: Arc<InFlight>,
+}
+
+/// The bound on calls in flight, changeable while calls run. Lowering takes the free permits
+/// away at once and the rest as calls finish (a permit handed back while some are owed is
+/// forgotten), so the new bound holds from the next call on, not after the queue drains.
+#[derive(Debug)]
+struct InFlight {
+    permits: Semaphore,
+    /// (the bound, permits still to be taken away as calls finish).
+    state: Mutex<(usize, usize)>,
+}
+
+/// A call's place in flight; handing it back repays a lowered bound first.
+struct Place<'a> {
+    permit: Option<tokio::sync::SemaphorePermit<'a>>,
+    owner: &'a InFlight,
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        let mut state = self.owner.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(permit) = self.permit.take()
+            && state.1 > 0
+        {
+            state.1 -= 1;
+            permit.forget();
+        }
+    }
+}
+
+impl InFlight {
+    fn new(max: usize) -> Self {
+        Self { permits: Semaphore::new(max), state: Mutex::new((max, 0)) }
+    }
+
+    async fn enter(&self) -> Result<Place<'_>, tokio::sync::AcquireError> {
+        Ok(Place { permit: Some(self.permits.acquire().await?), owner: self })
+    }
+
+    fn max(&self) -> usize {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
+    fn set_max(&self, max: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (current, owed) = *state;
+        if max >= current {
+            let mut grow = max - current;
+            // Cancel debt before adding permits.
+            let cancel = grow.min(owed);
+            state.1 -= cancel;
+            grow -= cancel;
+            self.permits.add_permits(grow);
+        } else {
+            let shrink = current - max;
+            let taken = self.permits.forget_permits(shrink);
+            state.1 += shrink - taken;
+        }
+        state.0 = max;
+    }
 }
 
 impl fmt::Debug for Client {
@@ -144,8 +204,13 @@ fn rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
 }
 
 impl Client {
-    /// Builds the client; fails only when the server token cannot be signed.
+    /// Builds the client; refuses a `budget_share` outside (0, 1] and fails when the server
+    /// token cannot be signed.
     pub fn new(config: ClientConfig) -> Result<Client, StreamError> {
+        if !(config.budget_share > 0.0 && config.budget_share <= 1.0) {
+            let why = format!("the rate budget must be in (0, 1], not {}", config.budget_share);
+            return Err(StreamError::new("Connect", ErrorKind::Refused(why)));
+        }
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
@@ -157,8 +222,7 @@ impl Client {
         Ok(Client {
             http,
             pacer: Arc::new(Pacer::new(config.budget_share)),
-            in_flight: Arc::new(Semaphore::new(max)),
-            in_flight_max: Arc::new(Mutex::new(max)),
+            in_flight: Arc::new(InFlight::new(max)),
             config,
             server_token,
         })
@@ -166,27 +230,21 @@ impl Client {
 
     /// How many calls may be in flight at once.
     pub fn max_in_flight(&self) -> usize {
-        *self.in_flight_max.lock().unwrap_or_else(|p| p.into_inner())
+        self.in_flight.max()
     }
 
-    /// Changes how many calls may be in flight at once; lowering waits for calls to finish.
-    pub async fn set_max_in_flight(&self, max: usize) {
-        let max = max.max(1);
-        let current = {
-            let mut guard = self.in_flight_max.lock().unwrap_or_else(|p| p.into_inner());
-            std::mem::replace(&mut *guard, max)
-        };
-        if max > current {
-            self.in_flight.add_permits(max - current);
-        } else if let Ok(permits) = self.in_flight.acquire_many((current - max) as u32).await {
-            permits.forget();
-        }
+    /// Changes how many calls may be in flight at once, effective for the next call to start:
+    /// calls already running finish, and no new one starts until fewer than `max` run.
+    pub fn set_max_in_flight(&self, max: usize) {
+        self.in_flight.set_max(max.max(1));
     }
 
-    /// Sends a call, paced within the budget, repeating transient failures. Every operation this
-    /// client offers is safe to repeat: reads, upserts, get-or-create, member changes, partial
-    /// updates, deletes (404 then means done) and sends with their own id. A 429 holds every call
-    /// of the operation until the window resets or `Retry-After` passes.
+    /// Sends a call, paced within the budget, repeating transient failures (a call offered by
+    /// this client is only ever repeated when repeating it is safe; see the crate's docs).
+    ///
+    /// The pacing wait comes before a concurrency slot is taken, so calls waiting for one
+    /// operation's window never block another operation. A 429 always backs off, pacing or not:
+    /// until `Retry-After`, else the window's reset, else an exponential backoff.
     pub(crate) async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         operation: &'static str,
@@ -198,46 +256,70 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = {
-                let _permit = self
-                    .in_flight
-                    .acquire()
-                    .await
-                    .map_err(|e| StreamError::new(operation, ErrorKind::Connection(e.to_string())))?;
-                let wait = if self.config.pace { self.pacer.reserve(operation) } else { Duration::ZERO };
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
-                }
-                self.call_once(operation, method.clone(), path, query, body, Attempt { number: attempt, paced: wait })
-                    .await
-            };
+            let (result, paced) = self.paced_attempt(operation, method.clone(), path, query, body, attempt).await?;
             let backoff = self.config.retry.backoff(attempt);
-            match &result {
-                Ok(answer) => self.pacer.observe(operation, answer.rate_limit),
-                Err(e) => {
-                    self.pacer.observe(operation, e.rate_limit);
-                    if e.status() == Some(429) {
-                        let until = match (&e.kind, e.rate_limit) {
-                            (ErrorKind::RateLimited { retry_after: Some(after) }, _) => {
-                                now_ms() + after.as_millis() as u64
-                            }
-                            (_, Some(rate)) => rate.reset * 1000,
-                            _ => now_ms() + backoff.as_millis() as u64,
-                        };
-                        self.pacer.hold_until(operation, until);
-                    }
-                }
+            let mut wait = backoff;
+            if let Err(e) = &result
+                && e.status() == Some(429)
+            {
+                let now = now_ms();
+                let until = match (e.retry_after, e.rate_limit) {
+                    (Some(after), _) => now + after.as_millis() as u64,
+                    (None, Some(rate)) if rate.reset * 1000 > now => rate.reset * 1000,
+                    _ => now + backoff.as_millis() as u64,
+                };
+                self.pacer.hold_until(operation, until);
+                // Paced calls wait for the hold in their next reservation; unpaced ones here.
+                wait = if paced { Duration::ZERO } else { Duration::from_millis(until.saturating_sub(now)) };
             }
             match result {
                 Err(e) if e.is_transient() && attempt < self.config.retry.max_attempts => {
-                    tracing::debug!(operation, attempt, error = %e, backoff_ms = backoff.as_millis() as u64, "retrying");
-                    if e.status() != Some(429) {
-                        tokio::time::sleep(backoff).await;
-                    }
+                    tracing::debug!(operation, attempt, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
+                    tokio::time::sleep(wait).await;
                 }
                 other => return other,
             }
         }
+    }
+
+    /// One attempt: wait for a pacing slot (when pacing), take a concurrency slot, send, and tell
+    /// the pacer what the answer said. Returns whether the attempt was paced.
+    async fn paced_attempt<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        attempt: u32,
+    ) -> Result<(Result<Answer<T>, StreamError>, bool), StreamError> {
+        let closed = |e: tokio::sync::AcquireError| StreamError::new(operation, ErrorKind::Connection(e.to_string()));
+        if !self.config.pace {
+            let _place = self.in_flight.enter().await.map_err(closed)?;
+            let attempt = Attempt { number: attempt, paced: Duration::ZERO };
+            return Ok((self.call_once(operation, method, path, query, body, attempt).await, false));
+        }
+        let mut paced = Duration::ZERO;
+        let (slot, _permit) = loop {
+            let slot = self.pacer.reserve(operation);
+            if !slot.wait.is_zero() {
+                tokio::time::sleep(slot.wait).await;
+            }
+            paced += slot.wait;
+            let permit = self.in_flight.enter().await.map_err(closed)?;
+            // A call that could not start before its slot's window closed counts in the next one.
+            if self.pacer.still_open(operation, &slot) {
+                break (slot, permit);
+            }
+            self.pacer.abandon(operation, slot.seq);
+        };
+        let result = self.call_once(operation, method, path, query, body, Attempt { number: attempt, paced }).await;
+        let rate = match &result {
+            Ok(answer) => answer.rate_limit,
+            Err(e) => e.rate_limit,
+        };
+        self.pacer.answered(operation, slot.seq, rate);
+        Ok((result, true))
     }
 
     /// The configuration (secret redacted in `Debug`).
@@ -281,12 +363,17 @@ impl Client {
             let limit = rate_limit(&headers);
             let bytes = res.bytes().await.map_err(|e| transport_error(operation, &e))?;
             if status.is_success() {
-                let body = serde_json::from_slice(&bytes)
+                // An empty body reads as `null`: types that do not need a body accept it.
+                let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"null" } else { &bytes };
+                let body = serde_json::from_slice(text)
                     .map_err(|e| StreamError::new(operation, ErrorKind::Decode(e.to_string())))?;
                 return Ok(Answer { body, rate_limit: limit });
             }
             let mut err = StreamError::new(operation, error_kind(status, &headers, &bytes));
             err.rate_limit = limit;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                err.retry_after = retry_after(&headers);
+            }
             Err(err)
         }
         .instrument(span)
@@ -306,17 +393,18 @@ fn error_kind(status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> ErrorKin
             status: status.as_u16(),
             code: body.get("code").and_then(Value::as_i64).unwrap_or_default(),
             message: body.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            exception_fields: body.get("exception_fields").and_then(Value::as_object).cloned().unwrap_or_default(),
+            exception_fields: Box::new(
+                body.get("exception_fields").and_then(Value::as_object).cloned().unwrap_or_default(),
+            ),
         },
-        _ if status == StatusCode::TOO_MANY_REQUESTS => ErrorKind::RateLimited {
-            retry_after: headers
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs),
-        },
+        _ if status == StatusCode::TOO_MANY_REQUESTS => ErrorKind::RateLimited { retry_after: retry_after(headers) },
         _ => ErrorKind::Status { status: status.as_u16() },
     }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by Stream).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub enum ErrorKind {
         /// Stream's message.
         message: String,
         /// Per-field reasons, when Stream gave them.
-        exception_fields: Map<String, Value>,
+        exception_fields: Box<Map<String, Value>>,
     },
     /// 429 without a JSON body (Stream's edge).
     RateLimited {
@@ -50,6 +50,34 @@ pub enum ErrorKind {
     Decode(String),
     /// A token could not be signed.
     Token(String),
+    /// A background task ended in a final status other than `completed` (`failed`, `error`, or
+    /// one Stream has not documented).
+    TaskFailed(Box<TaskFailure>),
+    /// A background task was still unfinished when the caller's deadline passed.
+    TaskDeadline {
+        /// The task.
+        task_id: String,
+        /// How long it was polled.
+        waited: Duration,
+    },
+    /// Stream's paging cannot reach all of what was asked for.
+    Incomplete(String),
+    /// The call was refused before it was sent: what it asks for is not allowed or not safe.
+    Refused(String),
+    /// Stream's answer contradicts what the call meant to do (a message id already used in
+    /// another channel; an update answered "already exists" whose changes are not there).
+    Conflict(String),
+}
+
+/// How a background task ended when it did not complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFailure {
+    /// The task.
+    pub task_id: String,
+    /// Its final status.
+    pub status: String,
+    /// What Stream said, if anything.
+    pub reason: String,
 }
 
 /// A failed call.
@@ -61,11 +89,13 @@ pub struct StreamError {
     pub kind: ErrorKind,
     /// Rate-limit state of the failed call, when Stream sent it.
     pub rate_limit: Option<RateLimit>,
+    /// `Retry-After` of a 429, with or without Stream's body.
+    pub retry_after: Option<Duration>,
 }
 
 impl StreamError {
     pub(crate) fn new(operation: &'static str, kind: ErrorKind) -> Self {
-        Self { operation, kind, rate_limit: None }
+        Self { operation, kind, rate_limit: None, retry_after: None }
     }
 
     /// Stream's error code, when it answered with one.
@@ -86,16 +116,18 @@ impl StreamError {
         }
     }
 
-    /// 404/16: the object does not exist.
+    /// Stream said the object does not exist: a 404 carrying Stream's code 16. A 404 without
+    /// Stream's body (a proxy, a wrong base URL, an unknown path) is not that.
     pub fn is_not_found(&self) -> bool {
-        self.status() == Some(404)
+        matches!(self.kind, ErrorKind::Api { status: 404, code: 16, .. })
     }
 
-    /// The failure is transient (rate limit, 5xx, timeout, connection): trying again later may
-    /// succeed. The client repeats such failures itself, up to its retry policy.
+    /// The failure is transient (rate limit, request timeout 408, 5xx, timeout, connection):
+    /// trying again later may succeed. The client repeats such failures itself, up to its retry
+    /// policy.
     pub fn is_transient(&self) -> bool {
         matches!(self.kind, ErrorKind::RateLimited { .. } | ErrorKind::Timeout | ErrorKind::Connection(_))
-            || self.status().is_some_and(|s| s == 429 || s >= 500)
+            || self.status().is_some_and(|s| s == 408 || s == 429 || s >= 500)
     }
 
     /// 400/4 "… already exists": the object (a message id) is taken.
@@ -121,6 +153,16 @@ impl fmt::Display for StreamError {
             ErrorKind::Connection(e) => write!(f, "{} failed on the connection: {e}", self.operation),
             ErrorKind::Decode(e) => write!(f, "{} answered something unexpected: {e}", self.operation),
             ErrorKind::Token(e) => write!(f, "cannot sign a token: {e}"),
+            ErrorKind::TaskFailed(t) => {
+                write!(f, "{}: task {} ended {}", self.operation, t.task_id, t.status)?;
+                if t.reason.is_empty() { Ok(()) } else { write!(f, ": {}", t.reason) }
+            }
+            ErrorKind::TaskDeadline { task_id, waited } => {
+                write!(f, "{}: task {task_id} was not finished after {:.1} s", self.operation, waited.as_secs_f64())
+            }
+            ErrorKind::Incomplete(why) => write!(f, "{}: incomplete: {why}", self.operation),
+            ErrorKind::Refused(why) => write!(f, "{} refused before sending: {why}", self.operation),
+            ErrorKind::Conflict(why) => write!(f, "{}: {why}", self.operation),
         }
     }
 }

@@ -1,16 +1,18 @@
 //! Helpers that hide Stream's per-call limits: any number of users upserted in batches of 100,
-//! any number of channels deleted in batches of 100 with their tasks awaited, every channel of a
-//! filter listed past the 1,000 offset cap, and a channel's whole history.
+//! any number of channels deleted in batches of 100 with each cid confirmed, tasks polled to a
+//! final status within a deadline, every channel of a filter listed past the 1,000 offset cap
+//! with each channel exactly once, every member of a channel, and a channel's whole history.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use gymchat_ids::Cid;
+use gymchat_ids::{Cid, StreamUserId};
 use serde_json::{Map, Value, json};
 
+use crate::api::channels::{MAX_MEMBER_OFFSET, MEMBER_PAGE};
 use crate::client::Client;
-use crate::error::{ErrorKind, StreamError};
+use crate::error::{ErrorKind, StreamError, TaskFailure};
 use crate::model::{ChannelQuery, ChannelState, Message, SortField, User};
 
 /// Stream's largest batch for users, cids and members.
@@ -19,11 +21,35 @@ pub const BATCH: usize = 100;
 const CHANNEL_PAGE: u32 = 30;
 /// Stream's largest page of messages.
 const MESSAGE_PAGE: u32 = 300;
-/// Stream's largest offset.
-const MAX_OFFSET: u32 = 1_000;
+/// Most members a channel query returns per channel.
+const QUERY_MEMBER_LIMIT: u32 = 100;
+/// How long [`Client::delete_all_channels`] waits for each batch's task.
+pub const TASK_DEADLINE: Duration = Duration::from_secs(600);
 
-/// How a batch delete ended, per cid: `Ok` or the task's reason.
+/// How a batch delete ended, per cid: `Ok` when the channel is gone, or why it is not.
 pub type DeleteResults = BTreeMap<String, Result<(), String>>;
+
+/// Every channel of a filter, and whether the listing could vouch for all of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelListing {
+    /// Each channel once, oldest first, with every member.
+    pub channels: Vec<ChannelState>,
+    /// Creation times shared by more channels than one query returns (30): Stream orders ties
+    /// differently from one query to the next, so channels of such a group may be missing. Empty
+    /// when the listing is complete.
+    pub incomplete_at: Vec<DateTime<Utc>>,
+}
+
+impl ChannelListing {
+    /// True when every channel of the filter is listed.
+    pub fn is_complete(&self) -> bool {
+        self.incomplete_at.is_empty()
+    }
+}
+
+fn time_filter(op: &str, t: DateTime<Utc>) -> Value {
+    json!({ "created_at": { op: t.to_rfc3339_opts(SecondsFormat::AutoSi, true) } })
+}
 
 impl Client {
     /// Upserts every user, 100 per call, in order. Stops at the first failed batch; the batches
@@ -35,112 +61,173 @@ impl Client {
         Ok(users.len())
     }
 
-    /// Deletes every channel, 100 per batch call, and waits for each batch's task. Channels
-    /// already gone are reported as done.
+    /// Deletes every channel, 100 per batch call, waits for each batch's task, and then confirms
+    /// each cid by asking Stream which of them still exist: a cid is `Ok` only when its channel
+    /// is gone. A batch answered "not found" or a task that failed marks nothing deleted by
+    /// itself; the confirmation decides.
     pub async fn delete_all_channels(&self, cids: &[Cid], hard: bool) -> Result<DeleteResults, StreamError> {
         let mut results = DeleteResults::new();
         for chunk in cids.chunks(BATCH) {
-            let task_id = match self.delete_channels(chunk, hard).await {
-                Ok(id) => id,
-                // "channels not found": every one of them is already gone.
-                Err(e) if e.is_not_found() => {
-                    results.extend(chunk.iter().map(|c| (c.to_string(), Ok(()))));
-                    continue;
-                }
+            let outcome = match self.delete_channels(chunk, hard).await {
+                Ok(task_id) => match self.wait_for_task(&task_id, TASK_DEADLINE).await {
+                    Ok(_) => None,
+                    Err(
+                        e @ StreamError { kind: ErrorKind::TaskFailed { .. } | ErrorKind::TaskDeadline { .. }, .. },
+                    ) => Some(e.to_string()),
+                    Err(e) => return Err(e),
+                },
+                // Stream answers 404 when none of the cids exists; confirm rather than believe.
+                Err(e) if e.is_not_found() => None,
                 Err(e) => return Err(e),
             };
-            let outcome = self.wait_for_task(&task_id).await?;
+            let still = self.existing_cids(chunk).await?;
             for cid in chunk {
-                let key = cid.to_string();
-                let status = outcome.get(&key).and_then(|r| r.get("status")).and_then(Value::as_str);
-                let result = match status {
-                    Some("ok") => Ok(()),
-                    _ if !self.channel_exists(cid).await? => Ok(()),
-                    other => Err(format!("task {task_id} reported {}", other.unwrap_or("nothing"))),
+                let result = if !still.contains(cid) {
+                    Ok(())
+                } else {
+                    Err(outcome.clone().unwrap_or_else(|| "the channel still exists after the delete".to_owned()))
                 };
-                results.insert(key, result);
+                results.insert(cid.to_string(), result);
             }
         }
         Ok(results)
     }
 
-    /// Whether a live (not deleted) channel has this cid; asks without creating anything.
-    pub async fn channel_exists(&self, cid: &Cid) -> Result<bool, StreamError> {
-        let query = ChannelQuery {
-            filter_conditions: json!({ "cid": { "$in": [cid] } }),
-            sort: Vec::new(),
-            limit: 1,
-            offset: 0,
-            state: false,
-            message_limit: 0,
-            member_limit: 0,
-        };
-        Ok(!self.query_channels(&query).await?.body.is_empty())
+    /// Which of these cids name a live (not deleted) channel; asks without creating anything.
+    pub async fn existing_cids(&self, cids: &[Cid]) -> Result<HashSet<Cid>, StreamError> {
+        let mut found = HashSet::new();
+        for chunk in cids.chunks(CHANNEL_PAGE as usize) {
+            let query = ChannelQuery {
+                filter_conditions: json!({ "cid": { "$in": chunk } }),
+                sort: vec![SortField { field: "created_at".into(), direction: 1 }],
+                limit: CHANNEL_PAGE,
+                offset: 0,
+                state: false,
+                message_limit: 0,
+                member_limit: 0,
+            };
+            found.extend(self.query_channels(&query).await?.body.into_iter().map(|c| c.channel.cid));
+        }
+        Ok(found)
     }
 
-    /// Polls a task until it completes, backing off from 100 ms to 5 s; a failed task is an error.
-    pub async fn wait_for_task(&self, task_id: &str) -> Result<Map<String, Value>, StreamError> {
+    /// Whether a live (not deleted) channel has this cid; asks without creating anything.
+    pub async fn channel_exists(&self, cid: &Cid) -> Result<bool, StreamError> {
+        Ok(!self.existing_cids(std::slice::from_ref(cid)).await?.is_empty())
+    }
+
+    /// Polls a task until it reaches a final status, backing off from 100 ms to 5 s. Only
+    /// `completed` is success (its per-item results are returned); every other final status
+    /// (`failed`, `error`, or one not documented) is [`ErrorKind::TaskFailed`]; a task still
+    /// running after `deadline` is [`ErrorKind::TaskDeadline`].
+    pub async fn wait_for_task(&self, task_id: &str, deadline: Duration) -> Result<Map<String, Value>, StreamError> {
+        let started = Instant::now();
         let mut delay = Duration::from_millis(100);
         loop {
             let task = self.get_task(task_id).await?;
-            match task.status.as_str() {
-                "completed" => return Ok(task.result.unwrap_or_default()),
-                "failed" => {
-                    return Err(StreamError::new("GetTask", ErrorKind::Decode(format!("task {task_id} failed"))));
-                }
-                _ => {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
+            if task.status == "completed" {
+                return Ok(task.result.unwrap_or_default());
             }
+            if !task.is_running() {
+                let reason = task.error.map(|e| e.to_string()).unwrap_or_default();
+                let failure = TaskFailure { task_id: task_id.to_owned(), status: task.status, reason };
+                let kind = ErrorKind::TaskFailed(Box::new(failure));
+                return Err(StreamError::new("GetTask", kind));
+            }
+            if started.elapsed() + delay > deadline {
+                let kind = ErrorKind::TaskDeadline { task_id: task_id.to_owned(), waited: started.elapsed() };
+                return Err(StreamError::new("GetTask", kind));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
         }
     }
 
-    /// Every channel matching `filter`, each exactly once, oldest first, without Stream's
-    /// 1,000 offset cap: pages are keyed on `created_at` (`$gte` the last one seen), skipping the
-    /// channels already returned with that same time, so ties at a page boundary are neither lost
-    /// nor repeated. Fails only if more than 1,000 channels share one creation time.
-    pub async fn list_all_channels(&self, filter: Value) -> Result<Vec<ChannelState>, StreamError> {
-        let mut all = Vec::new();
+    /// Every channel matching `filter`, each exactly once, oldest first, with all its members,
+    /// past Stream's 1,000 offset cap.
+    ///
+    /// Pages are keyed on `created_at`: each query asks for the channels created at or after the
+    /// last creation time seen, so a group of channels sharing that time, which a page boundary
+    /// may have cut, comes back whole at the head of the next page whatever order Stream gives
+    /// ties. Channels already listed are skipped by cid. A group of 30 or more channels sharing
+    /// one time cannot be vouched for that way: the listing says so in
+    /// [`ChannelListing::incomplete_at`] and carries on after it. Nothing is ever dropped silently.
+    pub async fn list_all_channels(&self, filter: Value) -> Result<ChannelListing, StreamError> {
+        let mut listing = ChannelListing { channels: Vec::new(), incomplete_at: Vec::new() };
         let mut seen = HashSet::new();
-        let mut since: Option<DateTime<Utc>> = None;
-        let mut at_since = 0u32;
+        // The query's lower bound: created at or after (`$gte`), or strictly after (`$gt`).
+        let mut bound: Option<(&str, DateTime<Utc>)> = None;
         loop {
             let mut conditions = vec![filter.clone()];
-            if let Some(t) = since {
-                conditions.push(json!({ "created_at": { "$gte": t.to_rfc3339_opts(SecondsFormat::Micros, true) } }));
-            }
-            if at_since > MAX_OFFSET {
-                return Err(StreamError::new(
-                    "QueryChannels",
-                    ErrorKind::Decode(format!("more than {MAX_OFFSET} channels share the creation time {since:?}")),
-                ));
+            if let Some((op, t)) = bound {
+                conditions.push(time_filter(op, t));
             }
             let query = ChannelQuery {
                 filter_conditions: json!({ "$and": conditions }),
                 sort: vec![SortField { field: "created_at".into(), direction: 1 }],
                 limit: CHANNEL_PAGE,
-                offset: at_since,
+                offset: 0,
                 state: true,
                 message_limit: 0,
-                member_limit: 100,
+                member_limit: QUERY_MEMBER_LIMIT,
             };
             let page = self.query_channels(&query).await?.body;
             let full = page.len() as u32 == CHANNEL_PAGE;
+            let (first, last) = match (page.first(), page.last()) {
+                (Some(f), Some(l)) => (f.channel.created_at, l.channel.created_at),
+                _ => return self.with_all_members(listing).await,
+            };
             for state in page {
-                let created = state.channel.created_at;
-                if since == Some(created) {
-                    at_since += 1;
-                } else {
-                    since = Some(created);
-                    at_since = 1;
-                }
                 if seen.insert(state.channel.cid.clone()) {
-                    all.push(state);
+                    listing.channels.push(state);
                 }
             }
             if !full {
-                return Ok(all);
+                return self.with_all_members(listing).await;
+            }
+            bound = if first == last {
+                // A whole page of one creation time: more may share it than a query returns.
+                listing.incomplete_at.push(last);
+                Some(("$gt", last))
+            } else {
+                Some(("$gte", last))
+            };
+        }
+    }
+
+    /// Completes the member lists that a channel query cut at 100.
+    async fn with_all_members(&self, mut listing: ChannelListing) -> Result<ChannelListing, StreamError> {
+        for state in &mut listing.channels {
+            let count = state.channel.member_count.unwrap_or(0) as usize;
+            if count > state.members.len() {
+                let all = self.channel_members(&state.channel.cid).await?;
+                state.members =
+                    all.into_iter().map(|user_id| crate::model::Member { user_id, channel_role: None }).collect();
+            }
+        }
+        Ok(listing)
+    }
+
+    /// Every member of a channel, paging 300 at a time (Stream's offset stops at 10,000).
+    pub async fn channel_members(&self, cid: &Cid) -> Result<Vec<StreamUserId>, StreamError> {
+        let mut members = Vec::new();
+        let mut seen = HashSet::new();
+        let mut offset = 0;
+        loop {
+            let page = self.channel_members_page(cid, offset).await?;
+            let len = page.members.len() as u32;
+            for m in page.members {
+                if seen.insert(m.user_id.clone()) {
+                    members.push(m.user_id);
+                }
+            }
+            offset += len;
+            if len < MEMBER_PAGE {
+                return Ok(members);
+            }
+            if offset > MAX_MEMBER_OFFSET {
+                let why = format!("{cid} has more members than Stream's member paging reaches ({offset} read)");
+                return Err(StreamError::new("GetOrCreateChannel", ErrorKind::Incomplete(why)));
             }
         }
     }

@@ -6,20 +6,33 @@
 //!   tokens or message bodies).
 //! - [`api`]: one typed method per endpoint: app, users, channels, members, messages, tasks.
 //! - [`model`]: request and response bodies; custom fields round-trip through flattened maps;
-//!   ids are `gymchat_ids` types.
-//! - [`pacing`]: per-operation call slots within a share (default 50%) of each rate limit,
-//!   learnt from `x-ratelimit-*` headers; 429s hold the operation until its window resets.
-//! - [`helpers`]: batches of 100 users or cids (with task polling), listing every channel of a
-//!   filter past the offset cap, a channel's whole history.
+//!   ids are `gymchat_ids` types, including the `!members-…` ids Stream generates.
+//! - [`pacing`]: per-operation call slots within a share (default 50%) of each rate limit and of
+//!   what `x-ratelimit-remaining` says is left, per rate window; 429s hold the operation.
+//! - [`helpers`]: batches of 100 users or cids (deletes confirmed per cid, tasks polled within a
+//!   deadline), every channel of a filter listed exactly once past the offset cap, every member
+//!   of a channel, a channel's whole history.
+//! - [`rules`]: Stream's limits on a message and the slash commands its text would run.
 //! - [`token`]: server and user tokens.
 //! - [`error`]: [`StreamError`] with Stream's code, status, message and exception fields, 429s
-//!   with or without a body, and whether an outcome is unknown (timeout, reset).
+//!   with or without a body, failed tasks, and whether an outcome is unknown (timeout, reset).
 //!
-//! Retries: transient failures (429, 5xx, timeouts, resets) are repeated with full-jitter
-//! exponential backoff. Every operation offered is safe to repeat: reads, upserts,
-//! get-or-create, member changes, partial updates, deletes (a 404 then means "already gone") and
-//! sends, which always carry a caller-chosen deterministic id (a repeat answered "already exists"
-//! is [`Sent::AlreadyExisted`]). So an unknown outcome is settled by the repeat itself.
+//! Retries: transient failures (408, 429, 5xx, timeouts, resets) are repeated with full-jitter
+//! exponential backoff; a 429 waits for `Retry-After` or the window's reset. A repeat is how an
+//! unknown outcome gets settled, so each call says why repeating it is safe, and where Stream's
+//! answer to a repeat is ambiguous the call settles it by reading back:
+//! - reads, upserts, partial updates, member changes, hide and show: idempotent;
+//! - get-or-create: creates once (its `data` applies only to a new channel);
+//! - deletes: a repeat meets Stream's "does not exist" (404 with code 16 only), which is done;
+//!   batch deletes are confirmed per cid;
+//! - sends carry a caller-chosen id: "already exists" is [`Sent::AlreadyExisted`] only when
+//!   that id's message is in the intended channel (ids are app-wide);
+//! - an update that carries a message and is answered "already exists" is settled by reading the
+//!   channel and the message again ([`Updated::AlreadyApplied`]);
+//! - truncation sends a fixed `truncated_at`, so a repeat never removes newer messages.
+//!
+//! Full channel updates replace the channel's data: [`Client::update_channel_data`] reads the
+//! channel first and sends back everything it does not change.
 
 pub mod api;
 pub mod client;
@@ -27,9 +40,11 @@ pub mod error;
 pub mod helpers;
 pub mod model;
 pub mod pacing;
+pub mod rules;
 pub mod token;
 
-pub use api::{AppSettings, Sent};
+pub use api::{AppSettings, Sent, Updated, UserDeletion};
 pub use client::{Answer, Client, ClientConfig, RetryPolicy};
-pub use error::{ErrorKind, RateLimit, StreamError};
+pub use error::{ErrorKind, RateLimit, StreamError, TaskFailure};
+pub use helpers::{ChannelListing, DeleteResults};
 pub use token::{server_token, user_token};

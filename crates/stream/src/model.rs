@@ -109,6 +109,52 @@ pub struct Channel {
     pub custom: Map<String, Value>,
 }
 
+/// Fields of a channel object that Stream owns: read back, never sent in a full update.
+const STREAM_OWNED_CHANNEL_FIELDS: &[&str] = &[
+    "config",
+    "own_capabilities",
+    "hidden",
+    "disabled",
+    "truncated_at",
+    "truncated_by",
+    "truncated_by_id",
+    "cooldown",
+    "members",
+    "messages",
+    "read",
+    "watcher_count",
+    "pinned_messages",
+    "blocked",
+    "muted",
+];
+
+impl Channel {
+    /// What a full update must send back to keep the channel as it is: `team`, `frozen`, `name`
+    /// and every custom field, without the fields Stream owns.
+    pub fn data_for_full_update(&self) -> Map<String, Value> {
+        let mut data: Map<String, Value> = self
+            .custom
+            .iter()
+            .filter(|(k, _)| !STREAM_OWNED_CHANNEL_FIELDS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(team) = &self.team {
+            data.insert("team".to_owned(), Value::String(team.to_string()));
+        }
+        data.insert("frozen".to_owned(), Value::Bool(self.frozen));
+        data
+    }
+
+    /// The value of a field as a full update's `data` would carry it.
+    pub fn field(&self, name: &str) -> Option<Value> {
+        match name {
+            "team" => self.team.as_ref().map(|t| Value::String(t.to_string())),
+            "frozen" => Some(Value::Bool(self.frozen)),
+            other => self.custom.get(other).cloned(),
+        }
+    }
+}
+
 /// A channel member.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Member {
@@ -124,6 +170,9 @@ pub struct Member {
 pub struct Message {
     /// Id.
     pub id: String,
+    /// The channel it is in.
+    #[serde(default)]
+    pub cid: Option<Cid>,
     /// Text.
     #[serde(default)]
     pub text: String,
@@ -175,6 +224,7 @@ pub struct ChannelData {
 
 /// A message to send. Its id is required and should be deterministic (derived from what the
 /// message is for), so a retry is answered "already exists" instead of duplicating the message.
+/// Check it against Stream's limits with [`crate::rules::check_message`] before sending.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NewMessage {
     /// Caller-chosen id, unique across the app (≤ 255 chars, no `,` or `%`).
@@ -186,15 +236,61 @@ pub struct NewMessage {
     /// `system` for system messages; `regular` when absent.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    /// Custom fields.
+    /// Attachments (at most 30).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Value>,
+    /// Users mentioned (at most 25).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mentioned_users: Vec<StreamUserId>,
+    /// Custom fields (at most 5 KB).
     #[serde(flatten)]
     pub custom: Map<String, Value>,
 }
 
-/// A full channel update: `data` replaces the custom data; members are added and removed.
+impl NewMessage {
+    /// A regular message without attachments, mentions or custom fields.
+    pub fn new(id: impl Into<String>, user_id: StreamUserId, text: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            text: text.into(),
+            user_id,
+            kind: None,
+            attachments: Vec::new(),
+            mentioned_users: Vec::new(),
+            custom: Map::new(),
+        }
+    }
+
+    /// The same message as a `system` message.
+    pub fn system(mut self) -> Self {
+        self.kind = Some("system".to_owned());
+        self
+    }
+}
+
+/// How Stream should process a sent message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendOptions {
+    /// No push notifications (copies and system notes).
+    pub skip_push: bool,
+    /// No URL scraping for previews (copies of old messages).
+    pub skip_enrich_url: bool,
+}
+
+impl SendOptions {
+    /// What a copy of an existing message needs: no push, no URL enrichment.
+    pub fn copy() -> Self {
+        Self { skip_push: true, skip_enrich_url: true }
+    }
+}
+
+/// A channel update: members added and removed, a message posted, and, when `data` is given, a
+/// full update: `data` replaces the channel's data, and whatever it does not carry (team and
+/// frozen included) is deleted. Build `data` from the channel as read
+/// ([`Channel::data_for_full_update`]) or use [`crate::Client::update_channel_data`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChannelUpdate {
-    /// New data (team, frozen, custom fields), replacing the old.
+    /// New data (team, frozen, name, custom fields), replacing the old whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Map<String, Value>>,
     /// Members to add (at most 100).
@@ -206,6 +302,9 @@ pub struct ChannelUpdate {
     /// A message to post with the update.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<NewMessage>,
+    /// No push notification for the message.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skip_push: bool,
 }
 
 /// The answer of a channel update.
@@ -255,9 +354,20 @@ pub struct ChannelQuery {
 pub struct Task {
     /// Id.
     pub task_id: String,
-    /// `waiting`, `pending`, `running`, `completed` or `failed`.
+    /// `waiting`, `pending` or `running` while it runs; anything else is final (`completed`,
+    /// `failed`, `error`, …).
     pub status: String,
     /// Per-item results once completed.
     #[serde(default)]
     pub result: Option<Map<String, Value>>,
+    /// What went wrong, for a task that failed.
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+impl Task {
+    /// Still running: `waiting`, `pending` or `running`.
+    pub fn is_running(&self) -> bool {
+        matches!(self.status.as_str(), "waiting" | "pending" | "running")
+    }
 }

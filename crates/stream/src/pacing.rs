@@ -1,14 +1,30 @@
-//! Pacing: gymchat's calls never use more than its share of each endpoint's rate limit, because
-//! the live app spends the rest.
+//! Pacing: gymchat never takes more than its share of each endpoint's rate limit, because the
+//! live app runs on the same limits.
 //!
-//! Per operation, calls get evenly spaced start slots at `share × limit` per window. Even spacing
-//! also keeps within Stream's per-second burst cap (limit ÷ 30) for any share up to 100%. The
-//! limit starts from Stream's documented defaults and then follows `x-ratelimit-limit`; the
-//! window length starts at one minute and is learnt from successive `x-ratelimit-reset` values
-//! (a sandbox with a time scale has shorter windows). A response with `remaining = 0`, or a 429,
-//! moves the next slot to the window's reset (or `Retry-After`).
+//! The share is a share of what the app has: per operation and per rate window, gymchat may use
+//! `share × limit`, less whatever other traffic (the live app, a second gymchat) is on course to
+//! spend in the window, and never more than `x-ratelimit-remaining` says is left. Other traffic's
+//! course is what it spent so far in the window (the limit, less what is left, less gymchat's own
+//! calls) projected to the window's end. So when the live app spends more, gymchat slows down
+//! instead of driving the endpoint into 429 for everyone.
+//!
+//! - **Windows.** The pacer counts its own calls per window. Windows are aligned to
+//!   `x-ratelimit-reset`; they last one minute (Stream's rule) unless the headers clearly show a
+//!   shorter one (consecutive resets a shorter period apart, seen twice in a row: a sandbox with a
+//!   time scale). One odd reading never shrinks the window.
+//! - **Slots.** The calls left to gymchat in a window are spread evenly over the time left in it,
+//!   minus a guard band at its end, so no call sent late in one window lands in the next one's
+//!   count, and bursts stay far under Stream's per-second cap (limit ÷ 30).
+//! - **What is left.** Each answer's `remaining` is taken with gymchat's calls reserved after it
+//!   (and those reserved before it and still unanswered) subtracted, so the estimate errs towards
+//!   less.
+//! - **429.** A refusal holds the operation until `Retry-After` or the window's reset.
+//!
+//! The pacer only decides when a call may start; the client waits for that moment before it takes
+//! one of its concurrency slots, so calls waiting for one operation's window never hold a slot
+//! another operation could use.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -36,21 +52,125 @@ const DEFAULT_LIMITS: &[(&str, u64)] = &[
 ];
 /// For operations Stream does not document (batch deletes, tasks, partial channel updates).
 const UNDOCUMENTED_LIMIT: u64 = 60;
+/// Stream's rate window.
+const MINUTE_US: u64 = 60_000_000;
+/// The end of each window where no call is started: 2% of it, at least 5 ms.
+const GUARD_SHARE: f64 = 0.02;
+const MIN_GUARD_US: u64 = 5_000;
+/// How many consecutive readings of a shorter window it takes to believe it.
+const SHORTER_WINDOW_READINGS: u32 = 2;
 
 fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
 }
 
+/// What an answer said was left, and which of gymchat's calls it may not have counted.
+#[derive(Debug, Clone, Copy)]
+struct Observed {
+    /// `x-ratelimit-remaining`.
+    remaining: u64,
+    /// The reservation number of the call it answered.
+    seq: u64,
+    /// gymchat's calls reserved before that one and still unanswered then.
+    older_in_flight: u64,
+    /// Calls of other traffic in the window by then: the limit, less what is left, less
+    /// gymchat's calls the answer may have counted.
+    others: u64,
+    /// How far into the window the answer came (µs).
+    elapsed_us: u64,
+}
+
+/// Other traffic's projection is not trusted before a tenth of the window has passed.
+const MIN_PROJECTION_SHARE: u64 = 10;
+
 #[derive(Debug, Clone)]
 struct OpPace {
     limit: u64,
-    window_ms: u64,
-    last_reset: Option<u64>,
-    /// Unix microseconds: millisecond slots would round 6.67 ms up to 7 and lose 5% of the budget.
-    next_slot_us: u64,
+    window_us: u64,
+    /// End of the current window (Unix µs).
+    window_end_us: u64,
+    /// Whether `window_end_us` was taken from a reset header (for the current window length).
+    aligned: bool,
+    /// Grows whenever the windows are re-aligned or change length: slots reserved before belong
+    /// to windows that no longer exist and must be reserved again.
+    epoch: u64,
+    /// gymchat's slots taken in the current window.
+    used: u64,
+    last_slot_us: u64,
+    hold_until_us: u64,
+    /// Slots reserved so far, and those whose call has not been answered yet (with how many
+    /// slots of its window had been taken when it was reserved).
+    seq: u64,
+    in_flight: BTreeMap<u64, u64>,
+    observed: Option<Observed>,
+    last_reset_s: Option<u64>,
+    shorter: Option<(u64, u32)>,
 }
 
-/// Per-operation slots, shared by every clone of a client.
+impl OpPace {
+    fn new(op: &str, now: u64) -> Self {
+        Self {
+            limit: DEFAULT_LIMITS.iter().find(|(name, _)| *name == op).map_or(UNDOCUMENTED_LIMIT, |(_, n)| *n),
+            window_us: MINUTE_US,
+            window_end_us: now + MINUTE_US,
+            aligned: false,
+            epoch: 0,
+            used: 0,
+            last_slot_us: 0,
+            hold_until_us: 0,
+            seq: 0,
+            in_flight: BTreeMap::new(),
+            observed: None,
+            last_reset_s: None,
+            shorter: None,
+        }
+    }
+
+    fn guard_us(&self) -> u64 {
+        ((self.window_us as f64 * GUARD_SHARE) as u64).max(MIN_GUARD_US)
+    }
+
+    /// Moves to the window that contains `t`.
+    fn roll_to(&mut self, t: u64) {
+        if t >= self.window_end_us {
+            let skipped = (t - self.window_end_us) / self.window_us + 1;
+            self.window_end_us += skipped * self.window_us;
+            self.used = 0;
+            self.observed = None;
+        }
+    }
+
+    /// Slots gymchat may still take in the current window.
+    fn left(&self, share: f64) -> u64 {
+        let mut cap = ((self.limit as f64 * share).floor() as u64).max(1);
+        let Some(o) = self.observed else { return cap.saturating_sub(self.used) };
+        let elapsed = o.elapsed_us.max(self.window_us / MIN_PROJECTION_SHARE).max(1);
+        // Rounded up, plus one: the answer was read a little after Stream counted it.
+        let others_projected = match o.others {
+            0 => 0,
+            n => (n as u128 * self.window_us as u128).div_ceil(elapsed as u128) as u64 + 1,
+        };
+        cap = cap.min(self.limit.saturating_sub(others_projected));
+        let reserved_since = self.seq.saturating_sub(o.seq);
+        let for_everyone = o.remaining.saturating_sub(o.older_in_flight + reserved_since);
+        cap.saturating_sub(self.used).min(for_everyone)
+    }
+}
+
+/// A reserved start slot: when to start, and the window it was counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// The reservation's number, for [`Pacer::answered`] or [`Pacer::abandon`].
+    pub seq: u64,
+    /// How long to wait before starting.
+    pub wait: Duration,
+    /// The end of the window the slot belongs to (Unix µs): a call that has not started by then
+    /// must reserve again.
+    pub window_end_us: u64,
+    epoch: u64,
+}
+
+/// Per-operation pacing, shared by every clone of a client.
 #[derive(Debug)]
 pub struct Pacer {
     share: f64,
@@ -58,55 +178,149 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    /// `share` of each limit, in (0, 1].
+    /// `share` of each limit and of what is left of it, in (0, 1].
     pub fn new(share: f64) -> Self {
         Self { share: share.clamp(0.01, 1.0), ops: Mutex::new(HashMap::new()) }
     }
 
     fn with_op<R>(&self, op: &'static str, f: impl FnOnce(&mut OpPace, f64) -> R) -> R {
         let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
-        let pace = ops.entry(op).or_insert_with(|| OpPace {
-            limit: DEFAULT_LIMITS.iter().find(|(name, _)| *name == op).map_or(UNDOCUMENTED_LIMIT, |(_, n)| *n),
-            window_ms: 60_000,
-            last_reset: None,
-            next_slot_us: 0,
-        });
+        let pace = ops.entry(op).or_insert_with(|| OpPace::new(op, now_us()));
         f(pace, self.share)
     }
 
-    /// Reserves the next start slot of `op` and returns how long to wait for it.
-    pub fn reserve(&self, op: &'static str) -> Duration {
+    /// Reserves the next start slot of `op`.
+    pub fn reserve(&self, op: &'static str) -> Slot {
         let now = now_us();
         self.with_op(op, |p, share| {
-            let allowance = ((p.limit as f64) * share).floor().max(1.0);
-            let interval = (p.window_ms as f64 * 1000.0 / allowance).ceil() as u64;
-            let slot = p.next_slot_us.max(now);
-            p.next_slot_us = slot + interval;
-            Duration::from_micros(slot - now)
+            let mut start = now.max(p.hold_until_us);
+            loop {
+                p.roll_to(start);
+                let end = p.window_end_us - p.guard_us();
+                let left = p.left(share);
+                if left == 0 || start >= end {
+                    // Nothing left in this window: the next one.
+                    start = start.max(p.window_end_us);
+                    continue;
+                }
+                let slot = if p.used == 0 {
+                    start
+                } else {
+                    let from = p.last_slot_us.max(p.window_end_us - p.window_us);
+                    start.max(from + end.saturating_sub(from) / left)
+                };
+                // `end` is already a guard band before the window's end: a slot at it is safe.
+                if slot > end {
+                    start = p.window_end_us;
+                    continue;
+                }
+                p.used += 1;
+                p.last_slot_us = slot;
+                p.seq += 1;
+                p.in_flight.insert(p.seq, p.used);
+                return Slot {
+                    seq: p.seq,
+                    wait: Duration::from_micros(slot - now),
+                    window_end_us: p.window_end_us,
+                    epoch: p.epoch,
+                };
+            }
         })
     }
 
-    /// Learns from an answer's headers.
-    pub fn observe(&self, op: &'static str, rate: Option<RateLimit>) {
-        let Some(rate) = rate else { return };
+    /// Whether a call may start now on `slot`: its window is still open and still the window it
+    /// was counted in (the windows were not re-aligned meanwhile). Otherwise it must give the
+    /// slot up ([`Pacer::abandon`]) and reserve again.
+    pub fn still_open(&self, op: &'static str, slot: &Slot) -> bool {
+        let now = now_us();
+        self.with_op(op, |p, _| p.epoch == slot.epoch && now < slot.window_end_us)
+    }
+
+    /// Gives up a slot whose call was never sent (its window closed before it could start).
+    pub fn abandon(&self, op: &'static str, seq: u64) {
         self.with_op(op, |p, _| {
+            p.in_flight.remove(&seq);
+        });
+    }
+
+    /// Learns from the answer to the call of slot `seq` of `op` (its headers, when it had them).
+    pub fn answered(&self, op: &'static str, seq: u64, rate: Option<RateLimit>) {
+        let now = now_us();
+        self.with_op(op, |p, _| {
+            let used_then = p.in_flight.remove(&seq);
+            let Some(rate) = rate else { return };
             p.limit = rate.limit.max(1);
-            if let Some(previous) = p.last_reset
-                && rate.reset > previous
-            {
-                // Consecutive windows: their resets are one window apart.
-                p.window_ms = ((rate.reset - previous) * 1000).clamp(1_000, 60_000);
+            learn_window(p, rate.reset);
+            let reset_us = rate.reset.saturating_mul(1_000_000);
+            // An answer from a window already over says nothing about this one.
+            if reset_us <= now {
+                return;
             }
-            p.last_reset = Some(rate.reset);
+            // Windows are aligned to the first reset read (again after a new window length is
+            // learnt), and only ever moved forward: answers about the window still running while
+            // slots are being reserved in the next one must not pull the count back.
+            if (!p.aligned || reset_us > p.window_end_us) && reset_us <= now + p.window_us {
+                if reset_us != p.window_end_us {
+                    p.epoch += 1;
+                }
+                p.window_end_us = reset_us;
+                p.aligned = true;
+            }
+            if reset_us != p.window_end_us {
+                return;
+            }
+            let older_in_flight = p.in_flight.range(..seq).count() as u64;
+            let ours_counted = used_then.unwrap_or(p.used).saturating_sub(older_in_flight);
+            let others = p.limit.saturating_sub(rate.remaining).saturating_sub(ours_counted);
+            let elapsed_us = now.saturating_sub(p.window_end_us.saturating_sub(p.window_us));
+            if p.observed.is_none_or(|o| seq > o.seq) {
+                p.observed = Some(Observed { remaining: rate.remaining, seq, older_in_flight, others, elapsed_us });
+            }
             if rate.remaining == 0 {
-                p.next_slot_us = p.next_slot_us.max(rate.reset * 1_000_000);
+                p.hold_until_us = p.hold_until_us.max(reset_us);
             }
         });
     }
 
     /// After a 429: nothing of `op` starts before `until_ms` (Unix milliseconds).
     pub fn hold_until(&self, op: &'static str, until_ms: u64) {
-        self.with_op(op, |p, _| p.next_slot_us = p.next_slot_us.max(until_ms * 1000));
+        self.with_op(op, |p, _| p.hold_until_us = p.hold_until_us.max(until_ms * 1000));
+    }
+
+    /// The window length the pacer believes `op` has.
+    pub fn window(&self, op: &'static str) -> Duration {
+        self.with_op(op, |p, _| Duration::from_micros(p.window_us))
+    }
+}
+
+/// Learns the window length from consecutive resets: longer at once (slower is safe), shorter
+/// only after the same shorter period was read twice in a row.
+fn learn_window(p: &mut OpPace, reset_s: u64) {
+    let Some(previous) = p.last_reset_s else {
+        p.last_reset_s = Some(reset_s);
+        return;
+    };
+    if reset_s <= previous {
+        return;
+    }
+    p.last_reset_s = Some(reset_s);
+    let period = (reset_s - previous) * 1_000_000;
+    if period >= p.window_us {
+        // The same window, or windows passed unseen: nothing to learn.
+        p.shorter = None;
+        return;
+    }
+    let readings = match p.shorter {
+        Some((candidate, n)) if candidate == period => n + 1,
+        _ => 1,
+    };
+    if readings >= SHORTER_WINDOW_READINGS {
+        p.window_us = period;
+        p.shorter = None;
+        p.aligned = false;
+        p.epoch += 1;
+    } else {
+        p.shorter = Some((period, readings));
     }
 }
 
@@ -114,32 +328,75 @@ impl Pacer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn slots_are_spaced_by_the_share_of_the_limit() {
-        let pacer = Pacer::new(0.5);
-        // DeleteChannel: 60 per minute, half of it is 30: one slot every two seconds.
-        assert_eq!(pacer.reserve("DeleteChannel"), Duration::ZERO);
-        let second = pacer.reserve("DeleteChannel");
-        assert!(second > Duration::from_millis(1_900) && second <= Duration::from_millis(2_000), "{second:?}");
+    /// A call answered with these headers (its slot's wait ignored).
+    fn answer(pacer: &Pacer, op: &'static str, limit: u64, remaining: u64, reset: u64) {
+        let seq = pacer.reserve(op).seq;
+        pacer.answered(op, seq, Some(RateLimit { limit, remaining, reset }));
     }
 
     #[test]
-    fn headers_teach_the_limit_and_the_window() {
+    fn the_first_call_goes_at_once_and_the_rest_are_spread_over_the_window() {
         let pacer = Pacer::new(0.5);
-        let reset = now_us() / 1_000_000 + 1;
-        pacer.observe("UpdateUsers", Some(RateLimit { limit: 300, remaining: 299, reset }));
-        pacer.observe("UpdateUsers", Some(RateLimit { limit: 300, remaining: 299, reset: reset + 1 }));
-        pacer.reserve("UpdateUsers");
-        // A one-second window with 150 allowed: slots 7 ms apart.
-        let wait = pacer.reserve("UpdateUsers");
-        assert!(wait <= Duration::from_millis(7), "{wait:?}");
+        // DeleteChannel: 60 a minute, half of it is 30; after the first, 29 over the ~59 s left.
+        assert_eq!(pacer.reserve("DeleteChannel").wait, Duration::ZERO);
+        let second = pacer.reserve("DeleteChannel").wait;
+        assert!(second > Duration::from_millis(1_900) && second < Duration::from_millis(2_100), "{second:?}");
+    }
+
+    #[test]
+    fn a_window_never_gets_more_than_the_share() {
+        let pacer = Pacer::new(1.0);
+        let now_s = now_us() / 1_000_000;
+        // One call answered (59 left), then reservations until one falls in the next window.
+        answer(&pacer, "DeleteChannel", 60, 59, now_s + 60);
+        let window_end = pacer.reserve("DeleteChannel").window_end_us;
+        let mut in_window = 2;
+        loop {
+            let slot = pacer.reserve("DeleteChannel");
+            if slot.window_end_us != window_end {
+                break;
+            }
+            in_window += 1;
+        }
+        assert_eq!(in_window, 60, "the whole limit, not one more");
+    }
+
+    #[test]
+    fn others_spending_the_window_slow_the_pacer_down() {
+        let alone = Pacer::new(0.5);
+        let shared = Pacer::new(0.5);
+        let now_s = now_us() / 1_000_000;
+        answer(&alone, "UpdateUsers", 300, 299, now_s + 60);
+        // Others have spent 279 of 300 in the window so far: they are on course to spend it all.
+        answer(&shared, "UpdateUsers", 300, 20, now_s + 60);
+        alone.reserve("UpdateUsers");
+        shared.reserve("UpdateUsers");
+        let (a, s) = (alone.reserve("UpdateUsers").wait, shared.reserve("UpdateUsers").wait);
+        assert!(s > a * 10, "alone {a:?}, with the window nearly spent by others {s:?}");
     }
 
     #[test]
     fn an_exhausted_window_holds_calls_until_its_reset() {
         let pacer = Pacer::new(0.5);
         let reset = now_us() / 1_000_000 + 3;
-        pacer.observe("GetApp", Some(RateLimit { limit: 10_000, remaining: 0, reset }));
-        assert!(pacer.reserve("GetApp") > Duration::from_secs(1));
+        answer(&pacer, "GetApp", 10_000, 0, reset);
+        assert!(pacer.reserve("GetApp").wait > Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_shorter_window_is_believed_only_when_read_twice() {
+        let pacer = Pacer::new(0.5);
+        let now_s = now_us() / 1_000_000;
+        answer(&pacer, "UpdateUsers", 300, 299, now_s + 1);
+        answer(&pacer, "UpdateUsers", 300, 299, now_s + 2);
+        assert_eq!(pacer.window("UpdateUsers"), Duration::from_secs(60), "one odd reading");
+        answer(&pacer, "UpdateUsers", 300, 299, now_s + 3);
+        assert_eq!(pacer.window("UpdateUsers"), Duration::from_secs(1));
+        // A one-second window with 150 allowed: slots about 6.5 ms apart once the first has gone.
+        let wait = |p: &Pacer| p.reserve("UpdateUsers").wait;
+        wait(&pacer);
+        wait(&pacer);
+        let third = wait(&pacer);
+        assert!(third > Duration::from_millis(3), "{third:?}");
     }
 }

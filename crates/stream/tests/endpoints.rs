@@ -1,12 +1,14 @@
 //! The client against the sandbox over real HTTP: every endpoint, and Stream's errors mapped.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{Duration, Utc};
 use gymchat_ids::{ChannelId, ChannelType, Cid, GymId, StreamUserId, Team, UserId};
 use gymchat_sandbox::{Config, LimitMode};
-use gymchat_stream::model::{ChannelData, ChannelQuery, ChannelUpdate, NewMessage, SortField, User, UserPatch};
-use gymchat_stream::{Client, ClientConfig, Sent, user_token};
+use gymchat_stream::model::{
+    ChannelData, ChannelQuery, ChannelUpdate, NewMessage, SendOptions, SortField, User, UserPatch,
+};
+use gymchat_stream::{Client, ClientConfig, Sent, Updated, UserDeletion, user_token};
 use serde_json::{Map, json};
 
 mod support;
@@ -92,10 +94,10 @@ async fn app_and_users_round_trip() {
     let found =
         s.client.query_users(json!({ "id": { "$in": ["gym_4_user_8", "gym_4_user_11"] } }), 100, 0).await.unwrap();
     assert_eq!(found.body.len(), 2);
-    let deleted = s.client.delete_user(&member(8), false).await.unwrap().unwrap();
-    assert!(deleted.deleted_at.is_some());
-    assert_eq!(s.client.delete_user(&member(99), false).await.unwrap(), None, "deleting what is gone is done");
-    let task = s.client.delete_users(&[member(11)], true).await.unwrap();
+    assert!(s.client.delete_user(&member(8), false).await.unwrap(), "deleted now");
+    assert!(!s.client.delete_user(&member(99), false).await.unwrap(), "deleting what is gone is done");
+    let task =
+        s.client.delete_users(&[member(11)], UserDeletion::hard_with_messages_and_conversations()).await.unwrap();
     let mut status = String::new();
     for _ in 0..5 {
         status = s.client.get_task(&task).await.unwrap().status;
@@ -124,21 +126,15 @@ async fn channels_members_messages_and_tasks() {
     assert_eq!(created.body.members.len(), 2);
 
     for i in 1..=5 {
-        let msg = NewMessage {
-            id: format!("copy-{i}"),
-            text: format!("m{i}"),
-            user_id: member(10),
-            kind: None,
-            custom: Map::from_iter([("original_id".into(), json!(i))]),
-        };
-        let Sent::New(sent) = s.client.send_message(&room, &msg, true).await.unwrap() else {
+        let mut msg = NewMessage::new(format!("copy-{i}"), member(10), format!("m{i}"));
+        msg.custom.insert("original_id".into(), json!(i));
+        let Sent::New(sent) = s.client.send_message(&room, &msg, SendOptions::copy()).await.unwrap() else {
             panic!("copy-{i} already existed")
         };
         assert_eq!((sent.id.as_str(), sent.custom.get("original_id")), (format!("copy-{i}").as_str(), Some(&json!(i))));
     }
-    let again =
-        NewMessage { id: "copy-3".into(), text: "dup".into(), user_id: member(10), kind: None, custom: Map::new() };
-    assert_eq!(s.client.send_message(&room, &again, true).await.unwrap(), Sent::AlreadyExisted);
+    let again = NewMessage::new("copy-3", member(10), "dup");
+    assert_eq!(s.client.send_message(&room, &again, SendOptions::copy()).await.unwrap(), Sent::AlreadyExisted);
 
     let newest = s.client.get_or_create_channel(&room, None, 2, None).await.unwrap();
     let ids: Vec<&str> = newest.body.messages.iter().map(|m| m.id.as_str()).collect();
@@ -149,24 +145,21 @@ async fn channels_members_messages_and_tasks() {
     let update = ChannelUpdate {
         add_members: vec![member(11)],
         remove_members: vec![member(8)],
-        message: Some(NewMessage {
-            id: "sys-1".into(),
-            text: "closed".into(),
-            user_id: member(10),
-            kind: Some("system".into()),
-            custom: Map::new(),
-        }),
+        message: Some(NewMessage::new("sys-1", member(10), "closed").system()),
         data: Some(Map::from_iter([
             ("name".into(), json!("General")),
             ("frozen".into(), json!(true)),
             ("team".into(), json!("gym_4")),
         ])),
+        skip_push: true,
     };
-    let updated = s.client.update_channel(&room, &update).await.unwrap();
-    let members: Vec<String> = updated.body.members.iter().map(|m| m.user_id.to_string()).collect();
-    assert_eq!(members, ["gym_4_user_10", "gym_4_user_11"]);
-    assert!(updated.body.channel.frozen);
-    assert_eq!(updated.body.message.unwrap().kind, "system");
+    let Updated::Now(updated) = s.client.update_channel(&room, &update).await.unwrap() else {
+        panic!("not applied now")
+    };
+    let members: BTreeSet<String> = updated.members.iter().map(|m| m.user_id.to_string()).collect();
+    assert_eq!(members, BTreeSet::from(["gym_4_user_10".to_owned(), "gym_4_user_11".to_owned()]));
+    assert!(updated.channel.frozen);
+    assert_eq!(updated.message.unwrap().kind, "system");
     let partial = s
         .client
         .update_channel_partial(&room, Map::from_iter([("frozen".into(), json!(false))]), &["name"])
@@ -176,7 +169,7 @@ async fn channels_members_messages_and_tasks() {
 
     s.client.hide_channel(&room, &member(10), false).await.unwrap();
     s.client.show_channel(&room, &member(10)).await.unwrap();
-    s.client.truncate_channel(&room).await.unwrap();
+    s.client.truncate_channel(&room, Utc::now()).await.unwrap();
     assert!(s.client.get_or_create_channel(&room, None, 10, None).await.unwrap().body.messages.is_empty());
 
     let query = ChannelQuery {

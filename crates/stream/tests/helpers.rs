@@ -1,6 +1,7 @@
-//! The client's helpers and guarantees against the sandbox over HTTP: paging past the offset
-//! cap, whole histories, batches, faults without lost or duplicated writes, and pacing that
-//! draws no 429.
+//! The client's helpers and guarantees against the sandbox over HTTP: listing past the offset cap
+//! when Stream orders ties differently on every query, whole member lists and histories, batches
+//! confirmed per cid, tasks that fail or outlive their deadline, faults without lost or
+//! duplicated writes, and concurrency changed while calls run, observed by the sandbox.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -9,13 +10,14 @@ use chrono::{TimeZone, Utc};
 use gymchat_ids::{ChannelId, ChannelType, Cid, GymId, StreamUserId, Team, UserId};
 use gymchat_sandbox::model::{ChannelSnapshot, MessageRec, UserRec};
 use gymchat_sandbox::{Config, InitialState, LimitMode, Snapshot};
-use gymchat_stream::model::{ChannelData, ChannelUpdate, NewMessage, User};
-use gymchat_stream::{Client, ClientConfig, Sent};
+use gymchat_stream::error::ErrorKind;
+use gymchat_stream::model::{ChannelData, ChannelUpdate, NewMessage, SendOptions, User};
+use gymchat_stream::{Client, ClientConfig};
 use serde_json::{Map, Value, json};
 
 mod support;
 
-use support::{KEY, SECRET, sandbox};
+use support::{KEY, SECRET, sandbox, stats};
 
 fn member(user: i64) -> StreamUserId {
     StreamUserId::for_member(GymId::new(4).unwrap(), UserId::new(user).unwrap())
@@ -48,6 +50,7 @@ fn channel_rec(id: &str, second: i64, messages: usize) -> ChannelSnapshot {
                 text: format!("{m}"),
                 kind: "regular".into(),
                 created_at: created + chrono::Duration::seconds(m as i64),
+                command: None,
                 custom: Map::new(),
             })
             .collect(),
@@ -57,6 +60,7 @@ fn channel_rec(id: &str, second: i64, messages: usize) -> ChannelSnapshot {
 
 fn preloaded(channels: Vec<ChannelSnapshot>) -> Config {
     let mut c = Config::new(KEY, SECRET);
+    c.limits = LimitMode::Off;
     c.initial = InitialState::Snapshot(Snapshot {
         multi_tenant_enabled: true,
         users: vec![user_rec("gym_4_user_1")],
@@ -65,22 +69,62 @@ fn preloaded(channels: Vec<ChannelSnapshot>) -> Config {
     c
 }
 
+fn unpaced(url: &str) -> Client {
+    let mut config = ClientConfig::new(url, KEY, SECRET);
+    config.pace = false;
+    Client::new(config).unwrap()
+}
+
 #[tokio::test]
-async fn listing_3000_channels_returns_each_exactly_once() {
-    // Groups of 45 channels share a creation time, so ties straddle every 30-channel page.
-    let channels = (0..3_000).map(|i| channel_rec(&format!("c{i:04}"), i / 45, 0)).collect();
-    let s = sandbox(preloaded(channels)).await;
-    let client = Client::new(ClientConfig::new(&s.url, KEY, SECRET)).unwrap();
-    let listed = client.list_all_channels(json!({ "team": "gym_4" })).await.unwrap();
-    let unique: BTreeSet<String> = listed.iter().map(|c| c.channel.id.to_string()).collect();
-    assert_eq!((listed.len(), unique.len()), (3_000, 3_000));
-    assert!(listed.windows(2).all(|w| w[0].channel.created_at <= w[1].channel.created_at));
+async fn listing_3000_channels_with_shuffled_ties_returns_each_exactly_once() {
+    // Groups of 7 channels share a creation time, so ties straddle every 30-channel page, and
+    // the sandbox orders each tie group differently on every query.
+    let channels = (0..3_000).map(|i| channel_rec(&format!("c{i:04}"), i / 7, 0)).collect();
+    let mut config = preloaded(channels);
+    config.shuffle_ties = true;
+    let s = sandbox(config).await;
+    let listing = unpaced(&s.url).list_all_channels(json!({ "team": "gym_4" })).await.unwrap();
+    let unique: BTreeSet<String> = listing.channels.iter().map(|c| c.channel.id.to_string()).collect();
+    assert_eq!((listing.channels.len(), unique.len()), (3_000, 3_000));
+    assert!(listing.is_complete());
+    assert!(listing.channels.windows(2).all(|w| w[0].channel.created_at <= w[1].channel.created_at));
+}
+
+#[tokio::test]
+async fn a_tie_group_larger_than_a_page_is_reported_not_dropped() {
+    // 40 channels share one creation time: no query can vouch for all of them.
+    let mut channels: Vec<ChannelSnapshot> = (0..40).map(|i| channel_rec(&format!("tie{i:02}"), 5, 0)).collect();
+    channels.extend((0..10).map(|i| channel_rec(&format!("before{i}"), i - 20, 0)));
+    channels.extend((0..10).map(|i| channel_rec(&format!("after{i}"), 100 + i, 0)));
+    let mut config = preloaded(channels);
+    config.shuffle_ties = true;
+    let s = sandbox(config).await;
+    let listing = unpaced(&s.url).list_all_channels(json!({})).await.unwrap();
+    assert_eq!(listing.incomplete_at, [Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 5).unwrap()]);
+    let ids: BTreeSet<String> = listing.channels.iter().map(|c| c.channel.id.to_string()).collect();
+    assert!((0..10).all(|i| ids.contains(&format!("before{i}")) && ids.contains(&format!("after{i}"))), "{ids:?}");
+    assert!(ids.iter().filter(|i| i.starts_with("tie")).count() >= 30);
+}
+
+#[tokio::test]
+async fn listed_channels_carry_every_member_past_the_query_limit() {
+    let mut big = channel_rec("crowded", 0, 0);
+    big.members = (1..=250).map(|i| format!("gym_4_user_{i}")).collect();
+    let mut config = preloaded(vec![big, channel_rec("small", 1, 0)]);
+    if let InitialState::Snapshot(snapshot) = &mut config.initial {
+        snapshot.users = (1..=250).map(|i| user_rec(&format!("gym_4_user_{i}"))).collect();
+    }
+    let s = sandbox(config).await;
+    let listing = unpaced(&s.url).list_all_channels(json!({})).await.unwrap();
+    let crowded = listing.channels.iter().find(|c| c.channel.id.as_str() == "crowded").unwrap();
+    let members: BTreeSet<&str> = crowded.members.iter().map(|m| m.user_id.as_str()).collect();
+    assert_eq!(members.len(), 250);
 }
 
 #[tokio::test]
 async fn a_whole_history_is_read_oldest_first() {
     let s = sandbox(preloaded(vec![channel_rec("long", 0, 700), channel_rec("short", 1, 3)])).await;
-    let client = Client::new(ClientConfig::new(&s.url, KEY, SECRET)).unwrap();
+    let client = unpaced(&s.url);
     let history = client.channel_history(&cid("long")).await.unwrap();
     let ids: Vec<String> = history.iter().map(|m| m.id.clone()).collect();
     let expected: Vec<String> = (0..700).map(|m| format!("long-m{m}")).collect();
@@ -89,13 +133,9 @@ async fn a_whole_history_is_read_oldest_first() {
 }
 
 #[tokio::test]
-async fn batches_of_users_and_channel_deletes_hide_the_limit_of_100() {
-    let mut config = preloaded((0..150).map(|i| channel_rec(&format!("d{i}"), i, 0)).collect());
-    config.limits = LimitMode::Off;
-    let s = sandbox(config).await;
-    let mut config = ClientConfig::new(&s.url, KEY, SECRET);
-    config.pace = false;
-    let client = Client::new(config).unwrap();
+async fn batches_hide_the_limit_of_100_and_each_delete_is_confirmed() {
+    let s = sandbox(preloaded((0..150).map(|i| channel_rec(&format!("d{i}"), i, 0)).collect())).await;
+    let client = unpaced(&s.url);
 
     let users: Vec<User> = (1..=250).map(|i| User::new(member(i))).collect();
     assert_eq!(client.upsert_all_users(&users).await.unwrap(), 250);
@@ -106,9 +146,39 @@ async fn batches_of_users_and_channel_deletes_hide_the_limit_of_100() {
     let results = client.delete_all_channels(&cids, true).await.unwrap();
     assert_eq!(results.len(), 150);
     assert!(results.values().all(Result::is_ok), "{results:?}");
-    assert!(!client.channel_exists(&cids[149]).await.unwrap());
+    assert!(client.existing_cids(&cids).await.unwrap().is_empty());
+    // Stream answers 404 for a batch of cids none of which exists: each is confirmed gone.
     let again = client.delete_all_channels(&cids, true).await.unwrap();
     assert!(again.values().all(Result::is_ok), "deleting what is gone is done");
+}
+
+#[tokio::test]
+async fn a_batch_whose_task_fails_is_not_marked_deleted() {
+    let mut config = preloaded((0..3).map(|i| channel_rec(&format!("f{i}"), i, 0)).collect());
+    config.task_fail_rate = 1.0;
+    let s = sandbox(config).await;
+    let client = unpaced(&s.url);
+    let cids: Vec<Cid> = (0..3).map(|i| cid(&format!("f{i}"))).collect();
+    let results = client.delete_all_channels(&cids, false).await.unwrap();
+    for (cid, result) in &results {
+        let why = result.as_ref().unwrap_err();
+        assert!(why.contains("ended error"), "{cid}: {why}");
+    }
+    assert_eq!(client.existing_cids(&cids).await.unwrap().len(), 3);
+
+    let task = client.delete_channels(&cids, false).await.unwrap();
+    let failed = client.wait_for_task(&task, Duration::from_secs(10)).await.unwrap_err();
+    assert!(matches!(&failed.kind, ErrorKind::TaskFailed(t) if t.status == "error"), "{failed}");
+}
+
+#[tokio::test]
+async fn polling_a_task_stops_at_its_deadline() {
+    let s = sandbox(preloaded(vec![channel_rec("t", 0, 0)])).await;
+    let client = unpaced(&s.url);
+    let task = client.delete_channels(&[cid("t")], false).await.unwrap();
+    // The sandbox's task is still running at its first poll; no time is allowed for a second.
+    let late = client.wait_for_task(&task, Duration::ZERO).await.unwrap_err();
+    assert!(matches!(late.kind, ErrorKind::TaskDeadline { .. }), "{late}");
 }
 
 #[tokio::test]
@@ -153,20 +223,12 @@ async fn a_faulty_network_ends_in_exactly_the_intended_state() {
         };
         client.update_channel(&c, &update).await.unwrap();
         for m in 1..=5 {
-            let msg = NewMessage {
-                id: format!("room_4_{room}-copy-{m}"),
-                text: format!("{m}"),
-                user_id: member(room),
-                kind: None,
-                custom: Map::new(),
-            };
-            let sent = client.send_message(&c, &msg, true).await.unwrap();
-            assert!(matches!(sent, Sent::New(_) | Sent::AlreadyExisted));
+            let msg = NewMessage::new(format!("room_4_{room}-copy-{m}"), member(room), format!("{m}"));
+            client.send_message(&c, &msg, SendOptions::copy()).await.unwrap();
         }
     }
 
-    // Stalled calls finish on the server after the client gave up; let them settle, then read.
-    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    // Stalled calls answer 503 without applying anything, so the state can be read at once.
     let state: Value = reqwest::get(format!("{}/_sandbox/state", s.url)).await.unwrap().json().await.unwrap();
     assert_eq!(state["users"].as_array().unwrap().len(), 31);
     let channels = state["channels"].as_array().unwrap();
@@ -181,14 +243,7 @@ async fn a_faulty_network_ends_in_exactly_the_intended_state() {
         let expected: Vec<String> = (1..=5).map(|m| format!("room_4_{room}-copy-{m}")).collect();
         assert_eq!(ids, expected, "messages of room {room}: none lost, none repeated");
     }
-    let stats: Value = reqwest::get(format!("{}/_sandbox/stats", s.url)).await.unwrap().json().await.unwrap();
-    let faults: u64 = stats["operations"]
-        .as_object()
-        .unwrap()
-        .values()
-        .flat_map(|op| op["faults"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()))
-        .sum();
-    assert!(faults >= 10, "the workload must actually meet faults: {stats}");
+    let stats = stats(&s.url).await;
     let kinds: BTreeSet<&str> = stats["operations"]
         .as_object()
         .unwrap()
@@ -198,63 +253,76 @@ async fn a_faulty_network_ends_in_exactly_the_intended_state() {
     let every: BTreeSet<&str> =
         ["internal", "unavailable", "rate_limited_no_body", "stall", "reset", "applied_response_lost"].into();
     assert_eq!(kinds, every, "the workload must meet every kind of fault");
-}
-
-#[tokio::test]
-async fn pacing_at_streams_default_limits_draws_no_429() {
-    let mut config = Config::new(KEY, SECRET);
-    config.time_scale = 60.0; // Stream's default limits, one-second windows
-    let s = sandbox(config).await;
-    let mut client_config = ClientConfig::new(&s.url, KEY, SECRET);
-    client_config.max_in_flight = 8;
-    let client = Client::new(client_config).unwrap();
-    // 400 single-user upserts: more than a whole window's limit of 300.
-    let calls = (1..=400).map(|i| {
-        let client = client.clone();
-        async move { client.upsert_users(&[User::new(member(i))]).await.map(|_| ()) }
-    });
-    let results = futures_join_all(calls).await;
-    assert!(results.iter().all(Result::is_ok));
-    let stats: Value = reqwest::get(format!("{}/_sandbox/stats", s.url)).await.unwrap().json().await.unwrap();
-    assert_eq!(stats["operations"]["UpdateUsers"]["calls"], 400);
-    assert_eq!(stats["operations"]["UpdateUsers"]["rate_limited"], 0, "{stats}");
-}
-
-/// Runs the futures concurrently on the test's runtime and collects their results in order.
-async fn futures_join_all<F: std::future::Future<Output = T> + Send + 'static, T: Send + 'static>(
-    futures: impl IntoIterator<Item = F>,
-) -> Vec<T> {
-    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::with_capacity(handles.len());
-    for h in handles {
-        out.push(h.await.unwrap());
-    }
-    out
+    // The client sent every call in Stream's transport form.
+    assert_eq!((stats["missing_auth_type"].as_u64(), stats["bearer_prefix"].as_u64()), (Some(0), Some(0)), "{stats}");
+    let sends = stats["sends"].as_u64().unwrap();
+    assert!(sends >= 50 && stats["sends_skip_enrich_url"] == sends, "every copy asks for no URL enrichment: {stats}");
 }
 
 #[tokio::test]
 async fn concurrency_can_be_lowered_and_raised_while_calls_run() {
     let mut config = Config::new(KEY, SECRET);
     config.limits = LimitMode::Off;
-    config.latency = Duration::from_millis(20);
+    config.latency = Duration::from_millis(40);
     let s = sandbox(config).await;
     let mut client_config = ClientConfig::new(&s.url, KEY, SECRET);
     client_config.pace = false;
     client_config.max_in_flight = 8;
     let client = Client::new(client_config).unwrap();
-    client.upsert_users(&[User::new(member(1))]).await.unwrap();
-
-    let calls = |n: i64| {
-        (0..n).map(|_| {
-            let client = client.clone();
-            async move { client.query_users(json!({ "id": member(1) }), 1, 0).await.map(|a| a.body.len()) }
-        })
+    let calls = |n: usize| {
+        (0..n)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move { client.get_app().await.map(|_| ()) })
+            })
+            .collect::<Vec<_>>()
     };
-    client.set_max_in_flight(1).await;
-    assert_eq!(client.max_in_flight(), 1);
-    let lowered = futures_join_all(calls(10)).await;
-    client.set_max_in_flight(32).await;
-    assert_eq!(client.max_in_flight(), 32);
-    let raised = futures_join_all(calls(40)).await;
-    assert!(lowered.iter().chain(&raised).all(|r| r.as_ref().is_ok_and(|n| *n == 1)));
+    let in_flight = |url: String| async move { stats(&url).await["in_flight"].as_u64().unwrap_or(0) };
+
+    // 60 calls start 8 wide; while they run, lower to 2.
+    let running = calls(60);
+    while in_flight(s.url.clone()).await < 8 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    client.set_max_in_flight(2);
+    // The 8 already running finish; from then on the sandbox must never see more than 2.
+    while in_flight(s.url.clone()).await > 2 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    reqwest::Client::new().post(format!("{}/_sandbox/stats/reset", s.url)).send().await.unwrap();
+    let lowered_at = tokio::time::Instant::now();
+    // While the rest run, raise to 16 part-way through.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let lowered_peak = stats(&s.url).await["in_flight_peak"].as_u64().unwrap();
+    client.set_max_in_flight(16);
+    for h in running {
+        h.await.unwrap().unwrap();
+    }
+    assert!(lowered_at.elapsed() > Duration::from_millis(300));
+    assert_eq!(lowered_peak, 2, "after lowering, the sandbox saw at most 2 calls at once");
+    let raised_peak = stats(&s.url).await["in_flight_peak"].as_u64().unwrap();
+    assert!(raised_peak > 2, "after raising, more ran at once: {raised_peak}");
+}
+
+#[tokio::test]
+async fn a_call_waiting_for_its_window_does_not_hold_a_slot_of_another_operation() {
+    let mut config = Config::new(KEY, SECRET);
+    config.initial = InitialState::Snapshot(Snapshot { users: vec![user_rec("gym_4_user_1")], ..Snapshot::default() });
+    let s = sandbox(config).await;
+    let mut client_config = ClientConfig::new(&s.url, KEY, SECRET);
+    client_config.max_in_flight = 1;
+    let client = Client::new(client_config).unwrap();
+    // DeleteUser: 60 a minute, half for gymchat: the second call waits about two seconds.
+    client.delete_user(&member(1), false).await.unwrap();
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move { client.delete_user(&member(2), false).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = tokio::time::Instant::now();
+    client.get_app().await.unwrap();
+    let other = started.elapsed();
+    assert!(other < Duration::from_millis(1_000), "GetApp waited {other:?} behind DeleteUser's window");
+    assert!(!waiting.is_finished(), "the DeleteUser call is still waiting for its slot");
+    waiting.await.unwrap().unwrap();
 }

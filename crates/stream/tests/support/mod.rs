@@ -1,9 +1,10 @@
-//! The sandbox started in-process on port 0 for the client's tests.
+//! The sandbox started in-process on port 0 for the client's tests, and reads of what it observed.
 
 #![allow(dead_code, reason = "each test file uses a different part of the helper")]
 
 use gymchat_sandbox::Config;
 use gymchat_stream::{Client, ClientConfig};
+use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 pub const KEY: &str = "client-key";
@@ -30,4 +31,20 @@ pub async fn sandbox(config: Config) -> Running {
         let _ = stopped.await;
     }));
     Running { url, _stop: stop }
+}
+
+/// What the sandbox observed (`/_sandbox/stats`).
+pub async fn stats(url: &str) -> Value {
+    reqwest::get(format!("{url}/_sandbox/stats")).await.unwrap().json().await.unwrap()
+}
+
+/// Scripts the next answers of an operation (`/_sandbox/script`).
+pub async fn script(url: &str, operation: &str, answers: Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{url}/_sandbox/script"))
+        .json(&json!({ "operation": operation, "answers": answers }))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
 }
