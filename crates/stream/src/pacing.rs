@@ -57,6 +57,10 @@ const MINUTE_US: u64 = 60_000_000;
 /// The end of each window where no call is started: 2% of it, at least 5 ms.
 const GUARD_SHARE: f64 = 0.02;
 const MIN_GUARD_US: u64 = 5_000;
+/// Slots are never closer than this share of the window's average interval (window ÷ limit):
+/// the fastest moment stays under Stream's burst cap of twice the average rate (limit ÷ 30 per
+/// second), also when many calls re-reserve at once after the windows re-align.
+const MIN_GAP_SHARE: f64 = 0.6;
 /// How many consecutive readings of a shorter window it takes to believe it.
 const SHORTER_WINDOW_READINGS: u32 = 2;
 
@@ -203,11 +207,12 @@ impl Pacer {
                     start = start.max(p.window_end_us);
                     continue;
                 }
+                let min_gap = (p.window_us as f64 * MIN_GAP_SHARE / p.limit as f64) as u64;
                 let slot = if p.used == 0 {
                     start
                 } else {
                     let from = p.last_slot_us.max(p.window_end_us - p.window_us);
-                    start.max(from + end.saturating_sub(from) / left)
+                    start.max(from + end.saturating_sub(from) / left).max(p.last_slot_us + min_gap)
                 };
                 // `end` is already a guard band before the window's end: a slot at it is safe.
                 if slot > end {
@@ -261,7 +266,7 @@ impl Pacer {
             // slots are being reserved in the next one must not pull the count back.
             if (!p.aligned || reset_us > p.window_end_us) && reset_us <= now + p.window_us {
                 if reset_us != p.window_end_us {
-                    p.epoch += 1;
+                    realign(p, now);
                 }
                 p.window_end_us = reset_us;
                 p.aligned = true;
@@ -293,6 +298,13 @@ impl Pacer {
     }
 }
 
+/// The windows changed: slots reserved before are void (their calls reserve again), and none of
+/// them may push later slots out.
+fn realign(p: &mut OpPace, now: u64) {
+    p.epoch += 1;
+    p.last_slot_us = p.last_slot_us.min(now);
+}
+
 /// Learns the window length from consecutive resets: longer at once (slower is safe), shorter
 /// only after the same shorter period was read twice in a row.
 fn learn_window(p: &mut OpPace, reset_s: u64) {
@@ -318,7 +330,7 @@ fn learn_window(p: &mut OpPace, reset_s: u64) {
         p.window_us = period;
         p.shorter = None;
         p.aligned = false;
-        p.epoch += 1;
+        realign(p, now_us());
     } else {
         p.shorter = Some((period, readings));
     }
