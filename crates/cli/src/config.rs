@@ -94,9 +94,32 @@ pub enum Command {
     Db(DbCommand),
     /// Print the effective configuration as JSON (secrets and passwords redacted).
     Config,
+    /// Compare the database with Stream, gym by gym; write the report. Exit 0 all synced and
+    /// clean, 1 findings, 2 the audit could not complete.
+    Audit(AuditArgs),
     /// Run a local stand-in for Stream's endpoints (for tests, demos and rehearsals). Prints
     /// {"url": …} when ready; stops on Ctrl-C or SIGTERM, saving --state if given.
     Sandbox(SandboxArgs),
+}
+
+/// `gymchat audit …`
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// A gym to audit (repeatable).
+    #[arg(long = "gym-id", conflicts_with = "all")]
+    pub gym_id: Vec<gymchat_ids::GymId>,
+    /// Audit every gym of the database.
+    #[arg(long)]
+    pub all: bool,
+    /// Where to write the JSON report (default `audit_{gym}_{UTC timestamp}.json`).
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// Print the report on stdout instead of writing it to a file.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the report as one self-contained HTML page.
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
 }
 
 /// `gymchat sandbox …`

@@ -3,9 +3,11 @@
 //! Machine output is JSON on stdout; logs and errors go to stderr. Exit codes: 0 done, 2 could
 //! not run (bad input, unreachable database, refused fixture), as documented in the README.
 
+mod audit;
 mod config;
 mod db;
 mod sandbox;
+mod stream;
 
 use std::process::ExitCode;
 
@@ -28,9 +30,9 @@ async fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
     match run(&cli).await {
-        Ok(report) => {
+        Ok((report, code)) => {
             println!("{report:#}");
-            ExitCode::SUCCESS
+            ExitCode::from(code)
         }
         Err(e) => {
             eprintln!("error: {}", error_chain(&e));
@@ -55,19 +57,24 @@ fn error_chain(e: &anyhow::Error) -> String {
     line
 }
 
-async fn run(cli: &Cli) -> anyhow::Result<serde_json::Value> {
+/// Runs the command; returns its JSON for stdout and the exit code.
+async fn run(cli: &Cli) -> anyhow::Result<(serde_json::Value, u8)> {
     match &cli.command {
-        Command::Db(command) => db::run(&cli.global, command).await,
-        Command::Sandbox(args) => sandbox::run(&cli.global, args).await,
+        Command::Db(command) => db::run(&cli.global, command).await.map(|v| (v, 0)),
+        Command::Sandbox(args) => sandbox::run(&cli.global, args).await.map(|v| (v, 0)),
+        Command::Audit(args) => audit::run(&cli.global, args).await,
         Command::Config => {
             let g = &cli.global;
-            Ok(json!({
-                "database_url": redact_url(&g.database_url),
-                "stream_url": g.stream_url,
-                "stream_key": g.stream_key,
-                "stream_secret_sha256_prefix": g.stream_secret.as_ref().map(|s| s.fingerprint()),
-                "rate_budget": g.rate_budget,
-            }))
+            Ok((
+                json!({
+                    "database_url": redact_url(&g.database_url),
+                    "stream_url": g.stream_url,
+                    "stream_key": g.stream_key,
+                    "stream_secret_sha256_prefix": g.stream_secret.as_ref().map(|s| s.fingerprint()),
+                    "rate_budget": g.rate_budget,
+                }),
+                0,
+            ))
         }
     }
 }

@@ -12,10 +12,12 @@
 
 mod events;
 mod locks;
+mod ops;
 mod people;
 mod rooms;
 
 pub use locks::Lease;
+pub use ops::{ChannelMove, CleanupAction, RetiredRoom};
 
 use gymchat_ids::IdError;
 use serde::Serialize;

@@ -144,7 +144,7 @@ impl Session {
     }
 
     /// The users with these ids, by id; unknown ids are left out. Any number of ids: they are
-    /// bound [`IDS_PER_QUERY`] at a time.
+    /// bound a thousand at a time.
     pub async fn users(&mut self, ids: &[UserId]) -> Result<Rows<User>> {
         let mut sorted: Vec<i64> = ids.iter().map(|id| id.get()).collect();
         sorted.sort_unstable();

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use gymchat_ids::{GymId, RoomId, UserId};
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::{RawRow, Rows, collect_rows, one_row, opt_id, req_id};
+use super::{IDS_PER_QUERY, RawRow, Rows, collect_rows, one_row, opt_id, placeholders, req_id};
 use crate::backend::{Session, on_db};
 use crate::error::{Result, StoreError};
 use crate::model::{Hidden, Room, RoomStatus, RoomWithMembers};
@@ -130,6 +130,50 @@ impl Session {
             })
             .collect();
         Ok(Rows { rows, skipped })
+    }
+
+    /// The rooms, of any gym, that point at these bare channel ids; bound in chunks.
+    pub async fn rooms_by_channel_ids(&mut self, channel_ids: &[String]) -> Result<Rows<Room>> {
+        let mut out = Rows::default();
+        for chunk in channel_ids.chunks(IDS_PER_QUERY) {
+            // Only `$n` placeholders are spliced in.
+            let sql =
+                format!("{SELECT_ROOMS} WHERE stream_channel_id IN ({}) ORDER BY id", placeholders(chunk.len(), 0));
+            let rows = on_db!(self.db(), c => {
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(&mut *c).await.map(collect_rows::<_, RoomRow>)
+            })?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Member rows whose room was deleted (`room_id` NULL) of users who belong to the gym:
+    /// `(row id, user id)`. Such a row belongs to no room; the audit reports them.
+    pub async fn roomless_member_rows(&mut self, gym: GymId) -> Result<Vec<(i64, i64)>> {
+        let sql = "SELECT m.id, m.user_id FROM chat_members m JOIN user_gyms ug ON ug.user_id = m.user_id \
+                   WHERE m.room_id IS NULL AND ug.gym_id = $1 ORDER BY m.id";
+        let rows: Vec<(DbInt, DbInt)> =
+            on_db!(self.db(), c => sqlx::query_as(sql).bind(gym.get()).fetch_all(&mut *c).await)?;
+        Ok(rows.into_iter().map(|(a, b)| (a.0, b.0)).collect())
+    }
+
+    /// Sets only the room's status (NULL included), leaving every other column as it is: what
+    /// cleanup's retire and its undo change. Returns false when no such room exists.
+    pub async fn set_room_status_only(&mut self, room: RoomId, status: Option<RoomStatus>) -> Result<bool> {
+        // Only the placeholder (with its enum cast) is spliced in.
+        let sql =
+            format!("UPDATE chat_rooms SET status = {} WHERE id = $2", self.catalog.param("chat_rooms", "status", 1));
+        let n = on_db!(self.db(), c => sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(status.map(|s| s.as_str()))
+            .bind(room.get())
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
     }
 
     /// Points the room at a Stream channel (bare id) and touches `updated_at`. Returns false when

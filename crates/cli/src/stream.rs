@@ -1,0 +1,15 @@
+//! The Stream client every Stream-facing command builds from the global options.
+
+use anyhow::{Context, Result};
+use gymchat_stream::{Client, ClientConfig};
+
+use crate::config::GlobalOpts;
+
+/// A client of `--stream-url` with the key, secret and rate budget the options give.
+pub fn client(global: &GlobalOpts) -> Result<Client> {
+    let key = global.stream_key.clone().context("--stream-key (or STREAM_KEY) is required")?;
+    let secret = global.stream_secret.as_ref().context("--stream-secret (or STREAM_SECRET) is required")?;
+    let mut config = ClientConfig::new(&global.stream_url, key, secret.expose());
+    config.budget_share = global.rate_budget;
+    Client::new(config).context("cannot build the Stream client")
+}

@@ -1,0 +1,66 @@
+//! `gymchat audit` as an operator runs it, against a database loaded with the reference scenario
+//! and the sandbox serving its Stream side: exit codes, the report file, the HTML page, stdout.
+
+use std::process::{Command, Output};
+
+use gymchat_sandbox::{Config, InitialState, LimitMode, load_snapshot};
+use gymchat_testkit::{TestDb, fixture_path, on_both_backends};
+use serde_json::Value;
+
+async fn sandbox() -> (String, tokio::sync::oneshot::Sender<()>) {
+    let mut config = Config::new("k", "s");
+    config.limits = LimitMode::Off;
+    config.initial = InitialState::Snapshot(load_snapshot(&fixture_path("gym4.json")).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(gymchat_sandbox::run(listener, config, async {
+        let _ = stopped.await;
+    }));
+    (url, stop)
+}
+
+/// Runs `gymchat` off the test's thread, so the in-process sandbox keeps serving.
+async fn gymchat(db: &TestDb, dir: &std::path::Path, stream_url: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gymchat"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("DATABASE_URL", db.url())
+        .env("STREAM_URL", stream_url)
+        .env("STREAM_KEY", "k")
+        .env("STREAM_SECRET", "s");
+    tokio::task::spawn_blocking(move || cmd.output().expect("run gymchat")).await.unwrap()
+}
+
+on_both_backends! {
+    async fn audit_writes_its_report_exits_1_on_findings_and_2_on_an_unknown_gym(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, _stop) = sandbox().await;
+        let fixture = fixture_path("gym4.json");
+        let loaded = gymchat(&db, dir.path(), &url, &["db", "load-fixture", fixture.to_str().unwrap()]).await;
+        assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
+
+        let out = gymchat(&db, dir.path(), &url, &["audit", "--gym-id", "4", "--html", "report.html"]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("gym 4: 6 synced, 2 stream-only, 9 db-only"), "{stderr}");
+        let pointer: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let file = pointer["report"].as_str().unwrap();
+        assert!(file.starts_with("audit_4_") && file.ends_with(".json"), "{file}");
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join(file)).unwrap()).unwrap();
+        assert_eq!((report["version"].as_u64(), report["gyms"][0]["summary"]["synced"].as_u64()), (Some(1), Some(6)));
+        let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+        assert!(page.contains("Stream-only channels") && page.contains("event_644_d3d94468"));
+
+        let json = gymchat(&db, dir.path(), &url, &["audit", "--gym-id", "5", "--json"]).await;
+        assert_eq!(json.status.code(), Some(1), "{}", String::from_utf8_lossy(&json.stderr));
+        let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+        // Gym 5's one room is synced, but its channel still holds the legacy user_21.
+        assert_eq!(report["gyms"][0]["summary"]["synced"], 1);
+        assert_eq!(report["gyms"][0]["summary"]["legacy_member_ids"], serde_json::json!(["user_21"]));
+
+        let unknown = gymchat(&db, dir.path(), &url, &["audit", "--gym-id", "99"]).await;
+        assert_eq!(unknown.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&unknown.stderr).contains("gym 99 does not exist"));
+    }
+}

@@ -1,0 +1,461 @@
+//! The comparison: every room of the gym against the channel it points at, every channel of the
+//! gym's team against the rooms, each odd row its own finding. Pure: it works on what `read`
+//! gathered, so it can be tested on any shape of data.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use gymchat_ids::{ChannelIdForm, GymId, UserId, UserIdForm, classify_channel_id, classify_user_id};
+use gymchat_store::RoomWithMembers;
+use serde_json::{Value, json};
+
+use super::read::{ChannelInfo, DbSide, StreamSide, events_named, room_cid, value};
+use super::report::{
+    Archived, ChannelClass, Finding, FindingKind, GymReport, Retired, Skipped, SourceState, Sources, Summary,
+};
+
+/// Who a channel member id is, seen from one gym.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Person {
+    /// `gym_{G}_user_{U}` of this gym.
+    Target(UserId),
+    /// A legacy id (`user_{U}`, sanitised Auth0) of a known person.
+    Legacy(UserId),
+    /// Another gym's target id.
+    Foreign,
+    /// The gym's bot or `system`.
+    Special,
+    /// Not recognised, or a sanitised Auth0 id of nobody known.
+    Unknown,
+}
+
+fn person(id: &str, gym: GymId, db: &DbSide) -> Person {
+    match classify_user_id(id) {
+        UserIdForm::Target { gym: g, user } if g == gym => Person::Target(user),
+        UserIdForm::Target { .. } => Person::Foreign,
+        UserIdForm::Legacy { user } => Person::Legacy(user),
+        UserIdForm::Auth0 { .. } => db.by_auth0.get(id).map_or(Person::Unknown, |u| Person::Legacy(*u)),
+        UserIdForm::Bot { gym: g } if g == gym => Person::Special,
+        UserIdForm::System => Person::Special,
+        UserIdForm::Bot { .. } => Person::Foreign,
+        UserIdForm::Unknown { .. } => Person::Unknown,
+    }
+}
+
+fn class_of(form: &ChannelIdForm) -> ChannelClass {
+    match form {
+        ChannelIdForm::Direct { .. }
+        | ChannelIdForm::DirectHashed { .. }
+        | ChannelIdForm::LegacyDirect { .. }
+        | ChannelIdForm::LegacyDirectCut { .. } => ChannelClass::Direct,
+        ChannelIdForm::Event { .. }
+        | ChannelIdForm::AmbiguousEvent { .. }
+        | ChannelIdForm::LegacyEvent { .. }
+        | ChannelIdForm::LegacySystemEvent { .. } => ChannelClass::Event,
+        ChannelIdForm::Group { .. } => ChannelClass::Group,
+        ChannelIdForm::LegacyGroup { name, .. } if name.eq_ignore_ascii_case("general") => ChannelClass::General,
+        ChannelIdForm::LegacyGroup { .. } => ChannelClass::Group,
+        ChannelIdForm::General { .. } => ChannelClass::General,
+        ChannelIdForm::StreamGenerated => ChannelClass::StreamGenerated,
+        ChannelIdForm::Unknown { .. } => ChannelClass::Unknown,
+    }
+}
+
+/// Builds findings for one gym.
+struct Audit<'a> {
+    gym: GymId,
+    db: &'a DbSide,
+    now: DateTime<Utc>,
+    /// Destructive recommendations are made only on complete reads.
+    complete: bool,
+    findings: Vec<Finding>,
+}
+
+impl Audit<'_> {
+    #[allow(clippy::too_many_arguments, reason = "one field each")]
+    fn add(
+        &mut self,
+        kind: FindingKind,
+        room_id: Option<i64>,
+        cid: Option<&str>,
+        evidence: BTreeMap<String, Value>,
+        recommendation: &str,
+        command: Option<String>,
+        destructive: bool,
+    ) {
+        let (recommendation, command, destructive) = if destructive && !self.complete {
+            (
+                format!(
+                    "{recommendation} — not recommended now: the audit could not read everything, so nothing may be \
+                     deleted on its word; audit again once it completes"
+                ),
+                None,
+                false,
+            )
+        } else {
+            (recommendation.to_owned(), command, destructive)
+        };
+        self.findings.push(Finding {
+            kind,
+            room_id,
+            cid: cid.map(str::to_owned),
+            evidence,
+            recommendation,
+            command,
+            destructive,
+        });
+    }
+
+    fn migrate(&self) -> Option<String> {
+        Some(format!("gymchat migrate apply --gym-id {}", self.gym))
+    }
+
+    fn cleanup(&self) -> Option<String> {
+        Some(format!("gymchat cleanup --gym-id {} --yes", self.gym))
+    }
+
+    /// A user's standing in the gym, for evidence.
+    fn standing(&self, user: UserId) -> Value {
+        let exists = self.db.users.contains_key(&user);
+        let member = self.db.memberships.iter().find(|m| m.user_id == user);
+        json!({
+            "user_id": user.get(),
+            "user_exists": exists,
+            "active_member": member.is_some_and(|m| m.active_at(self.now)),
+        })
+    }
+
+    fn event_evidence(&self, event: gymchat_ids::EventId) -> Value {
+        match self.db.events.get(&event) {
+            None => json!({ "event_id": event.get(), "exists": false }),
+            Some(e) => json!({
+                "event_id": event.get(),
+                "exists": true,
+                "gym_id": e.gym_id.get(),
+                "status": e.status,
+                "over": e.is_over(self.now),
+            }),
+        }
+    }
+
+    /// A room whose channel exists: members, ids, team, `gym_id`, frozen state.
+    fn check_pair(&mut self, room: &RoomWithMembers, channel: &ChannelInfo) {
+        let cid = channel.cid.to_string();
+        let room_id = Some(room.room.id.get());
+        let mut in_channel = BTreeSet::new();
+        let (mut legacy, mut foreign, mut unknown) = (Vec::new(), Vec::new(), Vec::new());
+        for id in &channel.members {
+            match person(id, self.gym, self.db) {
+                Person::Target(u) => {
+                    in_channel.insert(u);
+                }
+                Person::Legacy(u) => {
+                    in_channel.insert(u);
+                    legacy.push(id.clone());
+                }
+                Person::Foreign => foreign.push(id.clone()),
+                Person::Special => {}
+                Person::Unknown => unknown.push(id.clone()),
+            }
+        }
+        let is_legacy = !legacy.is_empty() || !classify_channel_id(channel.cid.id().as_str()).is_target();
+        let in_room: BTreeSet<UserId> = room.members.iter().copied().collect();
+        let missing: Vec<i64> = in_room.difference(&in_channel).map(|u| u.get()).collect();
+        let extra: Vec<i64> = in_channel.difference(&in_room).map(|u| u.get()).collect();
+        // Legacy channels are put right by the migration, which sets members, team and gym_id.
+        let (fix, fix_cmd) = if is_legacy {
+            ("migrate the gym: the migration gives the room a channel with target ids, team and gym_id", self.migrate())
+        } else {
+            ("repair the channel with cleanup", self.cleanup())
+        };
+        let ev = |pairs: &[(&str, Value)]| -> BTreeMap<String, Value> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+        };
+        if !missing.is_empty() {
+            let e = ev(&[
+                ("room_members_missing_from_channel", value(&missing)),
+                ("channel_members", value(&channel.members)),
+            ]);
+            self.add(FindingKind::MissingMembers, room_id, Some(&cid), e, fix, fix_cmd.clone(), false);
+        }
+        if !extra.is_empty() {
+            let e = ev(&[("channel_members_not_in_room", value(&extra)), ("room_members", value(&in_room))]);
+            self.add(FindingKind::ExtraMembers, room_id, Some(&cid), e, fix, fix_cmd.clone(), false);
+        }
+        if !legacy.is_empty() {
+            let e = ev(&[("legacy_member_ids", value(&legacy))]);
+            let rec = "migrate the gym: members move to their gym_{G}_user_{U} ids";
+            self.add(FindingKind::LegacyMemberIds, room_id, Some(&cid), e, rec, self.migrate(), false);
+        }
+        if !foreign.is_empty() {
+            let e = ev(&[("foreign_member_ids", value(&foreign))]);
+            let rec = "remove the other gym's identities from the channel with cleanup";
+            self.add(FindingKind::ForeignGymMemberIds, room_id, Some(&cid), e, rec, self.cleanup(), false);
+        }
+        if !unknown.is_empty() {
+            let e = ev(&[("unknown_member_ids", value(&unknown))]);
+            let rec = "look at these ids by hand: gymchat cannot tell whose they are";
+            self.add(FindingKind::UnknownMemberIds, room_id, Some(&cid), e, rec, None, false);
+        }
+        let team = format!("gym_{}", self.gym);
+        match &channel.team {
+            None => {
+                let e = ev(&[("team", Value::Null), ("expected", json!(team))]);
+                self.add(FindingKind::MissingTeam, room_id, Some(&cid), e, fix, fix_cmd.clone(), false);
+            }
+            Some(t) if *t != team => {
+                let e = ev(&[("team", json!(t)), ("expected", json!(team))]);
+                self.add(FindingKind::WrongTeam, room_id, Some(&cid), e, fix, fix_cmd.clone(), false);
+            }
+            Some(_) => {}
+        }
+        let gym_id_ok = match &channel.gym_id {
+            Some(Value::String(s)) => *s == self.gym.to_string(),
+            Some(Value::Number(n)) => n.as_i64() == Some(self.gym.get()),
+            _ => false,
+        };
+        if !gym_id_ok {
+            let e = ev(&[
+                ("gym_id", channel.gym_id.clone().unwrap_or(Value::Null)),
+                ("expected", json!(self.gym.to_string())),
+            ]);
+            self.add(FindingKind::WrongGymId, room_id, Some(&cid), e, fix, fix_cmd, false);
+        }
+        if let Some(event) = room.room.event_id.and_then(|e| self.db.events.get(&e))
+            && event.is_over(self.now)
+            && !channel.frozen
+        {
+            let e = ev(&[("event", self.event_evidence(event.id)), ("frozen", json!(false))]);
+            let rec = "freeze the channel of the finished event (history stays readable)";
+            self.add(FindingKind::NotFrozenEventOver, room_id, Some(&cid), e, rec, self.cleanup(), false);
+        }
+    }
+
+    /// A room whose channel does not exist (or that names none).
+    fn db_only(&mut self, room: &RoomWithMembers, cid: Option<&str>, why: &str) {
+        let r = &room.room;
+        let event = r.event_id.map(|e| self.event_evidence(e));
+        let event_over = r.event_id.and_then(|e| self.db.events.get(&e)).is_none_or(|e| e.is_over(self.now));
+        let closed_event = !r.is_active() && r.event_id.is_some() && event_over;
+        let mut e: BTreeMap<String, Value> = BTreeMap::new();
+        e.insert("why".into(), json!(why));
+        e.insert("status".into(), value(r.status));
+        e.insert("name".into(), value(&r.name));
+        e.insert("members".into(), value(room.members.iter().map(|m| m.get()).collect::<Vec<_>>()));
+        if let Some(ev) = event {
+            e.insert("event".into(), ev);
+        }
+        if closed_event {
+            e.insert("reading".into(), json!("closed event whose channel was deleted"));
+        }
+        if !r.is_active() {
+            let rec = "retire the room: its channel is gone and the room is closed (recorded, undoable)";
+            self.add(FindingKind::DbOnly, Some(r.id.get()), cid, e, rec, self.cleanup(), true);
+        } else {
+            let rec = "give the room its channel again: the migration creates it with target ids";
+            self.add(FindingKind::DbOnly, Some(r.id.get()), cid, e, rec, self.migrate(), false);
+        }
+    }
+
+    /// A channel of the gym's team that no room of the gym points at.
+    fn stream_only(&mut self, channel: &ChannelInfo, claimed_by: Option<&gymchat_store::Room>) {
+        let cid = channel.cid.to_string();
+        let form = classify_channel_id(channel.cid.id().as_str());
+        let class = class_of(&form);
+        let mut e: BTreeMap<String, Value> = BTreeMap::new();
+        e.insert("class".into(), value(class));
+        e.insert("members".into(), value(&channel.members));
+        e.insert("message_count".into(), value(channel.message_count));
+        e.insert("last_message_at".into(), value(channel.last_message_at));
+        e.insert("frozen".into(), json!(channel.frozen));
+        let events: Vec<Value> = events_named(&form).into_iter().map(|ev| self.event_evidence(ev)).collect();
+        if !events.is_empty() {
+            e.insert("events".into(), Value::Array(events.clone()));
+        }
+        let users: Vec<UserId> = match &form {
+            ChannelIdForm::LegacyDirect { first, second } => vec![*first, *second],
+            ChannelIdForm::Direct { first, second, .. } => vec![*first, *second],
+            _ => Vec::new(),
+        };
+        if !users.is_empty() {
+            e.insert("users".into(), Value::Array(users.iter().map(|u| self.standing(*u)).collect()));
+        }
+        if let Some(room) = claimed_by {
+            e.insert("room_of_other_gym".into(), json!({ "room_id": room.id.get(), "gym_id": room.gym_id.get() }));
+            let rec = "the channel carries this gym's team, but a room of another gym points at it: fix its team";
+            self.add(FindingKind::StreamOnly, None, Some(&cid), e, rec, None, false);
+            return;
+        }
+        // Orphaned only when what the channel was for is gone.
+        let events_gone = !events.is_empty()
+            && events.iter().all(|ev| ev["exists"] == json!(false) || ev["gym_id"] != json!(self.gym.get()));
+        let users_gone = !users.is_empty()
+            && users.iter().any(|u| {
+                !self.db.users.contains_key(u)
+                    || !self.db.memberships.iter().any(|m| m.user_id == *u && m.active_at(self.now))
+            });
+        if events_gone || users_gone {
+            let because = if events_gone { "its event no longer exists" } else { "one of its two people left the gym" };
+            e.insert("orphaned_because".into(), json!(because));
+            let messages = channel.message_count.unwrap_or(usize::MAX);
+            let with = if messages == 0 { "" } else { " --include-with-messages" };
+            let rec = format!("delete the orphaned channel (soft; add --hard to purge): {because}");
+            let cmd = format!("gymchat cleanup channel --cid {cid} --yes{with}");
+            self.add(FindingKind::StreamOnly, None, Some(&cid), e, &rec, Some(cmd), true);
+        } else {
+            let rec = "no room points at this channel, but what it was for still exists: look at it before any change";
+            self.add(FindingKind::StreamOnly, None, Some(&cid), e, rec, None, false);
+        }
+    }
+}
+
+/// Compares the two sides of `gym` and writes its report.
+pub(crate) fn compare(gym: GymId, db: &DbSide, stream: &StreamSide, now: DateTime<Utc>) -> GymReport {
+    let complete = db.complete() && stream.complete();
+    let mut a = Audit { gym, db, now, complete, findings: Vec::new() };
+    let retired: HashMap<i64, &gymchat_store::RetiredRoom> = db.retired.iter().map(|r| (r.room_id.get(), r)).collect();
+    let (mut synced, mut retired_out, mut ours) = (0, Vec::new(), BTreeSet::new());
+    let mut legacy_ids = BTreeSet::new();
+
+    for room in &db.rooms {
+        let r = &room.room;
+        for member in &room.members {
+            if !db.users.contains_key(member) {
+                let e = BTreeMap::from([("user_id".to_owned(), json!(member.get()))]);
+                let rec = "the room's member has no user row: remove the member row by hand";
+                a.add(FindingKind::RoomMemberUserMissing, Some(r.id.get()), None, e, rec, None, false);
+            }
+        }
+        if let Some(event) = r.event_id
+            && !db.events.contains_key(&event)
+        {
+            let e = BTreeMap::from([("event_id".to_owned(), json!(event.get()))]);
+            let rec = "the room's event does not exist: the migration moves the room as a group room";
+            a.add(FindingKind::RoomEventMissing, Some(r.id.get()), None, e, rec, a.migrate(), false);
+        }
+        match room_cid(r) {
+            None => a.db_only(room, None, "the room has no channel id"),
+            Some(Err(reason)) => {
+                a.db_only(room, None, &format!("the room's channel id is not one Stream accepts: {reason}"))
+            }
+            Some(Ok(cid)) => {
+                let key = cid.to_string();
+                ours.insert(key.clone());
+                match stream.channels.get(&key) {
+                    Some(channel) => {
+                        synced += 1;
+                        for id in &channel.members {
+                            if matches!(person(id, gym, db), Person::Legacy(_))
+                                || matches!(classify_user_id(id), UserIdForm::Legacy { .. } | UserIdForm::Auth0 { .. })
+                            {
+                                legacy_ids.insert(id.clone());
+                            }
+                        }
+                        a.check_pair(room, channel);
+                    }
+                    None => match retired.get(&r.id.get()) {
+                        Some(ret) => retired_out.push(Retired {
+                            room_id: r.id.get(),
+                            cid: ret.cid.clone(),
+                            run_id: ret.run_id.clone(),
+                        }),
+                        None => a.db_only(room, Some(&key), "no channel with this cid exists in Stream"),
+                    },
+                }
+            }
+        }
+    }
+
+    let moved: HashMap<&str, &gymchat_store::ChannelMove> = db.moves.iter().map(|m| (m.old_cid.as_str(), m)).collect();
+    let mut archived = Vec::new();
+    for cid in stream.in_team.iter().filter(|c| !ours.contains(*c)) {
+        let Some(channel) = stream.channels.get(cid) else { continue };
+        match moved.get(cid.as_str()) {
+            Some(m) => {
+                archived.push(Archived { cid: cid.clone(), room_id: m.room_id.get(), new_cid: m.new_cid.clone() })
+            }
+            None => a.stream_only(channel, stream.claimed_elsewhere.get(cid)),
+        }
+    }
+
+    duplicates(&mut a);
+    if !db.roomless_member_rows.is_empty() {
+        let rows: Vec<Value> =
+            db.roomless_member_rows.iter().map(|(id, user)| json!({ "row_id": id, "user_id": user })).collect();
+        let e = BTreeMap::from([("rows".to_owned(), Value::Array(rows))]);
+        let rec = "nothing to do for chat: these rows belong to no room (their rooms were deleted)";
+        a.add(FindingKind::MemberRowsWithoutRoom, None, None, e, rec, None, false);
+    }
+    for s in &db.skipped {
+        let e = BTreeMap::from([
+            ("table".to_owned(), json!(s.table)),
+            ("key".to_owned(), json!(s.key)),
+            ("reason".to_owned(), json!(s.reason)),
+        ]);
+        let rec = "fix the row in the database; until then the audit cannot vouch for this gym";
+        a.add(FindingKind::UnreadableRow, None, None, e, rec, None, false);
+    }
+
+    let mut findings = a.findings;
+    findings.sort_by(|x, y| (x.kind, x.room_id, &x.cid).cmp(&(y.kind, y.room_id, &y.cid)));
+    let stream_only = findings.iter().filter(|f| f.kind == FindingKind::StreamOnly).count();
+    let db_only = findings.iter().filter(|f| f.kind == FindingKind::DbOnly).count();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &findings {
+        *counts.entry(f.kind.name()).or_default() += 1;
+    }
+    let judged = synced + stream_only + db_only;
+    let synced_pct = if judged == 0 { 100.0 } else { (synced as f64 * 1000.0 / judged as f64).round() / 10.0 };
+    GymReport {
+        gym_id: gym.get(),
+        complete,
+        sources: Sources {
+            db: SourceState { complete: db.complete(), problems: db.problems.clone() },
+            stream: SourceState { complete: stream.complete(), problems: stream.problems.clone() },
+        },
+        summary: Summary {
+            total_stream_channels: stream.channels.len(),
+            total_db_chatrooms: db.rooms.len(),
+            synced,
+            stream_only,
+            db_only,
+            synced_pct,
+            legacy_member_ids: legacy_ids.into_iter().collect(),
+            archived: archived.len(),
+            retired: retired_out.len(),
+            findings: counts,
+        },
+        findings,
+        archived,
+        retired: retired_out,
+        skipped_rows: db.skipped.iter().map(Skipped::from).collect(),
+    }
+}
+
+/// Several rooms for one event, or several direct rooms for one pair of people.
+fn duplicates(a: &mut Audit<'_>) {
+    let mut by_event: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    let mut by_pair: BTreeMap<(i64, i64), Vec<i64>> = BTreeMap::new();
+    for room in &a.db.rooms {
+        if let Some(event) = room.room.event_id {
+            by_event.entry(event.get()).or_default().push(room.room.id.get());
+        }
+        if room.room.is_direct
+            && let [x, y] = room.members.as_slice()
+        {
+            by_pair.entry((x.get(), y.get())).or_default().push(room.room.id.get());
+        }
+    }
+    for (event, rooms) in by_event.into_iter().filter(|(_, r)| r.len() > 1) {
+        let e = BTreeMap::from([("event_id".to_owned(), json!(event)), ("room_ids".to_owned(), json!(rooms))]);
+        let rec = "the migration gives the oldest room the event's channel and moves the others as group rooms";
+        let cmd = Some(format!("gymchat migrate plan --gym-id {}", a.gym));
+        a.add(FindingKind::DuplicateRoomsForEvent, Some(rooms[0]), None, e, rec, cmd, false);
+    }
+    for ((x, y), rooms) in by_pair.into_iter().filter(|(_, r)| r.len() > 1) {
+        let e = BTreeMap::from([("user_ids".to_owned(), json!([x, y])), ("room_ids".to_owned(), json!(rooms))]);
+        let rec = "the migration gives the oldest room the pair's direct channel and moves the others as group rooms";
+        let cmd = Some(format!("gymchat migrate plan --gym-id {}", a.gym));
+        a.add(FindingKind::DuplicateRoomsForPair, Some(rooms[0]), None, e, rec, cmd, false);
+    }
+}

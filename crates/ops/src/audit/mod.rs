@@ -1,0 +1,97 @@
+//! `gymchat audit`: compares the platform database with Stream, gym by gym, and says what is wrong
+//! and what to do (SYSTEM.md §6).
+//!
+//! - `read`: what is read for a gym, from both sides; a failed read marks its side incomplete.
+//! - `compare`: the pure comparison that turns both sides into findings.
+//! - [`report`]: the versioned report (JSON), and [`html`]: the same report as one page.
+//!
+//! Safety rule: a gym whose reads were not complete gets no destructive recommendation at all,
+//! and the audit exits 2.
+
+mod compare;
+pub mod html;
+mod read;
+pub mod report;
+
+use chrono::{DateTime, Utc};
+use gymchat_ids::GymId;
+use gymchat_store::{Store, StoreError};
+use gymchat_stream::Client;
+
+pub use report::{AuditReport, Finding, FindingKind, GymReport, REPORT_VERSION};
+
+/// Why an audit could not run at all (as opposed to running with incomplete reads).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The gym does not exist in the database.
+    #[error("gym {0} does not exist in the database")]
+    UnknownGym(GymId),
+    /// The database could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the audit is doing, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the database's side of a gym.
+    Database(GymId),
+    /// Reading Stream's side of a gym.
+    Stream(GymId),
+    /// A gym is done.
+    Done(GymId),
+}
+
+/// Audits one gym. A Stream outage does not fail it: the report says which reads were not
+/// complete. Fails only when the gym does not exist or the database is unreachable.
+pub async fn audit_gym(
+    store: &Store,
+    client: &Client,
+    gym: GymId,
+    now: DateTime<Utc>,
+    progress: &(dyn Fn(Stage) + Sync),
+) -> Result<GymReport, AuditError> {
+    progress(Stage::Database(gym));
+    let mut db = read::read_db(store, gym).await?;
+    progress(Stage::Stream(gym));
+    let stream = read::read_stream(store, client, gym, &mut db).await;
+    let report = compare::compare(gym, &db, &stream, now);
+    progress(Stage::Done(gym));
+    Ok(report)
+}
+
+/// Audits the given gyms, in order.
+pub async fn audit(
+    store: &Store,
+    client: &Client,
+    gyms: &[GymId],
+    progress: &(dyn Fn(Stage) + Sync),
+) -> Result<AuditReport, AuditError> {
+    let now = Utc::now();
+    let mut reports = Vec::with_capacity(gyms.len());
+    for gym in gyms {
+        reports.push(audit_gym(store, client, *gym, now, progress).await?);
+    }
+    Ok(AuditReport {
+        version: REPORT_VERSION,
+        generated_at: now,
+        complete: reports.iter().all(|g| g.complete),
+        gyms: reports,
+    })
+}
+
+/// Every gym of the database, for `--all` (rows that cannot be read are left out and named).
+pub async fn all_gyms(store: &Store) -> Result<(Vec<GymId>, Vec<String>), AuditError> {
+    let gyms = store.session().await?.gyms().await?;
+    let unread = gyms.skipped.iter().map(|s| format!("gyms {}: {}", s.key, s.reason)).collect();
+    Ok((gyms.rows.into_iter().map(|g| g.id).collect(), unread))
+}
+
+/// The default report file name: `audit_{gym}_{UTC timestamp}.json` (`all` for several gyms).
+pub fn default_file_name(gyms: &[GymId], at: DateTime<Utc>) -> String {
+    let who = match gyms {
+        [one] => one.to_string(),
+        _ => "all".to_owned(),
+    };
+    format!("audit_{who}_{}.json", at.format("%Y%m%dT%H%M%SZ"))
+}

@@ -1,0 +1,237 @@
+//! What the audit reads for one gym: the rooms, members, people, events and gymchat's own records
+//! from the database, and from Stream every channel of the gym's team plus every channel a room
+//! points at, the rooms of other gyms that claim the gym's unclaimed channels, and the history of
+//! those unclaimed channels (their evidence).
+//!
+//! A read that fails does not stop the audit: the source is marked incomplete with the reason, and
+//! what was read is kept, so the report says what it knows and that it is not everything.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use gymchat_ids::{ChannelIdForm, Cid, EventId, GymId, Team, UserId, classify_channel_id, sanitize_auth0_subject};
+use gymchat_store::{ChannelMove, Event, Membership, RetiredRoom, Room, RoomWithMembers, SkippedRow, Store, User};
+use gymchat_stream::Client;
+use gymchat_stream::model::ChannelState;
+use serde_json::{Value, json};
+
+use super::AuditError;
+
+/// A channel as the audit needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ChannelInfo {
+    pub cid: Cid,
+    pub team: Option<String>,
+    pub frozen: bool,
+    pub members: Vec<String>,
+    pub gym_id: Option<Value>,
+    pub created_at: DateTime<Utc>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    /// Known for channels no room of the gym points at (their history was read).
+    pub message_count: Option<usize>,
+}
+
+impl ChannelInfo {
+    fn from_state(state: ChannelState) -> Self {
+        let c = state.channel;
+        Self {
+            gym_id: c.custom.get("gym_id").cloned(),
+            team: c.team.map(|t| t.to_string()),
+            frozen: c.frozen,
+            members: state.members.into_iter().map(|m| m.user_id.to_string()).collect(),
+            created_at: c.created_at,
+            last_message_at: c.last_message_at,
+            message_count: None,
+            cid: c.cid,
+        }
+    }
+}
+
+/// The database's side of a gym.
+#[derive(Debug, Default)]
+pub(crate) struct DbSide {
+    pub rooms: Vec<RoomWithMembers>,
+    pub memberships: Vec<Membership>,
+    pub users: HashMap<UserId, User>,
+    /// Sanitised Auth0 subjects of the gym's people, to map the oldest Stream ids back.
+    pub by_auth0: HashMap<String, UserId>,
+    pub events: HashMap<EventId, Event>,
+    pub moves: Vec<ChannelMove>,
+    pub retired: Vec<RetiredRoom>,
+    pub roomless_member_rows: Vec<(i64, i64)>,
+    pub skipped: Vec<SkippedRow>,
+    pub problems: Vec<String>,
+}
+
+impl DbSide {
+    /// Read whole: no failed read and no row set aside.
+    pub fn complete(&self) -> bool {
+        self.problems.is_empty() && self.skipped.is_empty()
+    }
+}
+
+/// Stream's side of a gym.
+#[derive(Debug, Default)]
+pub(crate) struct StreamSide {
+    /// Every channel read, by cid.
+    pub channels: BTreeMap<String, ChannelInfo>,
+    /// The cids of the gym's team.
+    pub in_team: BTreeSet<String>,
+    /// Rooms of other gyms pointing at a channel of this gym's team, by cid.
+    pub claimed_elsewhere: HashMap<String, Room>,
+    pub problems: Vec<String>,
+}
+
+impl StreamSide {
+    pub fn complete(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The cid a room points at, if it names one Stream would accept.
+pub(crate) fn room_cid(room: &Room) -> Option<Result<Cid, String>> {
+    let id = room.stream_channel_id.as_deref()?;
+    Some(Cid::parse(&format!("{}:{id}", room.stream_channel_type)).map_err(|e| e.to_string()))
+}
+
+/// Reads the database's side of `gym`. Fails only when the gym does not exist or the database
+/// cannot be reached at all.
+pub(crate) async fn read_db(store: &Store, gym: GymId) -> Result<DbSide, AuditError> {
+    let mut s = store.session().await?;
+    if s.gym(gym).await?.is_none() {
+        return Err(AuditError::UnknownGym(gym));
+    }
+    let mut side = DbSide::default();
+    let rooms = s.rooms_with_members(gym).await?;
+    side.skipped.extend(rooms.skipped);
+    side.rooms = rooms.rows;
+    let memberships = s.memberships_of_gym(gym).await?;
+    side.skipped.extend(memberships.skipped);
+    side.memberships = memberships.rows;
+
+    let people: BTreeSet<UserId> = side
+        .rooms
+        .iter()
+        .flat_map(|r| r.members.iter().copied())
+        .chain(side.memberships.iter().map(|m| m.user_id))
+        .collect();
+    let people: Vec<UserId> = people.into_iter().collect();
+    let users = s.users(&people).await?;
+    side.skipped.extend(users.skipped);
+    for user in users.rows {
+        if let Some(Ok(sanitised)) = user.auth0_id.as_deref().map(sanitize_auth0_subject) {
+            side.by_auth0.insert(sanitised.to_string(), user.id);
+        }
+        side.users.insert(user.id, user);
+    }
+    let event_ids: Vec<EventId> = side.rooms.iter().filter_map(|r| r.room.event_id).collect();
+    read_events(&mut s, &mut side, &event_ids).await?;
+    side.moves = s.channel_moves(gym).await?;
+    side.retired = s.retired_rooms(gym).await?;
+    side.roomless_member_rows = s.roomless_member_rows(gym).await?;
+    Ok(side)
+}
+
+async fn read_events(s: &mut gymchat_store::Session, side: &mut DbSide, ids: &[EventId]) -> Result<(), AuditError> {
+    let wanted: Vec<EventId> = ids.iter().filter(|id| !side.events.contains_key(id)).copied().collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let events = s.events(&wanted).await?;
+    side.skipped.extend(events.skipped);
+    side.events.extend(events.rows.into_iter().map(|e| (e.id, e)));
+    Ok(())
+}
+
+/// The events a channel id names, in every reading of it.
+pub(crate) fn events_named(form: &ChannelIdForm) -> Vec<EventId> {
+    match form {
+        ChannelIdForm::Event { event, .. } => vec![*event],
+        ChannelIdForm::LegacyEvent { event, .. } | ChannelIdForm::LegacySystemEvent { event } => vec![*event],
+        ChannelIdForm::AmbiguousEvent { target_event, legacy_event, .. } => vec![*target_event, *legacy_event],
+        _ => Vec::new(),
+    }
+}
+
+/// Reads Stream's side of `gym`, given the database's. Never fails: what could not be read makes
+/// the side incomplete, with the reason.
+pub(crate) async fn read_stream(store: &Store, client: &Client, gym: GymId, db: &mut DbSide) -> StreamSide {
+    let mut side = StreamSide::default();
+    let team = Team::for_gym(gym);
+    match client.list_all_channels(json!({ "team": team.as_str() })).await {
+        Ok(listing) => {
+            for t in &listing.incomplete_at {
+                side.problems.push(format!(
+                    "more than a page of channels share the creation time {t}: the listing cannot vouch for all of them"
+                ));
+            }
+            for state in listing.channels {
+                let info = ChannelInfo::from_state(state);
+                side.in_team.insert(info.cid.to_string());
+                side.channels.insert(info.cid.to_string(), info);
+            }
+        }
+        Err(e) => side.problems.push(format!("listing the channels of team {team}: {e}")),
+    }
+
+    // Channels the rooms point at that the team listing did not hold (legacy channels have no team).
+    let pointed: Vec<Cid> = db
+        .rooms
+        .iter()
+        .filter_map(|r| room_cid(&r.room)?.ok())
+        .filter(|cid| !side.channels.contains_key(&cid.to_string()))
+        .collect();
+    match client.channels_by_cids(&pointed).await {
+        Ok(states) => {
+            for state in states {
+                let info = ChannelInfo::from_state(state);
+                side.channels.insert(info.cid.to_string(), info);
+            }
+        }
+        Err(e) => side.problems.push(format!("reading the channels the rooms point at: {e}")),
+    }
+
+    // The team's channels that no room of the gym points at: who else claims them, what they hold.
+    let ours: BTreeSet<String> =
+        db.rooms.iter().filter_map(|r| room_cid(&r.room)?.ok()).map(|c| c.to_string()).collect();
+    let unclaimed: Vec<String> = side.in_team.iter().filter(|c| !ours.contains(*c)).cloned().collect();
+    if !unclaimed.is_empty() {
+        let bare: Vec<String> =
+            unclaimed.iter().filter_map(|c| c.split_once(':').map(|(_, id)| id.to_owned())).collect();
+        match store.session().await.map_err(AuditError::from) {
+            Ok(mut s) => match s.rooms_by_channel_ids(&bare).await {
+                Ok(rooms) => {
+                    db.skipped.extend(rooms.skipped);
+                    for room in rooms.rows.into_iter().filter(|r| r.gym_id != gym) {
+                        if let Some(Ok(cid)) = room_cid(&room) {
+                            side.claimed_elsewhere.insert(cid.to_string(), room);
+                        }
+                    }
+                }
+                Err(e) => db.problems.push(format!("reading rooms by channel: {e}")),
+            },
+            Err(e) => db.problems.push(e.to_string()),
+        }
+        let mut named = Vec::new();
+        for cid in &unclaimed {
+            if let Some(info) = side.channels.get_mut(cid) {
+                match client.channel_history(&info.cid).await {
+                    Ok(history) => info.message_count = Some(history.len()),
+                    Err(e) => side.problems.push(format!("reading the history of {cid}: {e}")),
+                }
+                named.extend(events_named(&classify_channel_id(info.cid.id().as_str())));
+            }
+        }
+        if let Ok(mut s) = store.session().await
+            && let Err(e) = read_events(&mut s, db, &named).await
+        {
+            db.problems.push(format!("reading the events channels name: {e}"));
+        }
+    }
+    side
+}
+
+/// A small helper for evidence: JSON of anything serialisable.
+pub(crate) fn value<T: serde::Serialize>(v: T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}

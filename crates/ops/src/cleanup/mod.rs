@@ -1,0 +1,1 @@
+//! Cleanup (to come).
