@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use gymchat_ids::GymId;
+use gymchat_ids::{ChannelId, ChannelType, Cid, GymId, RoomId, StreamUserId, Team, UserId};
 use gymchat_ops::audit::{self, AuditReport, FindingKind, GymReport};
 use gymchat_sandbox::model::ChannelSnapshot;
 use gymchat_sandbox::{Config, InitialState, LimitMode, Snapshot, load_snapshot};
-use gymchat_store::{DbFixture, Store};
+use gymchat_store::{ChannelMove, DbFixture, RetiredRoom, Store};
+use gymchat_stream::model::{ChannelData, User};
 use gymchat_stream::{Client, ClientConfig};
 use gymchat_testkit::{TestDb, fixture_path, on_both_backends, read_fixture};
 use serde_json::{Value, json};
@@ -199,6 +200,64 @@ on_both_backends! {
         assert!(!generated.destructive, "nothing proves a generated channel orphaned");
         // The room with NULL status is read as active and synced like the others.
         assert_eq!(g.summary.synced, 6);
+    }
+}
+
+on_both_backends! {
+    async fn moved_away_channels_are_archived_and_retired_rooms_are_not_db_only(db) {
+        let w = gym4(&db).await;
+        let gym = GymId::new(4).unwrap();
+        // Room 639 moves to a target channel, as the migration will do it.
+        let people: Vec<User> = [8, 10, 11, 17]
+            .iter()
+            .map(|&u| {
+                let mut user = User::new(StreamUserId::for_member(gym, UserId::new(u).unwrap()));
+                user.teams = vec![Team::for_gym(gym)];
+                user
+            })
+            .collect();
+        w.client.upsert_users(&people).await.unwrap();
+        let target = Cid::new(ChannelType::messaging(), ChannelId::group(gym, RoomId::new(639).unwrap()));
+        let data = ChannelData {
+            created_by_id: Some(people[1].id.clone()),
+            team: Some(Team::for_gym(gym)),
+            members: people.iter().map(|u| u.id.clone()).collect(),
+            custom: serde_json::Map::from_iter([("gym_id".into(), json!("4")), ("name".into(), json!("General"))]),
+            ..Default::default()
+        };
+        w.client.get_or_create_channel(&target, Some(&data), 0, None).await.unwrap();
+        let now = Utc::now();
+        let mut s = w.store.session().await.unwrap();
+        s.set_room_stream_channel_id(RoomId::new(639).unwrap(), target.id().as_str(), now).await.unwrap();
+        s.record_channel_move(&ChannelMove {
+            room_id: RoomId::new(639).unwrap(),
+            gym_id: gym,
+            old_cid: "messaging:room_General_10".into(),
+            new_cid: target.to_string(),
+            run_id: "run-1".into(),
+            moved_at: now,
+        })
+        .await
+        .unwrap();
+        // Room 641's channel is gone; cleanup retired it.
+        s.record_retired_room(&RetiredRoom {
+            room_id: RoomId::new(641).unwrap(),
+            gym_id: gym,
+            cid: Some("event_604_d3d94468".into()),
+            run_id: "cleanup-1".into(),
+            retired_at: now,
+        })
+        .await
+        .unwrap();
+
+        let g = audit_of(&w, 4).await.gyms.remove(0);
+        assert_eq!(g.archived.len(), 1);
+        assert_eq!((g.archived[0].cid.as_str(), g.archived[0].room_id), ("messaging:room_General_10", 639));
+        assert_eq!(g.retired.iter().map(|r| r.room_id).collect::<Vec<_>>(), [641]);
+        assert_eq!((g.summary.synced, g.summary.stream_only, g.summary.db_only), (6, 2, 8));
+        let moved: Vec<&gymchat_ops::audit::Finding> =
+            g.findings.iter().filter(|f| f.room_id == Some(639)).collect();
+        assert!(moved.is_empty(), "the moved room's target channel is clean: {moved:?}");
     }
 }
 

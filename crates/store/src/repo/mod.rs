@@ -17,7 +17,7 @@ mod people;
 mod rooms;
 
 pub use locks::Lease;
-pub use ops::{ChannelMove, CleanupAction, RetiredRoom};
+pub use ops::{ChannelMove, RetiredRoom};
 
 use gymchat_ids::IdError;
 use serde::Serialize;

@@ -1,1 +1,0 @@
-//! Cleanup (to come).
