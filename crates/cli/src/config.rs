@@ -97,6 +97,9 @@ pub enum Command {
     /// Compare the database with Stream, gym by gym; write the report. Exit 0 all synced and
     /// clean, 1 findings, 2 the audit could not complete.
     Audit(AuditArgs),
+    /// Act on a fresh audit: delete orphaned channels, retire rooms whose channel is gone, repair
+    /// target channels. Dry-run unless --yes; every database change can be undone.
+    Cleanup(CleanupArgs),
     /// Run a local stand-in for Stream's endpoints (for tests, demos and rehearsals). Prints
     /// {"url": …} when ready; stops on Ctrl-C or SIGTERM, saving --state if given.
     Sandbox(SandboxArgs),
@@ -120,6 +123,58 @@ pub struct AuditArgs {
     /// Also write the report as one self-contained HTML page.
     #[arg(long)]
     pub html: Option<std::path::PathBuf>,
+}
+
+/// `gymchat cleanup …`
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CleanupArgs {
+    /// `channel` or `undo`; without one, cleans up gyms.
+    #[command(subcommand)]
+    pub command: Option<CleanupCommand>,
+    /// A gym to clean up (repeatable).
+    #[arg(long = "gym-id", conflicts_with = "all")]
+    pub gym_id: Vec<gymchat_ids::GymId>,
+    /// Clean up every gym of the database.
+    #[arg(long)]
+    pub all: bool,
+    /// Act only on what this audit report recommended and a fresh audit still recommends.
+    #[arg(long)]
+    pub from_report: Option<std::path::PathBuf>,
+    /// Carry the plan out (without it, cleanup only prints what it would do).
+    #[arg(long)]
+    pub yes: bool,
+    /// Delete channels for good, with their messages (default: soft delete).
+    #[arg(long)]
+    pub hard: bool,
+    /// Also delete orphaned channels that hold messages.
+    #[arg(long)]
+    pub include_with_messages: bool,
+}
+
+/// `gymchat cleanup channel|undo`
+#[derive(Debug, Subcommand)]
+pub enum CleanupCommand {
+    /// One channel: deleted only when an audit of its gym proves it orphaned.
+    Channel {
+        /// The channel, `type:id`.
+        #[arg(long)]
+        cid: gymchat_ids::Cid,
+        /// Carry it out.
+        #[arg(long)]
+        yes: bool,
+        /// Delete it for good.
+        #[arg(long)]
+        hard: bool,
+        /// Also when it holds messages.
+        #[arg(long)]
+        include_with_messages: bool,
+    },
+    /// Restore every database change of a cleanup run.
+    Undo {
+        /// The run id a cleanup printed.
+        run_id: String,
+    },
 }
 
 /// `gymchat sandbox …`

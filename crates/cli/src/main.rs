@@ -4,6 +4,7 @@
 //! not run (bad input, unreachable database, refused fixture), as documented in the README.
 
 mod audit;
+mod cleanup;
 mod config;
 mod db;
 mod sandbox;
@@ -63,6 +64,7 @@ async fn run(cli: &Cli) -> anyhow::Result<(serde_json::Value, u8)> {
         Command::Db(command) => db::run(&cli.global, command).await.map(|v| (v, 0)),
         Command::Sandbox(args) => sandbox::run(&cli.global, args).await.map(|v| (v, 0)),
         Command::Audit(args) => audit::run(&cli.global, args).await,
+        Command::Cleanup(args) => cleanup::run(&cli.global, args).await,
         Command::Config => {
             let g = &cli.global;
             Ok((

@@ -1,5 +1,6 @@
-//! `gymchat audit` as an operator runs it, against a database loaded with the reference scenario
-//! and the sandbox serving its Stream side: exit codes, the report file, the HTML page, stdout.
+//! `gymchat audit` and `gymchat cleanup` as an operator runs them, against a database loaded with
+//! the reference scenario and the sandbox serving its Stream side: exit codes, the report file,
+//! the HTML page, stdout, a dry run, a cleanup and its undo.
 
 use std::process::{Command, Output};
 
@@ -62,5 +63,40 @@ on_both_backends! {
         let unknown = gymchat(&db, dir.path(), &url, &["audit", "--gym-id", "99"]).await;
         assert_eq!(unknown.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&unknown.stderr).contains("gym 99 does not exist"));
+    }
+}
+
+on_both_backends! {
+    async fn cleanup_dry_runs_then_cleans_up_then_undoes(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, _stop) = sandbox().await;
+        let fixture = fixture_path("gym4.json");
+        gymchat(&db, dir.path(), &url, &["db", "load-fixture", fixture.to_str().unwrap()]).await;
+        let json = |out: &Output| serde_json::from_slice::<Value>(&out.stdout).unwrap();
+
+        let dry = gymchat(&db, dir.path(), &url, &["cleanup", "--gym-id", "4"]).await;
+        assert_eq!(dry.status.code(), Some(0), "{}", String::from_utf8_lossy(&dry.stderr));
+        assert_eq!(json(&dry)["mode"], "dry_run");
+        assert_eq!(json(&dry)["plan"]["actions"].as_array().unwrap().len(), 12);
+        let still = gymchat(&db, dir.path(), &url, &["audit", "--gym-id", "4", "--json"]).await;
+        assert_eq!(json(&still)["gyms"][0]["summary"]["stream_only"], 2, "a dry run changes nothing");
+
+        let refused = gymchat(&db, dir.path(), &url, &["cleanup", "channel", "--cid", "messaging:room_General_10", "--yes"]).await;
+        assert_eq!(refused.status.code(), Some(1));
+        let reason = json(&refused)["run"]["refused"][0]["reason"].as_str().unwrap_or_default().to_owned();
+        assert!(reason.contains("points at it"), "{reason}");
+
+        let applied = gymchat(&db, dir.path(), &url, &["cleanup", "--gym-id", "4", "--yes"]).await;
+        assert_eq!(applied.status.code(), Some(0), "{}", String::from_utf8_lossy(&applied.stderr));
+        let run_id = json(&applied)["run"]["run_id"].as_str().unwrap().to_owned();
+        let after = gymchat(&db, dir.path(), &url, &["audit", "--gym-id", "4", "--json"]).await;
+        let summary = &json(&after)["gyms"][0]["summary"];
+        assert_eq!((summary["stream_only"].as_u64(), summary["db_only"].as_u64(), summary["retired"].as_u64()), (Some(0), Some(0), Some(9)));
+
+        let undo = gymchat(&db, dir.path(), &url, &["cleanup", "undo", &run_id]).await;
+        assert_eq!(undo.status.code(), Some(0), "{}", String::from_utf8_lossy(&undo.stderr));
+        assert_eq!(json(&undo)["restored"].as_array().unwrap().len(), 9);
+        let again = gymchat(&db, dir.path(), &url, &["cleanup", "undo", &run_id]).await;
+        assert_eq!(again.status.code(), Some(2), "a run is undone once");
     }
 }

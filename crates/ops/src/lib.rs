@@ -3,10 +3,12 @@
 //!
 //! - [`audit`]: reads both sides of each gym, compares them, and reports findings with evidence,
 //!   a recommendation and the `gymchat` command that carries it out; as JSON or one HTML page.
-//!
-//! Not built yet (issue 9): the cleanup that acts on the audit's findings.
+//! - [`cleanup`]: turns a fresh, complete audit into actions (delete orphaned channels, retire
+//!   rooms whose channel is gone, repair member sets, teams and frozen state), dry-run unless
+//!   told otherwise, every database change journaled so that it can be undone.
 //!
 //! Design decision: nothing destructive happens on partial information. A gym whose reads were
-//! incomplete gets no destructive recommendation.
+//! incomplete gets no destructive recommendation, and cleanup does nothing for it.
 
 pub mod audit;
+pub mod cleanup;

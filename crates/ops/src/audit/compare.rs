@@ -251,6 +251,9 @@ impl Audit<'_> {
         if !r.is_active() {
             let rec = "retire the room: its channel is gone and the room is closed (recorded, undoable)";
             self.add(FindingKind::DbOnly, Some(r.id.get()), cid, e, rec, self.cleanup(), true);
+        } else if r.event_id.is_some() && event_over {
+            let rec = "retire the room: its channel is gone and its event is over (status CLOSED, recorded, undoable)";
+            self.add(FindingKind::DbOnly, Some(r.id.get()), cid, e, rec, self.cleanup(), true);
         } else {
             let rec = "give the room its channel again: the migration creates it with target ids";
             self.add(FindingKind::DbOnly, Some(r.id.get()), cid, e, rec, self.migrate(), false);

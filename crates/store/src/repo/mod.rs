@@ -17,7 +17,7 @@ mod people;
 mod rooms;
 
 pub use locks::Lease;
-pub use ops::{ChannelMove, RetiredRoom};
+pub use ops::{ChannelMove, CleanupAction, RetiredRoom};
 
 use gymchat_ids::IdError;
 use serde::Serialize;

@@ -1,6 +1,6 @@
-//! gymchat's own records of what the operations did, read by the audit: channels a room moved
-//! away from (the migration writes them; the audit reports those channels as archived) and rooms
-//! cleanup retired (the audit reports them as retired, not db-only).
+//! gymchat's own records of what the operations did: channels a room moved away from (the
+//! migration writes them; the audit reports those channels as archived), rooms cleanup retired,
+//! and cleanup runs with their journal of actions (what a database change replaced, for undo).
 
 use chrono::{DateTime, Utc};
 use gymchat_ids::{GymId, RoomId};
@@ -42,6 +42,29 @@ pub struct RetiredRoom {
     pub retired_at: DateTime<Utc>,
 }
 
+/// One journaled cleanup action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CleanupAction {
+    /// Journal row id.
+    pub id: i64,
+    /// The run.
+    pub run_id: String,
+    /// The gym acted on.
+    pub gym_id: i64,
+    /// What was done (`delete_channel`, `retire_room`, …).
+    pub kind: String,
+    /// On what (a cid, a room id).
+    pub target: String,
+    /// `planned`, `done`, `failed`, `undone`.
+    pub state: String,
+    /// What a database change replaced (JSON), for undo.
+    pub before_json: Option<String>,
+    /// The outcome, in words.
+    pub detail: Option<String>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
 #[derive(FromRow)]
 struct MoveRow {
     room_id: i64,
@@ -59,6 +82,19 @@ struct RetiredRow {
     cid: Option<String>,
     run_id: String,
     retired_at_ms: i64,
+}
+
+#[derive(FromRow)]
+struct ActionRow {
+    id: i64,
+    run_id: String,
+    gym_id: i64,
+    kind: String,
+    target: String,
+    state: String,
+    before_json: Option<String>,
+    detail: Option<String>,
+    updated_at_ms: i64,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -126,6 +162,13 @@ impl Session {
         Ok(())
     }
 
+    /// Forgets that a room was retired (undo).
+    pub async fn forget_retired_room(&mut self, room: RoomId) -> Result<()> {
+        let sql = "DELETE FROM gymchat_retired_rooms WHERE room_id = $1";
+        on_db!(self.db(), c => sqlx::query(sql).bind(room.get()).execute(&mut *c).await.map(|_| ()))?;
+        Ok(())
+    }
+
     /// The gym's retired rooms.
     pub async fn retired_rooms(&mut self, gym: GymId) -> Result<Vec<RetiredRoom>> {
         let sql = "SELECT room_id, gym_id, cid, run_id, retired_at_ms FROM gymchat_retired_rooms \
@@ -143,5 +186,91 @@ impl Session {
                 })
             })
             .collect()
+    }
+
+    /// Opens a cleanup run.
+    pub async fn start_cleanup_run(&mut self, run_id: &str, at: DateTime<Utc>) -> Result<()> {
+        let sql = "INSERT INTO gymchat_cleanup_runs (run_id, started_at_ms) VALUES ($1, $2)";
+        on_db!(self.db(), c => sqlx::query(sql).bind(run_id).bind(ms(at)).execute(&mut *c).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Closes a cleanup run with its summary (JSON).
+    pub async fn finish_cleanup_run(&mut self, run_id: &str, at: DateTime<Utc>, summary: &str) -> Result<()> {
+        let sql = "UPDATE gymchat_cleanup_runs SET finished_at_ms = $1, summary = $2 WHERE run_id = $3";
+        on_db!(self.db(), c => sqlx::query(sql).bind(ms(at)).bind(summary).bind(run_id).execute(&mut *c).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Marks a cleanup run undone; false when it does not exist or was undone already.
+    pub async fn mark_cleanup_undone(&mut self, run_id: &str, at: DateTime<Utc>) -> Result<bool> {
+        let sql = "UPDATE gymchat_cleanup_runs SET undone_at_ms = $1 WHERE run_id = $2 AND undone_at_ms IS NULL";
+        let n = on_db!(self.db(), c => sqlx::query(sql).bind(ms(at)).bind(run_id).execute(&mut *c).await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    /// Whether a cleanup run exists, and whether it was undone.
+    pub async fn cleanup_run_undone(&mut self, run_id: &str) -> Result<Option<bool>> {
+        let sql = "SELECT undone_at_ms FROM gymchat_cleanup_runs WHERE run_id = $1";
+        let row: Option<(Option<i64>,)> =
+            on_db!(self.db(), c => sqlx::query_as(sql).bind(run_id).fetch_optional(&mut *c).await)?;
+        Ok(row.map(|(undone,)| undone.is_some()))
+    }
+
+    /// Journals an action in its first state; returns its journal id.
+    #[allow(clippy::too_many_arguments, reason = "one column each")]
+    pub async fn journal_action(
+        &mut self,
+        run_id: &str,
+        gym: GymId,
+        kind: &str,
+        target: &str,
+        state: &str,
+        before_json: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<i64> {
+        let sql = "INSERT INTO gymchat_cleanup_actions (run_id, gym_id, kind, target, state, before_json, updated_at_ms) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+        let (id,): (i64,) = on_db!(self.db(), c => sqlx::query_as(sql)
+            .bind(run_id)
+            .bind(gym.get())
+            .bind(kind)
+            .bind(target)
+            .bind(state)
+            .bind(before_json)
+            .bind(ms(at))
+            .fetch_one(&mut *c)
+            .await)?;
+        Ok(id)
+    }
+
+    /// Moves a journaled action to a new state, with what happened.
+    pub async fn update_action(&mut self, id: i64, state: &str, detail: &str, at: DateTime<Utc>) -> Result<()> {
+        let sql = "UPDATE gymchat_cleanup_actions SET state = $1, detail = $2, updated_at_ms = $3 WHERE id = $4";
+        on_db!(self.db(), c => sqlx::query(sql).bind(state).bind(detail).bind(ms(at)).bind(id).execute(&mut *c).await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// A run's journal, in the order the actions were taken.
+    pub async fn cleanup_actions(&mut self, run_id: &str) -> Result<Vec<CleanupAction>> {
+        let sql = "SELECT id, run_id, gym_id, kind, target, state, before_json, detail, updated_at_ms \
+                   FROM gymchat_cleanup_actions WHERE run_id = $1 ORDER BY id";
+        let rows: Vec<ActionRow> = on_db!(self.db(), c => sqlx::query_as(sql).bind(run_id).fetch_all(&mut *c).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| CleanupAction {
+                id: r.id,
+                run_id: r.run_id,
+                gym_id: r.gym_id,
+                kind: r.kind,
+                target: r.target,
+                state: r.state,
+                before_json: r.before_json,
+                detail: r.detail,
+                updated_at: time(r.updated_at_ms),
+            })
+            .collect())
     }
 }

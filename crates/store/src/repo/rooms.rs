@@ -161,6 +161,21 @@ impl Session {
         Ok(rows.into_iter().map(|(a, b)| (a.0, b.0)).collect())
     }
 
+    /// Sets only the room's status (NULL included), leaving every other column as it is: what
+    /// cleanup's retire and its undo change. Returns false when no such room exists.
+    pub async fn set_room_status_only(&mut self, room: RoomId, status: Option<RoomStatus>) -> Result<bool> {
+        // Only the placeholder (with its enum cast) is spliced in.
+        let sql =
+            format!("UPDATE chat_rooms SET status = {} WHERE id = $2", self.catalog.param("chat_rooms", "status", 1));
+        let n = on_db!(self.db(), c => sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(status.map(|s| s.as_str()))
+            .bind(room.get())
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
     /// Points the room at a Stream channel (bare id) and touches `updated_at`. Returns false when
     /// no such room exists; fails with [`StoreError::ChannelIdTaken`] when another room has it.
     pub async fn set_room_stream_channel_id(

@@ -20,3 +20,26 @@ CREATE TABLE IF NOT EXISTS gymchat_retired_rooms (
     run_id TEXT NOT NULL,
     retired_at_ms BIGINT NOT NULL
 );
+
+-- Cleanup runs and their journal: every action recorded before and after it happens, with what
+-- a database change replaced, so that an undo restores it.
+CREATE TABLE IF NOT EXISTS gymchat_cleanup_runs (
+    run_id TEXT PRIMARY KEY,
+    started_at_ms BIGINT NOT NULL,
+    finished_at_ms BIGINT,
+    undone_at_ms BIGINT,
+    summary TEXT
+);
+
+CREATE TABLE IF NOT EXISTS gymchat_cleanup_actions (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    gym_id BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    state TEXT NOT NULL,
+    before_json TEXT,
+    detail TEXT,
+    updated_at_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS gymchat_cleanup_actions_run ON gymchat_cleanup_actions (run_id);
