@@ -269,7 +269,7 @@ fn malformed_fixture_is_reported_with_its_path() {
     assert!(err.to_string().contains("no_such_table"), "{err}");
 }
 
-/// The repository keeps its own copy of the reference scenario (a fresh clone has no `../shared`);
+/// The repository keeps its own copy of the reference scenario (a fresh clone has no shared folder);
 /// where the shared original sits beside the checkout, the two must be identical.
 #[test]
 fn the_repositorys_reference_scenario_is_the_shared_one() {
