@@ -153,6 +153,10 @@ pub struct App {
     pub message_ids: HashMap<String, String>,
     /// Tasks by id.
     pub tasks: HashMap<String, TaskRec>,
+    /// Every channel by (team, creation time, cid): the order of a channel query sorted by
+    /// creation time within one team, so that a listing page costs what it returns, not the
+    /// app's size. Kept by [`App::insert_channel`] and [`App::remove_channel`].
+    pub by_team: BTreeSet<(Option<String>, DateTime<Utc>, String)>,
 }
 
 /// A channel in snapshot form.
@@ -238,9 +242,26 @@ impl App {
                 hidden_for: BTreeSet::new(),
                 messages: c.messages,
             };
-            app.channels.insert(rec.cid(), rec);
+            app.insert_channel(rec);
         }
         app
+    }
+
+    /// Adds or replaces a channel, keeping the team index.
+    pub fn insert_channel(&mut self, rec: ChannelRec) {
+        let cid = rec.cid();
+        if let Some(old) = self.channels.get(&cid) {
+            self.by_team.remove(&(old.team.clone(), old.created_at, cid.clone()));
+        }
+        self.by_team.insert((rec.team.clone(), rec.created_at, cid.clone()));
+        self.channels.insert(cid, rec);
+    }
+
+    /// Removes a channel for good, keeping the team index.
+    pub fn remove_channel(&mut self, cid: &str) -> Option<ChannelRec> {
+        let rec = self.channels.remove(cid)?;
+        self.by_team.remove(&(rec.team.clone(), rec.created_at, cid.to_owned()));
+        Some(rec)
     }
 
     /// The app as a snapshot, channels by creation time then cid.

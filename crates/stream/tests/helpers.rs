@@ -76,18 +76,23 @@ fn unpaced(url: &str) -> Client {
 }
 
 #[tokio::test]
-async fn listing_3000_channels_with_shuffled_ties_returns_each_exactly_once() {
-    // Groups of 7 channels share a creation time, so ties straddle every 30-channel page, and
-    // the sandbox orders each tie group differently on every query.
-    let channels = (0..3_000).map(|i| channel_rec(&format!("c{i:04}"), i / 7, 0)).collect();
-    let mut config = preloaded(channels);
-    config.shuffle_ties = true;
-    let s = sandbox(config).await;
-    let listing = unpaced(&s.url).list_all_channels(json!({ "team": "gym_4" })).await.unwrap();
-    let unique: BTreeSet<String> = listing.channels.iter().map(|c| c.channel.id.to_string()).collect();
-    assert_eq!((listing.channels.len(), unique.len()), (3_000, 3_000));
-    assert!(listing.is_complete());
-    assert!(listing.channels.windows(2).all(|w| w[0].channel.created_at <= w[1].channel.created_at));
+async fn listing_3000_channels_with_ties_returns_each_exactly_once() {
+    // Groups of 7 channels share a creation time, so ties straddle every 30-channel page. With
+    // shuffled ties the sandbox orders each tie group differently on every query (and scans);
+    // without, it walks its team index.
+    for shuffle_ties in [true, false] {
+        let channels = (0..3_000).map(|i| channel_rec(&format!("c{i:04}"), i / 7, 0)).collect();
+        let mut config = preloaded(channels);
+        config.shuffle_ties = shuffle_ties;
+        let s = sandbox(config).await;
+        let listing = unpaced(&s.url).list_all_channels(json!({ "team": "gym_4" })).await.unwrap();
+        let unique: BTreeSet<String> = listing.channels.iter().map(|c| c.channel.id.to_string()).collect();
+        assert_eq!((listing.channels.len(), unique.len()), (3_000, 3_000), "shuffle_ties {shuffle_ties}");
+        assert!(listing.is_complete());
+        assert!(listing.channels.windows(2).all(|w| w[0].channel.created_at <= w[1].channel.created_at));
+        let none = unpaced(&s.url).list_all_channels(json!({ "team": "gym_5" })).await.unwrap();
+        assert!(none.channels.is_empty(), "another team's listing is empty");
+    }
 }
 
 #[tokio::test]

@@ -157,7 +157,7 @@ pub async fn get_or_create(
     if !exists {
         let data = body.get("data").and_then(Value::as_object).cloned().unwrap_or_default();
         let channel = new_channel(&s, &app, &caller, &kind, &id, data)?;
-        app.channels.insert(cid.clone(), channel);
+        app.insert_channel(channel);
     }
     let channel = app.channels.get(&cid).ok_or_else(|| missing(&cid))?;
     can_see(&app, &caller, channel)?;
@@ -268,6 +268,38 @@ fn sort_key(c: &ChannelRec, field: &str) -> SortKey {
 
 const SORT_FIELDS: &[&str] = &["last_updated", "created_at", "updated_at", "last_message_at", "member_count"];
 
+/// The team a filter requires (`"team": "x"` or `{"$eq": "x"}`, at the top or in a top-level
+/// `$and`) and the lowest creation time it allows (`$gte`/`$gt`), when it requires one team.
+fn team_and_lower_bound(filter: &Map<String, Value>) -> Option<(String, Option<chrono::DateTime<Utc>>)> {
+    let mut parts: Vec<&Map<String, Value>> = vec![filter];
+    if let Some(Value::Array(items)) = filter.get("$and") {
+        parts.extend(items.iter().filter_map(Value::as_object));
+    }
+    let mut team = None;
+    let mut since = None;
+    for part in parts {
+        match part.get("team") {
+            Some(Value::String(t)) => team = Some(t.clone()),
+            Some(Value::Object(ops)) => {
+                if let Some(Value::String(t)) = ops.get("$eq") {
+                    team = Some(t.clone());
+                }
+            }
+            _ => {}
+        }
+        if let Some(Value::Object(ops)) = part.get("created_at") {
+            for op in ["$gte", "$gt"] {
+                if let Some(t) =
+                    ops.get(op).and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                {
+                    since = Some(t.with_timezone(&Utc));
+                }
+            }
+        }
+    }
+    team.map(|t| (t, since))
+}
+
 /// A user token may only name teams it is in: Stream answers 403/17 otherwise (seen live).
 fn check_named_teams(app: &App, caller: &Caller, filter: &Map<String, Value>) -> Result<(), ApiError> {
     let Caller::User(me) = caller else { return Ok(()) };
@@ -320,12 +352,34 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
     let app = lock(&s.app);
     check_named_teams(&app, &caller, &filter)?;
     let mut found = Vec::new();
-    for c in app.channels.values() {
-        if c.deleted_at.is_some() || can_see(&app, &caller, c).is_err() {
-            continue;
+    let by_creation = sort == [("created_at".to_owned(), false)];
+    match team_and_lower_bound(&filter).filter(|_| by_creation && !s.settings.shuffle_ties) {
+        // The keyset listing's shape: walk the team's channels in creation order from the bound
+        // and stop once the page is full, instead of scanning every channel of the app.
+        Some((team, since)) => {
+            let from = (Some(team.clone()), since.unwrap_or(chrono::DateTime::<Utc>::MIN_UTC), String::new());
+            for (t, _, cid) in app.by_team.range(from..) {
+                if t.as_deref() != Some(team.as_str()) || found.len() >= offset + limit {
+                    break;
+                }
+                let Some(c) = app.channels.get(cid) else { continue };
+                if c.deleted_at.is_none()
+                    && can_see(&app, &caller, c).is_ok()
+                    && filter::matches(&filter, &|f| channel_field(c, &caller, f))?
+                {
+                    found.push(c);
+                }
+            }
         }
-        if filter::matches(&filter, &|f| channel_field(c, &caller, f))? {
-            found.push(c);
+        None => {
+            for c in app.channels.values() {
+                if c.deleted_at.is_some() || can_see(&app, &caller, c).is_err() {
+                    continue;
+                }
+                if filter::matches(&filter, &|f| channel_field(c, &caller, f))? {
+                    found.push(c);
+                }
+            }
         }
     }
     // The tie-breaker: the cid, or a fresh random number per channel and query.
@@ -421,7 +475,7 @@ pub async fn update(
         "members".into(),
         json!(channel.members.iter().rev().map(|m| member_json(&app, m)).collect::<Vec<_>>()),
     );
-    app.channels.insert(cid, channel);
+    app.insert_channel(channel);
     Ok(created(Value::Object(reply)))
 }
 
@@ -479,8 +533,8 @@ pub async fn update_partial(
         }
     }
     next.updated_at = Utc::now();
-    *channel = next;
-    let channel = channel.clone();
+    let channel = next.clone();
+    app.insert_channel(next);
     let members: Vec<Value> = channel.members.iter().map(|m| member_json(&app, m)).collect();
     Ok(ok(json!({ "channel": channel_json(&channel), "members": members })))
 }
@@ -491,7 +545,7 @@ fn delete_channel(app: &mut App, cid: &str, hard: bool) -> Option<ChannelRec> {
     }
     let now = Utc::now();
     if hard {
-        let mut c = app.channels.remove(cid)?;
+        let mut c = app.remove_channel(cid)?;
         for m in &c.messages {
             app.message_ids.remove(&m.id);
         }

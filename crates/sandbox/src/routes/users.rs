@@ -303,7 +303,7 @@ fn delete_conversations(app: &mut App, user: &str, hard: bool) {
     let cids: Vec<String> = app.channels.values().filter(|c| c.has_member(user)).map(|c| c.cid()).collect();
     for cid in cids {
         if hard {
-            if let Some(c) = app.channels.remove(&cid) {
+            if let Some(c) = app.remove_channel(&cid) {
                 for m in &c.messages {
                     app.message_ids.remove(&m.id);
                 }
