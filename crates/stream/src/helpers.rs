@@ -23,6 +23,8 @@ const CHANNEL_PAGE: u32 = 30;
 const MESSAGE_PAGE: u32 = 300;
 /// Most members a channel query returns per channel.
 const QUERY_MEMBER_LIMIT: u32 = 100;
+/// Most slices a large listing is cut into (each listed by its own keyset loop, all at once).
+const LISTING_SLICES: i64 = 16;
 /// How long [`Client::delete_all_channels`] waits for each batch's task.
 pub const TASK_DEADLINE: Duration = Duration::from_secs(600);
 
@@ -172,30 +174,105 @@ impl Client {
     /// ties. Channels already listed are skipped by cid. A group of 30 or more channels sharing
     /// one time cannot be vouched for that way: the listing says so in
     /// [`ChannelListing::incomplete_at`] and carries on after it. Nothing is ever dropped silently.
+    ///
+    /// When there is more than a page, the span of creation times is cut into slices listed at
+    /// the same time (each channel falls in exactly one slice, by its creation time), so a large
+    /// listing runs at the pace of its rate limit rather than of one call after another.
     pub async fn list_all_channels(&self, filter: Value) -> Result<ChannelListing, StreamError> {
+        let first = self.channel_page(&filter, None, None).await?;
+        if (first.len() as u32) < CHANNEL_PAGE {
+            return self.with_all_members(ChannelListing { channels: first, incomplete_at: Vec::new() }).await;
+        }
+        let newest = self.newest_channel(&filter).await?;
+        let oldest = first.first().map(|c| c.channel.created_at);
+        let (Some(oldest), Some(newest)) = (oldest, newest) else {
+            return self.with_all_members(ChannelListing { channels: first, incomplete_at: Vec::new() }).await;
+        };
+        // Slice bounds: [b0, b1), [b1, b2), …; the last slice is open above.
+        let span = (newest - oldest).num_microseconds().unwrap_or(i64::MAX).max(1);
+        let slices = (self.max_in_flight() as i64).clamp(1, LISTING_SLICES);
+        let bounds: Vec<DateTime<Utc>> =
+            (1..slices).map(|i| oldest + chrono::Duration::microseconds(span / slices * i)).collect();
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..slices as usize {
+            let lo = if i == 0 { None } else { Some(bounds[i - 1]) };
+            let hi = bounds.get(i).copied();
+            let (client, filter) = (self.clone(), filter.clone());
+            tasks.spawn(async move { client.list_slice(&filter, lo, hi).await });
+        }
+        let mut listing = ChannelListing { channels: Vec::new(), incomplete_at: Vec::new() };
+        while let Some(slice) = tasks.join_next().await {
+            let slice =
+                slice.map_err(|e| StreamError::new("QueryChannels", ErrorKind::Connection(e.to_string())))??;
+            listing.channels.extend(slice.channels);
+            listing.incomplete_at.extend(slice.incomplete_at);
+        }
+        let mut seen = HashSet::new();
+        listing.channels.retain(|c| seen.insert(c.channel.cid.clone()));
+        listing
+            .channels
+            .sort_by(|a, b| (a.channel.created_at, &a.channel.cid).cmp(&(b.channel.created_at, &b.channel.cid)));
+        listing.incomplete_at.sort();
+        self.with_all_members(listing).await
+    }
+
+    /// The most recently created channel's creation time, if any.
+    async fn newest_channel(&self, filter: &Value) -> Result<Option<DateTime<Utc>>, StreamError> {
+        let query = ChannelQuery {
+            filter_conditions: filter.clone(),
+            sort: vec![SortField { field: "created_at".into(), direction: -1 }],
+            limit: 1,
+            offset: 0,
+            state: false,
+            message_limit: 0,
+            member_limit: 0,
+        };
+        Ok(self.query_channels(&query).await?.body.first().map(|c| c.channel.created_at))
+    }
+
+    /// One page of `filter`'s channels created in `[lo, hi)` (either end open), after `after`.
+    async fn channel_page(
+        &self,
+        filter: &Value,
+        after: Option<(&str, DateTime<Utc>)>,
+        hi: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ChannelState>, StreamError> {
+        let mut conditions = vec![filter.clone()];
+        if let Some((op, t)) = after {
+            conditions.push(time_filter(op, t));
+        }
+        if let Some(t) = hi {
+            conditions.push(time_filter("$lt", t));
+        }
+        let query = ChannelQuery {
+            filter_conditions: json!({ "$and": conditions }),
+            sort: vec![SortField { field: "created_at".into(), direction: 1 }],
+            limit: CHANNEL_PAGE,
+            offset: 0,
+            state: true,
+            message_limit: 0,
+            member_limit: QUERY_MEMBER_LIMIT,
+        };
+        Ok(self.query_channels(&query).await?.body)
+    }
+
+    /// The channels created in `[lo, hi)`, keyset-paged as [`Client::list_all_channels`] says.
+    async fn list_slice(
+        &self,
+        filter: &Value,
+        lo: Option<DateTime<Utc>>,
+        hi: Option<DateTime<Utc>>,
+    ) -> Result<ChannelListing, StreamError> {
         let mut listing = ChannelListing { channels: Vec::new(), incomplete_at: Vec::new() };
         let mut seen = HashSet::new();
-        // The query's lower bound: created at or after (`$gte`), or strictly after (`$gt`).
-        let mut bound: Option<(&str, DateTime<Utc>)> = None;
+        // The lower bound: created at or after (`$gte`), or strictly after (`$gt`).
+        let mut bound: Option<(&str, DateTime<Utc>)> = lo.map(|t| ("$gte", t));
         loop {
-            let mut conditions = vec![filter.clone()];
-            if let Some((op, t)) = bound {
-                conditions.push(time_filter(op, t));
-            }
-            let query = ChannelQuery {
-                filter_conditions: json!({ "$and": conditions }),
-                sort: vec![SortField { field: "created_at".into(), direction: 1 }],
-                limit: CHANNEL_PAGE,
-                offset: 0,
-                state: true,
-                message_limit: 0,
-                member_limit: QUERY_MEMBER_LIMIT,
-            };
-            let page = self.query_channels(&query).await?.body;
+            let page = self.channel_page(filter, bound, hi).await?;
             let full = page.len() as u32 == CHANNEL_PAGE;
             let (first, last) = match (page.first(), page.last()) {
                 (Some(f), Some(l)) => (f.channel.created_at, l.channel.created_at),
-                _ => return self.with_all_members(listing).await,
+                _ => return Ok(listing),
             };
             for state in page {
                 if seen.insert(state.channel.cid.clone()) {
@@ -203,7 +280,7 @@ impl Client {
                 }
             }
             if !full {
-                return self.with_all_members(listing).await;
+                return Ok(listing);
             }
             bound = if first == last {
                 // A whole page of one creation time: more may share it than a query returns.
