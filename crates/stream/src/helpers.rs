@@ -95,27 +95,9 @@ impl Client {
         Ok(results)
     }
 
-    /// Which of these cids name a live (not deleted) channel; asks without creating anything.
-    pub async fn existing_cids(&self, cids: &[Cid]) -> Result<HashSet<Cid>, StreamError> {
-        let mut found = HashSet::new();
-        for chunk in cids.chunks(CHANNEL_PAGE as usize) {
-            let query = ChannelQuery {
-                filter_conditions: json!({ "cid": { "$in": chunk } }),
-                sort: vec![SortField { field: "created_at".into(), direction: 1 }],
-                limit: CHANNEL_PAGE,
-                offset: 0,
-                state: false,
-                message_limit: 0,
-                member_limit: 0,
-            };
-            found.extend(self.query_channels(&query).await?.body.into_iter().map(|c| c.channel.cid));
-        }
-        Ok(found)
-    }
-
-    /// The live channels among these cids, with every member; cids without a live channel are
-    /// left out. Asks 30 cids per query and creates nothing.
-    pub async fn channels_by_cids(&self, cids: &[Cid]) -> Result<Vec<ChannelState>, StreamError> {
+    /// The live channels among these cids, 30 per query, with their state (members, first 100)
+    /// or without; creates nothing.
+    async fn channels_among(&self, cids: &[Cid], state: bool) -> Result<Vec<ChannelState>, StreamError> {
         let mut found = Vec::new();
         for chunk in cids.chunks(CHANNEL_PAGE as usize) {
             let query = ChannelQuery {
@@ -123,12 +105,24 @@ impl Client {
                 sort: vec![SortField { field: "created_at".into(), direction: 1 }],
                 limit: CHANNEL_PAGE,
                 offset: 0,
-                state: true,
+                state,
                 message_limit: 0,
-                member_limit: QUERY_MEMBER_LIMIT,
+                member_limit: if state { QUERY_MEMBER_LIMIT } else { 0 },
             };
             found.extend(self.query_channels(&query).await?.body);
         }
+        Ok(found)
+    }
+
+    /// Which of these cids name a live (not deleted) channel; asks without creating anything.
+    pub async fn existing_cids(&self, cids: &[Cid]) -> Result<HashSet<Cid>, StreamError> {
+        Ok(self.channels_among(cids, false).await?.into_iter().map(|c| c.channel.cid).collect())
+    }
+
+    /// The live channels among these cids, with every member; cids without a live channel are
+    /// left out. Asks 30 cids per query and creates nothing.
+    pub async fn channels_by_cids(&self, cids: &[Cid]) -> Result<Vec<ChannelState>, StreamError> {
+        let found = self.channels_among(cids, true).await?;
         let listing = self.with_all_members(ChannelListing { channels: found, incomplete_at: Vec::new() }).await?;
         Ok(listing.channels)
     }
