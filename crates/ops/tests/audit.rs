@@ -91,6 +91,7 @@ on_both_backends! {
         let orphan = g.of_kind(FindingKind::StreamOnly).next().unwrap();
         assert_eq!(orphan.evidence["class"], "event");
         assert_eq!(orphan.evidence["events"][0]["exists"], false);
+        assert_eq!(orphan.evidence["stream_users"]["user_10"], json!({ "exists": true, "teams": [] }));
         assert_eq!(orphan.command.as_deref(), Some("gymchat cleanup channel --cid messaging:event_644_d3d94468 --yes"));
         let closed = g.of_kind(FindingKind::DbOnly).next().unwrap();
         assert_eq!(closed.evidence["reading"], "closed event whose channel was deleted");
@@ -258,6 +259,41 @@ on_both_backends! {
         let moved: Vec<&gymchat_ops::audit::Finding> =
             g.findings.iter().filter(|f| f.room_id == Some(639)).collect();
         assert!(moved.is_empty(), "the moved room's target channel is clean: {moved:?}");
+    }
+}
+
+on_both_backends! {
+    async fn a_target_channel_member_whose_stream_user_lacks_the_team_is_a_finding(db) {
+        let w = gym4(&db).await;
+        let gym = GymId::new(4).unwrap();
+        let people: Vec<User> = [8, 10, 11, 17]
+            .iter()
+            .map(|&u| {
+                let mut user = User::new(StreamUserId::for_member(gym, UserId::new(u).unwrap()));
+                if u != 17 {
+                    user.teams = vec![Team::for_gym(gym)];
+                }
+                user
+            })
+            .collect();
+        w.client.upsert_users(&people).await.unwrap();
+        let target = Cid::new(ChannelType::messaging(), ChannelId::group(gym, RoomId::new(639).unwrap()));
+        let data = ChannelData {
+            created_by_id: Some(people[1].id.clone()),
+            team: Some(Team::for_gym(gym)),
+            members: people.iter().map(|u| u.id.clone()).collect(),
+            custom: serde_json::Map::from_iter([("gym_id".into(), json!("4"))]),
+            ..Default::default()
+        };
+        w.client.get_or_create_channel(&target, Some(&data), 0, None).await.unwrap();
+        let mut s = w.store.session().await.unwrap();
+        s.set_room_stream_channel_id(RoomId::new(639).unwrap(), target.id().as_str(), Utc::now()).await.unwrap();
+
+        let g = audit_of(&w, 4).await.gyms.remove(0);
+        let found: Vec<&gymchat_ops::audit::Finding> = g.findings.iter().filter(|f| f.room_id == Some(639)).collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, FindingKind::MembersNotInTeam);
+        assert_eq!(found[0].evidence["members"], json!(["gym_4_user_17"]));
     }
 }
 

@@ -65,6 +65,7 @@ fn class_of(form: &ChannelIdForm) -> ChannelClass {
 struct Audit<'a> {
     gym: GymId,
     db: &'a DbSide,
+    stream: &'a StreamSide,
     now: DateTime<Utc>,
     /// Destructive recommendations are made only on complete reads.
     complete: bool,
@@ -198,6 +199,19 @@ impl Audit<'_> {
             self.add(FindingKind::UnknownMemberIds, room_id, Some(&cid), e, rec, None, false);
         }
         let team = format!("gym_{}", self.gym);
+        if !is_legacy {
+            let outside: Vec<&String> = channel
+                .members
+                .iter()
+                .filter(|id| matches!(person(id, self.gym, self.db), Person::Target(_)))
+                .filter(|id| !self.stream.users.get(*id).is_some_and(|teams| teams.contains(&team)))
+                .collect();
+            if !outside.is_empty() {
+                let e = ev(&[("members", value(&outside)), ("team", json!(team))]);
+                let rec = "give these members' Stream users the gym's team (the migration upserts them with it)";
+                self.add(FindingKind::MembersNotInTeam, room_id, Some(&cid), e, rec, self.migrate(), false);
+            }
+        }
         match &channel.team {
             None => {
                 let e = ev(&[("team", Value::Null), ("expected", json!(team))]);
@@ -268,6 +282,20 @@ impl Audit<'_> {
         let mut e: BTreeMap<String, Value> = BTreeMap::new();
         e.insert("class".into(), value(class));
         e.insert("members".into(), value(&channel.members));
+        let users: BTreeMap<&String, Value> = channel
+            .members
+            .iter()
+            .map(|m| {
+                (
+                    m,
+                    self.stream
+                        .users
+                        .get(m)
+                        .map_or(json!({ "exists": false }), |t| json!({ "exists": true, "teams": t })),
+                )
+            })
+            .collect();
+        e.insert("stream_users".into(), value(users));
         e.insert("message_count".into(), value(channel.message_count));
         e.insert("last_message_at".into(), value(channel.last_message_at));
         e.insert("frozen".into(), json!(channel.frozen));
@@ -315,7 +343,7 @@ impl Audit<'_> {
 /// Compares the two sides of `gym` and writes its report.
 pub(crate) fn compare(gym: GymId, db: &DbSide, stream: &StreamSide, now: DateTime<Utc>) -> GymReport {
     let complete = db.complete() && stream.complete();
-    let mut a = Audit { gym, db, now, complete, findings: Vec::new() };
+    let mut a = Audit { gym, db, stream, now, complete, findings: Vec::new() };
     let retired: HashMap<i64, &gymchat_store::RetiredRoom> = db.retired.iter().map(|r| (r.room_id.get(), r)).collect();
     let (mut synced, mut retired_out, mut ours) = (0, Vec::new(), BTreeSet::new());
     let mut legacy_ids = BTreeSet::new();

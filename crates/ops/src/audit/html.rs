@@ -48,6 +48,7 @@ fn title(kind: FindingKind) -> &'static str {
         FindingKind::LegacyMemberIds => "Legacy member ids",
         FindingKind::ForeignGymMemberIds => "Other gyms' member ids",
         FindingKind::UnknownMemberIds => "Unrecognised member ids",
+        FindingKind::MembersNotInTeam => "Members whose Stream user lacks the gym's team",
         FindingKind::MissingTeam => "Channels without team",
         FindingKind::WrongTeam => "Channels of another team",
         FindingKind::WrongGymId => "Wrong or missing gym_id",

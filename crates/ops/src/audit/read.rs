@@ -79,6 +79,9 @@ pub(crate) struct StreamSide {
     pub in_team: BTreeSet<String>,
     /// Rooms of other gyms pointing at a channel of this gym's team, by cid.
     pub claimed_elsewhere: HashMap<String, Room>,
+    /// The Stream users who are members of the gym's channels, with their teams; a member id
+    /// missing here has no Stream user (or it is deleted).
+    pub users: HashMap<String, Vec<String>>,
     pub problems: Vec<String>,
 }
 
@@ -189,6 +192,23 @@ pub(crate) async fn read_stream(store: &Store, client: &Client, gym: GymId, db: 
             }
         }
         Err(e) => side.problems.push(format!("reading the channels the rooms point at: {e}")),
+    }
+
+    // The Stream users involved: every member of the gym's channels, 100 per query.
+    let members: BTreeSet<String> = side.channels.values().flat_map(|c| c.members.iter().cloned()).collect();
+    let members: Vec<String> = members.into_iter().collect();
+    for chunk in members.chunks(100) {
+        match client.query_users(json!({ "id": { "$in": chunk } }), 100, 0).await {
+            Ok(users) => {
+                for user in users.body {
+                    side.users.insert(user.id.to_string(), user.teams.iter().map(|t| t.to_string()).collect());
+                }
+            }
+            Err(e) => {
+                side.problems.push(format!("reading the Stream users of the gym's channels: {e}"));
+                break;
+            }
+        }
     }
 
     // The team's channels that no room of the gym points at: who else claims them, what they hold.

@@ -122,6 +122,9 @@ pub enum FindingKind {
     ForeignGymMemberIds,
     /// Channel members whose id gymchat does not recognise.
     UnknownMemberIds,
+    /// Members of a target channel whose Stream user does not exist or lacks the gym's team
+    /// (user tokens of such members are refused the channel).
+    MembersNotInTeam,
     /// A channel without team.
     MissingTeam,
     /// A channel with another gym's team.
