@@ -3,54 +3,18 @@
 //! incomplete and takes every destructive recommendation away, a gym of 3,500 channels counted
 //! exactly past the offset cap with shuffled ties, and odd rows that become findings.
 
-use std::time::Duration;
-
 use chrono::{TimeZone, Utc};
-use gymchat_ids::{ChannelId, ChannelType, Cid, GymId, RoomId, StreamUserId, Team, UserId};
+use gymchat_ids::{GymId, RoomId};
 use gymchat_ops::audit::{self, AuditReport, FindingKind, GymReport};
 use gymchat_sandbox::model::ChannelSnapshot;
-use gymchat_sandbox::{Config, InitialState, LimitMode, Snapshot, load_snapshot};
-use gymchat_store::{ChannelMove, DbFixture, RetiredRoom, Store};
-use gymchat_stream::model::{ChannelData, User};
-use gymchat_stream::{Client, ClientConfig};
-use gymchat_testkit::{TestDb, fixture_path, on_both_backends, read_fixture};
+use gymchat_sandbox::{Snapshot, load_snapshot};
+use gymchat_store::{ChannelMove, DbFixture, RetiredRoom};
+use gymchat_testkit::{fixture_path, on_both_backends, read_fixture};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
-const KEY: &str = "audit-key";
-const SECRET: &str = "audit-secret";
+mod support;
 
-struct World {
-    store: Store,
-    client: Client,
-    url: String,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn world(db: &TestDb, fixture: &DbFixture, snapshot: Snapshot, shuffle_ties: bool) -> World {
-    let store = Store::open(db.url()).await.unwrap();
-    store.load_fixture(fixture).await.unwrap();
-    let mut config = Config::new(KEY, SECRET);
-    config.limits = LimitMode::Off;
-    config.shuffle_ties = shuffle_ties;
-    config.initial = InitialState::Snapshot(snapshot);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(gymchat_sandbox::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    let mut client_config = ClientConfig::new(&url, KEY, SECRET);
-    client_config.pace = false;
-    client_config.retry.base_delay = Duration::from_millis(5);
-    client_config.retry.max_attempts = 3;
-    World { store, client: Client::new(client_config).unwrap(), url, _stop: stop }
-}
-
-async fn gym4(db: &TestDb) -> World {
-    let fixture = DbFixture::from_json(&read_fixture("gym4.json")).unwrap();
-    world(db, &fixture, load_snapshot(&fixture_path("gym4.json")).unwrap(), false).await
-}
+use support::{World, gym4, move_room_639, query_channels_outage, world};
 
 async fn audit_of(w: &World, gym: i64) -> AuditReport {
     audit::audit(&w.store, &w.client, &[GymId::new(gym).unwrap()], &|_| {}).await.unwrap()
@@ -104,14 +68,7 @@ on_both_backends! {
 on_both_backends! {
     async fn a_stream_outage_makes_the_audit_incomplete_and_never_destructive(db) {
         let w = gym4(&db).await;
-        // Every channel query fails, as in an outage of that endpoint.
-        let answers: Vec<Value> = (0..200).map(|_| json!({ "status": 503, "code": -1 })).collect();
-        reqwest::Client::new()
-            .post(format!("{}/_sandbox/script", w.url))
-            .json(&json!({ "operation": "QueryChannels", "answers": answers }))
-            .send()
-            .await
-            .unwrap();
+        query_channels_outage(&w).await;
         let report = audit_of(&w, 4).await;
         let g = &report.gyms[0];
         assert!(!report.complete && !g.complete && !g.sources.stream.complete);
@@ -209,27 +166,9 @@ on_both_backends! {
         let w = gym4(&db).await;
         let gym = GymId::new(4).unwrap();
         // Room 639 moves to a target channel, as the migration will do it.
-        let people: Vec<User> = [8, 10, 11, 17]
-            .iter()
-            .map(|&u| {
-                let mut user = User::new(StreamUserId::for_member(gym, UserId::new(u).unwrap()));
-                user.teams = vec![Team::for_gym(gym)];
-                user
-            })
-            .collect();
-        w.client.upsert_users(&people).await.unwrap();
-        let target = Cid::new(ChannelType::messaging(), ChannelId::group(gym, RoomId::new(639).unwrap()));
-        let data = ChannelData {
-            created_by_id: Some(people[1].id.clone()),
-            team: Some(Team::for_gym(gym)),
-            members: people.iter().map(|u| u.id.clone()).collect(),
-            custom: serde_json::Map::from_iter([("gym_id".into(), json!("4")), ("name".into(), json!("General"))]),
-            ..Default::default()
-        };
-        w.client.get_or_create_channel(&target, Some(&data), 0, None).await.unwrap();
+        let target = move_room_639(&w, None).await;
         let now = Utc::now();
         let mut s = w.store.session().await.unwrap();
-        s.set_room_stream_channel_id(RoomId::new(639).unwrap(), target.id().as_str(), now).await.unwrap();
         s.record_channel_move(&ChannelMove {
             room_id: RoomId::new(639).unwrap(),
             gym_id: gym,
@@ -265,29 +204,7 @@ on_both_backends! {
 on_both_backends! {
     async fn a_target_channel_member_whose_stream_user_lacks_the_team_is_a_finding(db) {
         let w = gym4(&db).await;
-        let gym = GymId::new(4).unwrap();
-        let people: Vec<User> = [8, 10, 11, 17]
-            .iter()
-            .map(|&u| {
-                let mut user = User::new(StreamUserId::for_member(gym, UserId::new(u).unwrap()));
-                if u != 17 {
-                    user.teams = vec![Team::for_gym(gym)];
-                }
-                user
-            })
-            .collect();
-        w.client.upsert_users(&people).await.unwrap();
-        let target = Cid::new(ChannelType::messaging(), ChannelId::group(gym, RoomId::new(639).unwrap()));
-        let data = ChannelData {
-            created_by_id: Some(people[1].id.clone()),
-            team: Some(Team::for_gym(gym)),
-            members: people.iter().map(|u| u.id.clone()).collect(),
-            custom: serde_json::Map::from_iter([("gym_id".into(), json!("4"))]),
-            ..Default::default()
-        };
-        w.client.get_or_create_channel(&target, Some(&data), 0, None).await.unwrap();
-        let mut s = w.store.session().await.unwrap();
-        s.set_room_stream_channel_id(RoomId::new(639).unwrap(), target.id().as_str(), Utc::now()).await.unwrap();
+        move_room_639(&w, Some(17)).await;
 
         let g = audit_of(&w, 4).await.gyms.remove(0);
         let found: Vec<&gymchat_ops::audit::Finding> = g.findings.iter().filter(|f| f.room_id == Some(639)).collect();

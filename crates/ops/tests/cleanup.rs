@@ -2,52 +2,22 @@
 //! scenario cleaned up to nothing stream-only or db-only, a dry run that changes nothing, an undo
 //! that restores the database rows byte for byte, and every refusal.
 
-use std::time::Duration;
-
 use gymchat_ids::{Cid, GymId};
 use gymchat_ops::audit;
 use gymchat_ops::cleanup::{self, Action, Options, Plan};
+use gymchat_sandbox::Snapshot;
 use gymchat_sandbox::model::MessageRec;
-use gymchat_sandbox::{Config, InitialState, LimitMode, Snapshot, load_snapshot};
-use gymchat_store::{DbFixture, Store};
-use gymchat_stream::{Client, ClientConfig};
-use gymchat_testkit::{TestDb, fixture_path, on_both_backends, read_fixture};
+use gymchat_store::DbFixture;
+use gymchat_testkit::{TestDb, on_both_backends, read_fixture};
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, Connection, Executor, Row};
-use tokio::sync::oneshot;
 
-struct World {
-    store: Store,
-    client: Client,
-    url: String,
-    _stop: oneshot::Sender<()>,
-}
+mod support;
 
-async fn world(db: &TestDb, snapshot: Snapshot) -> World {
-    world_with(db, snapshot, &read_fixture("gym4.json")).await
-}
+use support::{World, gym4, gym4_fixture, gym4_snapshot, query_channels_outage, world};
 
 async fn world_with(db: &TestDb, snapshot: Snapshot, fixture: &str) -> World {
-    let store = Store::open(db.url()).await.unwrap();
-    store.load_fixture(&DbFixture::from_json(fixture).unwrap()).await.unwrap();
-    let mut config = Config::new("k", "s");
-    config.limits = LimitMode::Off;
-    config.initial = InitialState::Snapshot(snapshot);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(gymchat_sandbox::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    let mut client_config = ClientConfig::new(&url, "k", "s");
-    client_config.pace = false;
-    client_config.retry.base_delay = Duration::from_millis(5);
-    client_config.retry.max_attempts = 3;
-    World { store, client: Client::new(client_config).unwrap(), url, _stop: stop }
-}
-
-fn gym4_snapshot() -> Snapshot {
-    load_snapshot(&fixture_path("gym4.json")).unwrap()
+    world(db, &DbFixture::from_json(fixture).unwrap(), snapshot, false).await
 }
 
 async fn plan_for(w: &World, options: Options) -> Plan {
@@ -136,7 +106,7 @@ on_both_backends! {
             command: None,
             custom: serde_json::Map::new(),
         });
-        let w = world(&db, snapshot).await;
+        let w = world(&db, &gym4_fixture(), snapshot, false).await;
         let plan = plan_for(&w, Options::default()).await;
         assert!(plan.refused.iter().any(|r| r.target == "messaging:event_644_d3d94468" && r.reason.contains("1 messages")), "{:?}", plan.refused);
         assert!(!plan.actions.iter().any(|a| a.target() == "messaging:event_644_d3d94468"));
@@ -147,7 +117,7 @@ on_both_backends! {
 
 on_both_backends! {
     async fn a_single_channel_is_deleted_only_when_proven_orphaned(db) {
-        let w = world(&db, gym4_snapshot()).await;
+        let w = gym4(&db).await;
         let options = Options::default();
         let cid = |c: &str| Cid::parse(c).unwrap();
         // A room points at it.
@@ -168,14 +138,8 @@ on_both_backends! {
 
 on_both_backends! {
     async fn an_incomplete_audit_gives_no_action_at_all(db) {
-        let w = world(&db, gym4_snapshot()).await;
-        let answers: Vec<Value> = (0..200).map(|_| json!({ "status": 503, "code": -1 })).collect();
-        reqwest::Client::new()
-            .post(format!("{}/_sandbox/script", w.url))
-            .json(&json!({ "operation": "QueryChannels", "answers": answers }))
-            .send()
-            .await
-            .unwrap();
+        let w = gym4(&db).await;
+        query_channels_outage(&w).await;
         let plan = plan_for(&w, Options::default()).await;
         assert!(!plan.complete && plan.actions.is_empty(), "{plan:?}");
         assert!(plan.refused[0].reason.contains("complete audits only"));
@@ -184,7 +148,7 @@ on_both_backends! {
 
 on_both_backends! {
     async fn a_report_that_is_out_of_date_is_not_acted_on(db) {
-        let w = world(&db, gym4_snapshot()).await;
+        let w = gym4(&db).await;
         let options = Options::default();
         let old = audit::audit(&w.store, &w.client, &[GymId::new(4).unwrap()], &|_| {}).await.unwrap();
         // Someone deletes one orphan by hand after the report was written.
