@@ -218,8 +218,15 @@ pub(crate) async fn read_stream(store: &Store, client: &Client, gym: GymId, db: 
     if !unclaimed.is_empty() {
         let bare: Vec<String> =
             unclaimed.iter().filter_map(|c| c.split_once(':').map(|(_, id)| id.to_owned())).collect();
-        match store.session().await.map_err(AuditError::from) {
-            Ok(mut s) => match s.rooms_by_channel_ids(&bare).await {
+        let mut session = match store.session().await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                db.problems.push(format!("opening a database session: {e}"));
+                None
+            }
+        };
+        if let Some(s) = session.as_mut() {
+            match s.rooms_by_channel_ids(&bare).await {
                 Ok(rooms) => {
                     db.skipped.extend(rooms.skipped);
                     for room in rooms.rows.into_iter().filter(|r| r.gym_id != gym) {
@@ -229,8 +236,7 @@ pub(crate) async fn read_stream(store: &Store, client: &Client, gym: GymId, db: 
                     }
                 }
                 Err(e) => db.problems.push(format!("reading rooms by channel: {e}")),
-            },
-            Err(e) => db.problems.push(e.to_string()),
+            }
         }
         let mut named = Vec::new();
         for cid in &unclaimed {
@@ -242,8 +248,8 @@ pub(crate) async fn read_stream(store: &Store, client: &Client, gym: GymId, db: 
                 named.extend(events_named(&classify_channel_id(info.cid.id().as_str())));
             }
         }
-        if let Ok(mut s) = store.session().await
-            && let Err(e) = read_events(&mut s, db, &named).await
+        if let Some(s) = session.as_mut()
+            && let Err(e) = read_events(s, db, &named).await
         {
             db.problems.push(format!("reading the events channels name: {e}"));
         }
