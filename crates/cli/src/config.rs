@@ -100,6 +100,14 @@ pub enum Command {
     /// Act on a fresh audit: delete orphaned channels, retire rooms whose channel is gone, repair
     /// target channels. Dry-run unless --yes; every database change can be undone.
     Cleanup(CleanupArgs),
+    /// Move gyms from legacy Stream ids to tenant-scoped ids: plan, apply, status, verify,
+    /// rollback. Journaled per item, resumable, one run per database.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+    /// The main job on the embedded defaults: a fresh SQLite database and an in-process sandbox
+    /// with the reference scenario, then audit → plan → apply → verify → cleanup → audit. Exits 0
+    /// only when the final audit of gym 4 is fully synced.
+    Demo(DemoArgs),
     /// Run a local stand-in for Stream's endpoints (for tests, demos and rehearsals). Prints
     /// {"url": …} when ready; stops on Ctrl-C or SIGTERM, saving --state if given.
     Sandbox(SandboxArgs),
@@ -240,3 +248,94 @@ pub enum DbCommand {
         path: std::path::PathBuf,
     },
 }
+
+/// Which gyms a migration command covers.
+#[derive(Debug, Args)]
+pub struct GymChoice {
+    /// A gym (repeatable).
+    #[arg(long = "gym-id", conflicts_with = "all")]
+    pub gym_id: Vec<gymchat_ids::GymId>,
+    /// Every gym of the database.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// How channels move.
+#[derive(Debug, Args)]
+pub struct MoveOptions {
+    /// `rebuild` (new channel with the target id) or `in-place` (same channel, members swapped).
+    #[arg(long, default_value = "rebuild")]
+    pub strategy: gymchat_ops::migrate::Strategy,
+    /// History of rebuilt channels: `none` or `copy`.
+    #[arg(long, default_value = "none")]
+    pub history: gymchat_ops::migrate::History,
+}
+
+/// `gymchat migrate …`
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Say what a migration would do and what it costs, per strategy; write nothing.
+    Plan {
+        /// The gyms.
+        #[command(flatten)]
+        gyms: GymChoice,
+        /// The options.
+        #[command(flatten)]
+        options: MoveOptions,
+        /// Write the plan as JSON (with its content hash) to this file.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Carry a migration out (or continue the unfinished run of these gyms). Exit 0 all done,
+    /// 1 some items failed, 2 could not run or stopped.
+    Apply {
+        /// The gyms.
+        #[command(flatten)]
+        gyms: GymChoice,
+        /// Apply this saved plan; refused when the world changed since it was made.
+        #[arg(long, conflicts_with_all = ["gym_id", "all"])]
+        plan: Option<std::path::PathBuf>,
+        /// The options (a saved plan carries its own).
+        #[command(flatten)]
+        options: MoveOptions,
+        /// Carry it out (without it, apply prints the plan and changes nothing).
+        #[arg(long)]
+        yes: bool,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Stop when more than this share of the recent items failed.
+        #[arg(long, default_value_t = 0.2)]
+        max_failure_rate: f64,
+        /// Channels moved at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+    /// Runs, newest first; or one run with its items by state and its failures.
+    Status {
+        /// The run.
+        run_id: Option<String>,
+    },
+    /// Check that the gyms' rooms and channels are fully tenant-scoped (an audit of what a
+    /// migration must achieve). Exit 0 when they are.
+    Verify {
+        /// The gyms.
+        #[command(flatten)]
+        gyms: GymChoice,
+    },
+    /// Point every room the run switched back at its old channel; unfreeze old channels, freeze
+    /// new ones; keep target users.
+    Rollback {
+        /// The run.
+        run_id: String,
+        /// Carry it out (without it, says what it would do).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `gymchat demo`: no options of its own. It uses `--database-url` only when that is given on
+/// the command line (never from `DATABASE_URL`, so that a demo cannot write into a database
+/// configured for real work); otherwise a fresh SQLite file in a temporary directory.
+#[derive(Debug, Args)]
+pub struct DemoArgs {}

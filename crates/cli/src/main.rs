@@ -7,12 +7,15 @@ mod audit;
 mod cleanup;
 mod config;
 mod db;
+mod demo;
+mod migrate;
 mod sandbox;
 mod stream;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use gymchat_store::redact_url;
 use serde_json::json;
 
@@ -25,12 +28,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // The demo writes into a database only when it is named on the command line.
+    let demo_database = (matches.value_source("database_url") == Some(ValueSource::CommandLine))
+        .then(|| cli.global.database_url.clone());
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
-    match run(&cli).await {
+    match run(&cli, demo_database.as_deref()).await {
         Ok((report, code)) => {
             println!("{report:#}");
             ExitCode::from(code)
@@ -59,12 +69,14 @@ fn error_chain(e: &anyhow::Error) -> String {
 }
 
 /// Runs the command; returns its JSON for stdout and the exit code.
-async fn run(cli: &Cli) -> anyhow::Result<(serde_json::Value, u8)> {
+async fn run(cli: &Cli, demo_database: Option<&str>) -> anyhow::Result<(serde_json::Value, u8)> {
     match &cli.command {
         Command::Db(command) => db::run(&cli.global, command).await.map(|v| (v, 0)),
         Command::Sandbox(args) => sandbox::run(&cli.global, args).await.map(|v| (v, 0)),
         Command::Audit(args) => audit::run(&cli.global, args).await,
         Command::Cleanup(args) => cleanup::run(&cli.global, args).await,
+        Command::Migrate(command) => migrate::run(&cli.global, command).await,
+        Command::Demo(_) => demo::run(&cli.global, demo_database).await,
         Command::Config => {
             let g = &cli.global;
             Ok((

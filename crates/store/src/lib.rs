@@ -33,4 +33,6 @@ pub use model::{
     Event, EventStatus, Gym, GymRole, Hidden, Member, Membership, Participation, ParticipationStatus, PlatformRole,
     Room, RoomStatus, RoomWithMembers, User,
 };
-pub use repo::{ChannelMove, CleanupAction, Lease, RetiredRoom, Rows, SkippedRow};
+pub use repo::{
+    ChannelMove, CleanupAction, Lease, MigrationItem, MigrationRun, NewItem, RetiredRoom, Rows, SkippedRow,
+};

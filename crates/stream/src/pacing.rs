@@ -111,10 +111,17 @@ struct OpPace {
     shorter: Option<(u64, u32)>,
 }
 
+/// Stream's documented per-minute limit of an operation; a cautious guess for the operations
+/// Stream does not document. Estimates use it; the pacer starts from it and then follows the
+/// headers.
+pub fn documented_limit(op: &str) -> u64 {
+    DEFAULT_LIMITS.iter().find(|(name, _)| *name == op).map_or(UNDOCUMENTED_LIMIT, |(_, n)| *n)
+}
+
 impl OpPace {
     fn new(op: &str, now: u64) -> Self {
         Self {
-            limit: DEFAULT_LIMITS.iter().find(|(name, _)| *name == op).map_or(UNDOCUMENTED_LIMIT, |(_, n)| *n),
+            limit: documented_limit(op),
             window_us: MINUTE_US,
             window_end_us: now + MINUTE_US,
             aligned: false,

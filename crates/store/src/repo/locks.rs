@@ -35,7 +35,7 @@ fn from_ms(ms: i64) -> DateTime<Utc> {
 
 impl Session {
     /// The database's clock in Unix milliseconds, as an SQL expression.
-    fn db_now_ms(&self) -> &'static str {
+    pub(crate) fn db_now_ms(&self) -> &'static str {
         match self.backend() {
             Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
             Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",

@@ -11,11 +11,13 @@
 //! collapsed; lists of ids are bound in chunks, never as one unbounded parameter list.
 
 mod events;
+mod journal;
 mod locks;
 mod ops;
 mod people;
 mod rooms;
 
+pub use journal::{MigrationItem, MigrationRun, NewItem};
 pub use locks::Lease;
 pub use ops::{ChannelMove, CleanupAction, RetiredRoom};
 

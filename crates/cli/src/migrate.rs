@@ -1,0 +1,251 @@
+//! `gymchat migrate plan|apply|status|verify|rollback`: the commands around the migration engine
+//! of `gymchat_ops::migrate`, with progress bars on a terminal, a human summary on stderr and JSON
+//! on stdout.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result, bail, ensure};
+use chrono::Utc;
+use gymchat_ids::GymId;
+use gymchat_ops::migrate::apply::{Progress, count_states};
+use gymchat_ops::migrate::{self, ApplyOptions, Options, Plan};
+use gymchat_store::{Store, redact_url};
+use gymchat_stream::Client;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+
+use crate::config::{GlobalOpts, GymChoice, MigrateCommand};
+use crate::stream::client;
+
+async fn open(global: &GlobalOpts) -> Result<Store> {
+    let target = redact_url(&global.database_url);
+    Store::open(&global.database_url).await.with_context(|| format!("cannot open database {target}"))
+}
+
+async fn gyms(store: &Store, choice: &GymChoice) -> Result<Vec<GymId>> {
+    if choice.all {
+        let (gyms, unread) = gymchat_ops::audit::all_gyms(store).await?;
+        for line in unread {
+            eprintln!("warning: {line}");
+        }
+        Ok(gyms)
+    } else if choice.gym_id.is_empty() {
+        bail!("name the gyms with --gym-id N (repeatable) or --all");
+    } else {
+        Ok(choice.gym_id.clone())
+    }
+}
+
+/// Runs a migrate subcommand; returns the JSON for stdout and the exit code.
+pub async fn run(global: &GlobalOpts, command: &MigrateCommand) -> Result<(Value, u8)> {
+    let store = open(global).await?;
+    let out = match command {
+        MigrateCommand::Plan { gyms: choice, options, out } => {
+            let stream = client(global)?;
+            let gyms = gyms(&store, choice).await?;
+            let options = Options { strategy: options.strategy, history: options.history };
+            let plan = migrate::plan::plan(&store, &stream, &gyms, options, Utc::now()).await?;
+            eprint!("{}", plan_summary(&plan, global.rate_budget));
+            let code = if plan.gyms.iter().all(|g| g.complete()) { 0 } else { 2 };
+            match out {
+                Some(path) => {
+                    std::fs::write(path, serde_json::to_string_pretty(&plan)?)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    (json!({ "plan": path.display().to_string(), "content_hash": plan.content_hash }), code)
+                }
+                None => (serde_json::to_value(&plan)?, code),
+            }
+        }
+        MigrateCommand::Apply { gyms: choice, plan, options, yes, dry_run, max_failure_rate, concurrency } => {
+            ensure!((0.0..=1.0).contains(max_failure_rate), "--max-failure-rate must be between 0 and 1");
+            let stream = client(global)?;
+            let plan = match plan {
+                Some(path) => saved_plan(&store, &stream, path).await?,
+                None => {
+                    let gyms = gyms(&store, choice).await?;
+                    let options = Options { strategy: options.strategy, history: options.history };
+                    migrate::plan::plan(&store, &stream, &gyms, options, Utc::now()).await?
+                }
+            };
+            eprint!("{}", plan_summary(&plan, global.rate_budget));
+            if *dry_run || !*yes {
+                eprintln!("nothing changed: {}", if *dry_run { "--dry-run" } else { "add --yes to carry it out" });
+                (serde_json::to_value(&plan)?, 0)
+            } else {
+                let options = ApplyOptions { max_failure_rate: *max_failure_rate, concurrency: *concurrency };
+                apply(&store, &stream, &plan, options).await?
+            }
+        }
+        MigrateCommand::Status { run_id } => status(&store, run_id.as_deref()).await?,
+        MigrateCommand::Verify { gyms: choice } => {
+            let stream = client(global)?;
+            let gyms = gyms(&store, choice).await?;
+            let verified = migrate::verify(&store, &stream, &gyms).await?;
+            for g in &verified.gyms {
+                eprintln!(
+                    "gym {}: {}{}",
+                    g.gym_id,
+                    if g.problems.is_empty() {
+                        "every room on a tenant-scoped channel".to_owned()
+                    } else {
+                        format!("{} problems", g.problems.len())
+                    },
+                    if g.complete { "" } else { " (INCOMPLETE read)" }
+                );
+            }
+            let code = verified.exit_code();
+            (serde_json::to_value(&verified)?, code)
+        }
+        MigrateCommand::Rollback { run_id, yes } => {
+            let stream = client(global)?;
+            let done = migrate::rollback(&store, &stream, run_id, *yes).await?;
+            eprintln!(
+                "{}: {} items {}, {} rooms back on their old channel, {} failed",
+                run_id,
+                done.restored.len(),
+                if done.dry_run { "would be rolled back (add --yes)" } else { "rolled back" },
+                done.rooms_restored.len(),
+                done.failed.len()
+            );
+            let code = if done.failed.is_empty() { 0 } else { 1 };
+            (serde_json::to_value(&done)?, code)
+        }
+    };
+    store.close().await;
+    Ok(out)
+}
+
+/// A saved plan, checked against its own hash and against a fresh plan of the same gyms.
+async fn saved_plan(store: &Store, stream: &Client, path: &std::path::Path) -> Result<Plan> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let saved: Plan =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a migration plan", path.display()))?;
+    if !saved.hash_holds() {
+        bail!("{}: its content does not match its hash (edited or cut); make a new plan", path.display());
+    }
+    let gyms: Vec<GymId> = saved.gyms.iter().map(|g| GymId::new(g.gym_id)).collect::<Result<_, _>>()?;
+    let fresh = migrate::plan::plan(store, stream, &gyms, saved.options, Utc::now()).await?;
+    if fresh.content_hash != saved.content_hash {
+        return Err(migrate::MigrateError::StalePlan(format!(
+            "the world changed since {} was made (hash {} then, {} now): make a new plan",
+            path.display(),
+            saved.content_hash,
+            fresh.content_hash
+        ))
+        .into());
+    }
+    Ok(fresh)
+}
+
+/// Per gym and strategy, what the plan holds and what it costs.
+pub fn plan_summary(plan: &Plan, budget: f64) -> String {
+    let mut s = String::new();
+    for g in &plan.gyms {
+        let messages: usize = g.channels.iter().map(|c| c.messages).sum();
+        s.push_str(&format!(
+            "gym {}: {} users to create, {} rooms to move ({} messages), {} rooms left alone{}\n",
+            g.gym_id,
+            g.users.len(),
+            g.channels.len(),
+            messages,
+            g.skipped.len(),
+            if g.complete() { String::new() } else { format!("; NOT READ WHOLE: {}", g.problems.join("; ")) }
+        ));
+        for c in &g.channels {
+            s.push_str(&format!(
+                "  room {}: {} → {}{}\n",
+                c.room_id,
+                c.old_cid,
+                c.new_cid,
+                c.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+            ));
+        }
+    }
+    for e in &plan.estimates {
+        let calls: u64 = e.users_calls.values().chain(e.channel_calls.values()).sum();
+        s.push_str(&format!(
+            "  {} / history {}: {} calls, at least {:.1} s at rate budget {budget} (bottleneck {})\n",
+            e.strategy,
+            e.history,
+            calls,
+            e.min_wall_seconds_full_budget / budget,
+            e.bottleneck.as_deref().unwrap_or("-"),
+        ));
+    }
+    s
+}
+
+/// Applies with progress bars (on a terminal) and a summary.
+pub async fn apply(store: &Store, stream: &Client, plan: &Plan, options: ApplyOptions) -> Result<(Value, u8)> {
+    let bars = std::io::stderr().is_terminal().then(MultiProgress::new);
+    let current: Mutex<Option<ProgressBar>> = Mutex::new(None);
+    let report = migrate::apply(store, stream, plan, options, &|p| {
+        let Some(bars) = &bars else { return };
+        let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
+        match p {
+            Progress::Phase { name, total } => {
+                if let Some(done) = current.take() {
+                    done.finish();
+                }
+                let bar = bars.add(ProgressBar::new(total));
+                if let Ok(style) = ProgressStyle::with_template("{prefix:>8} {bar:30} {pos}/{len} {elapsed}") {
+                    bar.set_style(style);
+                }
+                bar.set_prefix(name);
+                *current = Some(bar);
+            }
+            Progress::Item { .. } => {
+                if let Some(bar) = current.as_ref() {
+                    bar.inc(1);
+                }
+            }
+        }
+    })
+    .await?;
+    if let Some(bar) = current.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        bar.finish();
+    }
+    eprintln!(
+        "{} {}: {} users, {} channels done; {} failed; {} rooms left alone{}",
+        report.run_id,
+        report.state,
+        report.users_done,
+        report.channels_done,
+        report.failed.len(),
+        report.skipped.len(),
+        report.message.as_ref().map(|m| format!(" — {m}")).unwrap_or_default()
+    );
+    for f in &report.failed {
+        eprintln!("  failed {} {} → {}: {}", f.kind, f.old_id, f.new_id, f.error.as_deref().unwrap_or("not finished"));
+    }
+    let code = report.exit_code();
+    Ok((serde_json::to_value(&report)?, code))
+}
+
+async fn status(store: &Store, run_id: Option<&str>) -> Result<(Value, u8)> {
+    let mut s = store.session().await?;
+    match run_id {
+        None => {
+            let runs = s.migration_runs().await?;
+            for r in &runs {
+                eprintln!(
+                    "{} {} gyms {:?} {}/{} started {}",
+                    r.run_id, r.state, r.gyms, r.strategy, r.history, r.started_at
+                );
+            }
+            Ok((json!({ "runs": runs }), 0))
+        }
+        Some(id) => {
+            let run = s.migration_run(id).await?.with_context(|| format!("no migration run {id}"))?;
+            let items = s.migration_items(id).await?;
+            let failed: Vec<_> = items
+                .iter()
+                .filter(|i| i.last_error.is_some() && i.state != "done")
+                .map(|i| json!({ "kind": i.kind, "old_id": i.old_id, "new_id": i.new_id, "state": i.state, "attempts": i.attempts, "error": i.last_error }))
+                .collect();
+            eprintln!("{} {}: {:?}", run.run_id, run.state, count_states(&items));
+            Ok((json!({ "run": run, "items_by_state": count_states(&items), "failed": failed }), 0))
+        }
+    }
+}

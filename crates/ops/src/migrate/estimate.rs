@@ -1,0 +1,124 @@
+//! How many calls a plan costs under each strategy, and the least wall time Stream's rate limits
+//! allow for them: per operation, calls ÷ (limit × budget ÷ 60 s); operations on different
+//! endpoints overlap, phases (users, then channels) do not. The counts follow what
+//! [`super::apply`] calls for each item on a first run without faults.
+
+use std::collections::BTreeMap;
+
+use gymchat_stream::pacing::documented_limit;
+use serde::{Deserialize, Serialize};
+
+use super::plan::{ChannelSpec, GymPlan};
+use super::{History, Strategy};
+
+/// Stream's pages: messages and members per read, members per update.
+const MESSAGE_PAGE: usize = 300;
+const MEMBER_PAGE: usize = 300;
+const MEMBERS_PER_UPDATE: usize = 100;
+const USERS_PER_UPSERT: usize = 100;
+
+/// The cost of one strategy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Strategy.
+    pub strategy: Strategy,
+    /// History handling.
+    pub history: History,
+    /// Calls per operation, users phase.
+    pub users_calls: BTreeMap<String, u64>,
+    /// Calls per operation, channels phase.
+    pub channel_calls: BTreeMap<String, u64>,
+    /// Messages copied.
+    pub messages: u64,
+    /// Least wall time in seconds at the full limits (rate budget 1.0); divide by the budget
+    /// for a run that uses a share of them.
+    pub min_wall_seconds_full_budget: f64,
+    /// The operation that sets the channels phase's time.
+    pub bottleneck: Option<String>,
+}
+
+fn pages(n: usize, page: usize) -> u64 {
+    n.div_ceil(page).max(1) as u64
+}
+
+fn add(calls: &mut BTreeMap<String, u64>, op: &str, n: u64) {
+    if n > 0 {
+        *calls.entry(op.to_owned()).or_default() += n;
+    }
+}
+
+/// The calls one channel costs.
+pub(crate) fn channel_calls(c: &ChannelSpec, strategy: Strategy, history: History, calls: &mut BTreeMap<String, u64>) {
+    let member_pages = pages(c.members.len(), MEMBER_PAGE);
+    let extra_adds = c.members.len().saturating_sub(MEMBERS_PER_UPDATE).div_ceil(MEMBERS_PER_UPDATE) as u64;
+    match strategy {
+        Strategy::Rebuild => {
+            // Create, verify (channel, members), freeze the old (read + update).
+            add(calls, "GetOrCreateChannel", 1 + 1 + member_pages + 1);
+            add(calls, "UpdateChannel", 1 + extra_adds);
+            if c.frozen_after {
+                add(calls, "GetOrCreateChannel", 1);
+                add(calls, "UpdateChannel", 1);
+            }
+            if history == History::Copy {
+                let h = pages(c.messages, MESSAGE_PAGE);
+                // Old history, new history before copying, new history to verify, old again for
+                // stragglers after the freeze.
+                add(calls, "GetOrCreateChannel", h + 1 + h + h);
+                add(calls, "SendMessage", c.messages as u64);
+            }
+        }
+        Strategy::InPlace => {
+            let removes = c.old_members.iter().filter(|m| !c.members.contains(m)).count();
+            let extra_removes = removes.saturating_sub(MEMBERS_PER_UPDATE).div_ceil(MEMBERS_PER_UPDATE) as u64;
+            // Read for the full update, then verify (channel, members).
+            add(calls, "GetOrCreateChannel", 1 + 1 + member_pages);
+            add(calls, "UpdateChannel", 1 + extra_adds.max(extra_removes));
+        }
+    }
+}
+
+/// The estimate of one strategy for these gyms.
+pub fn estimate(gyms: &[GymPlan], strategy: Strategy, history: History) -> Estimate {
+    let mut users_calls = BTreeMap::new();
+    let mut channel_calls_total = BTreeMap::new();
+    let mut messages = 0;
+    for g in gyms {
+        let new = g.users.iter().filter(|u| !u.exists).count();
+        let existing = g.users.len() - new;
+        if new > 0 {
+            add(&mut users_calls, "UpdateUsers", new.div_ceil(USERS_PER_UPSERT) as u64);
+        }
+        if existing > 0 {
+            add(&mut users_calls, "UpdateUsersPartial", existing.div_ceil(USERS_PER_UPSERT) as u64);
+        }
+        for c in &g.channels {
+            channel_calls(c, strategy, history, &mut channel_calls_total);
+            if strategy == Strategy::Rebuild && history == History::Copy {
+                messages += c.messages as u64;
+            }
+        }
+    }
+    let seconds = |op: &str, n: u64| n as f64 * 60.0 / documented_limit(op) as f64;
+    let users_time: f64 = users_calls.iter().map(|(op, n)| seconds(op, *n)).sum();
+    let bottleneck =
+        channel_calls_total.iter().map(|(op, n)| (op.clone(), seconds(op, *n))).max_by(|a, b| a.1.total_cmp(&b.1));
+    Estimate {
+        strategy,
+        history,
+        users_calls,
+        channel_calls: channel_calls_total,
+        messages,
+        min_wall_seconds_full_budget: users_time + bottleneck.as_ref().map_or(0.0, |b| b.1),
+        bottleneck: bottleneck.map(|b| b.0),
+    }
+}
+
+/// The strategies side by side: rebuild without history, rebuild with history copied, in-place.
+pub fn estimates(gyms: &[GymPlan]) -> Vec<Estimate> {
+    vec![
+        estimate(gyms, Strategy::Rebuild, History::None),
+        estimate(gyms, Strategy::Rebuild, History::Copy),
+        estimate(gyms, Strategy::InPlace, History::None),
+    ]
+}

@@ -1,0 +1,169 @@
+//! `gymchat migrate rollback RUN_ID`: every room the run switched goes back to its old channel
+//! (pointer and channel move in one transaction with the item's state); old channels the run
+//! froze are unfrozen (unless they were frozen before); new channels are frozen, not deleted;
+//! target users are kept. `in-place` items get their old members and data back.
+//!
+//! Rollback takes the same lock as apply, and is itself safe to repeat: an item already rolled
+//! back is left alone.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use gymchat_ids::{Cid, RoomId, StreamUserId};
+use gymchat_store::{MigrationItem, Store};
+use gymchat_stream::Client;
+use gymchat_stream::model::ChannelUpdate;
+use serde::Serialize;
+use serde_json::json;
+
+use super::apply::rank;
+use super::plan::ChannelSpec;
+use super::{MigrateError, Strategy, take_lock};
+
+/// What a rollback did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RolledBack {
+    /// The run.
+    pub run_id: String,
+    /// Rooms pointed back at their old channel.
+    pub rooms_restored: Vec<i64>,
+    /// Items put back, in words.
+    pub restored: Vec<String>,
+    /// Items that could not be put back, with why.
+    pub failed: Vec<String>,
+    /// Dry run: nothing changed.
+    pub dry_run: bool,
+}
+
+/// Rolls the run back; with `yes` false, says what it would do and changes nothing.
+pub async fn rollback(store: &Store, client: &Client, run_id: &str, yes: bool) -> Result<RolledBack, MigrateError> {
+    let mut s = store.session().await?;
+    let run =
+        s.migration_run(run_id).await?.ok_or_else(|| MigrateError::NoSuchRun(format!("no migration run {run_id}")))?;
+    if run.state == "rolled_back" {
+        return Err(MigrateError::NoSuchRun(format!("run {run_id} was rolled back already")));
+    }
+    let strategy: Strategy = run.strategy.parse().map_err(MigrateError::NoSuchRun)?;
+    let items: Vec<MigrationItem> = s
+        .migration_items(run_id)
+        .await?
+        .into_iter()
+        .filter(|i| i.kind == "channel" && i.state != "planned" && i.state != "rolled_back")
+        .collect();
+    let mut out = RolledBack {
+        run_id: run_id.to_owned(),
+        rooms_restored: Vec::new(),
+        restored: Vec::new(),
+        failed: Vec::new(),
+        dry_run: !yes,
+    };
+    if !yes {
+        out.restored = items
+            .iter()
+            .map(|i| format!("room {:?}: {} back from {} ({})", i.room_id, i.old_id, i.new_id, i.state))
+            .collect();
+        return Ok(out);
+    }
+    let lease = take_lock(&mut s).await?;
+    for item in &items {
+        let result = match strategy {
+            Strategy::Rebuild => undo_rebuild(store, client, &lease, item).await,
+            Strategy::InPlace => undo_in_place(client, item).await,
+        };
+        match result {
+            Ok(switched_back) => {
+                s.finish_item_step(item.id, "rolled_back", None, Utc::now()).await?;
+                if switched_back {
+                    out.rooms_restored.extend(item.room_id);
+                }
+                out.restored.push(format!("{} → {}", item.new_id, item.old_id));
+            }
+            Err(e) => {
+                s.fail_item(item.id, &format!("rollback: {e}"), Utc::now()).await?;
+                out.failed.push(format!("{}: {e}", item.old_id));
+            }
+        }
+    }
+    let state = if out.failed.is_empty() { "rolled_back" } else { "stopped" };
+    let message = (!out.failed.is_empty()).then(|| format!("rollback left {} items; run it again", out.failed.len()));
+    s.set_migration_run_state(run_id, state, &lease.holder, message.as_deref(), out.failed.is_empty(), Utc::now())
+        .await?;
+    let _ = s.release_lock(&lease).await;
+    Ok(out)
+}
+
+fn spec_of(item: &MigrationItem) -> Result<(ChannelSpec, Cid, Cid), String> {
+    let spec: ChannelSpec = serde_json::from_str(&item.spec).map_err(|e| e.to_string())?;
+    let old = Cid::parse(&spec.old_cid).map_err(|e| e.to_string())?;
+    let new = Cid::parse(&spec.new_cid).map_err(|e| e.to_string())?;
+    Ok((spec, old, new))
+}
+
+async fn set_frozen(client: &Client, cid: &Cid, frozen: bool) -> Result<(), String> {
+    client
+        .update_channel_data(
+            cid,
+            |d| {
+                d.insert("frozen".into(), json!(frozen));
+            },
+            ChannelUpdate::default(),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Undoes a rebuilt room; true when its pointer went back.
+async fn undo_rebuild(
+    store: &Store,
+    client: &Client,
+    lease: &gymchat_store::Lease,
+    item: &MigrationItem,
+) -> Result<bool, String> {
+    let (spec, old, new) = spec_of(item)?;
+    let at = rank(&item.state);
+    let mut switched_back = false;
+    if at >= rank("switched") {
+        let room = RoomId::new(spec.room_id).map_err(|e| e.to_string())?;
+        let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+        tx.guard_lease(lease).await.map_err(|e| e.to_string())?;
+        let current = tx.room(room).await.map_err(|e| e.to_string())?;
+        if current.as_ref().and_then(|r| r.stream_channel_id.as_deref()) == Some(new.id().as_str()) {
+            tx.set_room_stream_channel_id(room, old.id().as_str(), Utc::now()).await.map_err(|e| e.to_string())?;
+            switched_back = true;
+        }
+        tx.forget_channel_move(room, &spec.old_cid).await.map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+    }
+    if at >= rank("freezing_old") && !spec.old_frozen {
+        set_frozen(client, &old, false).await?;
+    }
+    // The new channel stays, frozen: nobody writes where the room no longer points.
+    if at >= rank("created") || client.channel_exists(&new).await.map_err(|e| e.to_string())? {
+        set_frozen(client, &new, true).await?;
+    }
+    Ok(switched_back)
+}
+
+/// Undoes an in-place room: old data (team, gym_id, frozen, custom fields) and old members.
+async fn undo_in_place(client: &Client, item: &MigrationItem) -> Result<bool, String> {
+    let (spec, cid, _) = spec_of(item)?;
+    let old: BTreeSet<&String> = spec.old_members.iter().collect();
+    let parse = |v: Vec<&String>| -> Result<Vec<StreamUserId>, String> {
+        v.into_iter().map(|u| StreamUserId::parse(u).map_err(|e| e.to_string())).collect()
+    };
+    let add = parse(spec.old_members.iter().collect())?;
+    let remove = parse(spec.members.iter().filter(|m| !old.contains(m)).collect())?;
+    for i in 0..add.len().max(remove.len()).div_ceil(100).max(1) {
+        let page = |v: &Vec<StreamUserId>| v.iter().skip(i * 100).take(100).cloned().collect();
+        let update =
+            ChannelUpdate { add_members: page(&add), remove_members: page(&remove), ..ChannelUpdate::default() };
+        if i == 0 {
+            let data = spec.old_data.clone();
+            client.update_channel_data(&cid, move |d| *d = data, update).await.map_err(|e| e.to_string())?;
+        } else {
+            client.update_channel(&cid, &update).await.map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(false)
+}
