@@ -260,7 +260,8 @@ pub async fn apply(
         breaker: Mutex::new(Breaker { window: VecDeque::new(), max_rate: options.max_failure_rate }),
         run_id: run.run_id.clone(),
     });
-    let renewer = tokio::spawn(renew(runner.clone()));
+    // Aborted when apply ends or is dropped, so a cancelled apply stops renewing its lease.
+    let renewer = AbortOnDrop(tokio::spawn(renew(runner.clone())));
     let strategy: Strategy = run.strategy.parse().map_err(|e: String| MigrateError::StalePlan(e))?;
     let history: History = match run.history.as_str() {
         "copy" => History::Copy,
@@ -268,7 +269,7 @@ pub async fn apply(
     };
 
     let result = run_items(&runner, strategy, history, options, progress).await;
-    renewer.abort();
+    drop(renewer);
     let mut s = store.session().await?;
     let items = s.migration_items(&run.run_id).await?;
     let lease = runner.lease();
@@ -391,6 +392,15 @@ async fn open_run(store: &Store, plan: &Plan, holder: &str) -> Result<MigrationR
     }
     tx.commit().await?;
     Ok(run)
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Renews the lease every third of its life; a lost lease stops the run.

@@ -26,12 +26,22 @@ pub struct World {
 
 /// Loads `fixture` into `db` and serves `snapshot` from the sandbox (limits off).
 pub async fn world(db: &TestDb, fixture: &DbFixture, snapshot: Snapshot, shuffle_ties: bool) -> World {
+    world_configured(db, fixture, snapshot, |c| c.shuffle_ties = shuffle_ties).await
+}
+
+/// Like [`world`], with the sandbox's configuration edited (faults, latency).
+pub async fn world_configured(
+    db: &TestDb,
+    fixture: &DbFixture,
+    snapshot: Snapshot,
+    edit: impl FnOnce(&mut Config),
+) -> World {
     let store = Store::open(db.url()).await.unwrap();
     store.load_fixture(fixture).await.unwrap();
     let mut config = Config::new("k", "s");
     config.limits = LimitMode::Off;
-    config.shuffle_ties = shuffle_ties;
     config.initial = InitialState::Snapshot(snapshot);
+    edit(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();

@@ -52,7 +52,13 @@ pub async fn script(State(s): State<Arc<Shared>>, Json(body): Json<Value>) -> (S
     match (operation, answers) {
         (Some(op), Some(answers)) => {
             let n = answers.len();
-            lock(&s.script).entry(op).or_default().extend(answers);
+            let mut script = lock(&s.script);
+            if answers.is_empty() {
+                // An empty list clears what is still queued for the operation.
+                script.remove(&op);
+            } else {
+                script.entry(op).or_default().extend(answers);
+            }
             (StatusCode::OK, Json(json!({ "scripted": n })))
         }
         _ => (

@@ -1,0 +1,343 @@
+//! The migration on real databases (Postgres and SQLite) against the sandbox over HTTP: the
+//! reference scenario migrated by each strategy and cleaned up to the fixture's `expect` blocks,
+//! gym 5 untouched, a second apply that does nothing, rollback, the run lock, the circuit
+//! breaker with resume, and faults that leave the same final state as a clean run.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use gymchat_ids::GymId;
+use gymchat_ops::audit;
+use gymchat_ops::cleanup;
+use gymchat_ops::migrate::{self, ApplyOptions, History, MigrateError, Options, Plan, Report, Strategy};
+use gymchat_testkit::{TestDb, on_both_backends, read_fixture};
+use serde_json::{Value, json};
+
+mod support;
+
+use support::{World, gym4, gym4_fixture, gym4_snapshot, world_configured};
+
+fn gym4_id() -> GymId {
+    GymId::new(4).unwrap()
+}
+
+fn expect() -> Value {
+    let doc: Value = serde_json::from_str(&read_fixture("gym4.json")).unwrap();
+    doc["expect"].clone()
+}
+
+async fn plan(w: &World, strategy: Strategy, history: History) -> Plan {
+    migrate::plan::plan(&w.store, &w.client, &[gym4_id()], Options { strategy, history }, Utc::now()).await.unwrap()
+}
+
+async fn apply(w: &World, strategy: Strategy, history: History) -> Report {
+    let p = plan(w, strategy, history).await;
+    migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap()
+}
+
+/// The sandbox's whole state.
+async fn state(w: &World) -> Value {
+    reqwest::get(format!("{}/_sandbox/state", w.url)).await.unwrap().json().await.unwrap()
+}
+
+/// Channels by cid: members, team, frozen and messages (id, sender, text), without times.
+fn channels(state: &Value) -> BTreeMap<String, Value> {
+    state["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["deleted_at"].is_null())
+        .map(|c| {
+            let mut members: Vec<String> =
+                c["members"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_owned()).collect();
+            members.sort();
+            let messages: Vec<Value> = c["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| json!([m["id"], m["user_id"], m["text"], m["original_id"]]))
+                .collect();
+            let cid = format!("{}:{}", c["type"].as_str().unwrap(), c["id"].as_str().unwrap());
+            (cid, json!({ "members": members, "team": c["team"], "frozen": c["frozen"], "messages": messages }))
+        })
+        .collect()
+}
+
+/// Users by id: teams and name.
+fn users(state: &Value) -> BTreeMap<String, Value> {
+    state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["id"].as_str().unwrap().to_owned(), json!({ "teams": u["teams"], "name": u["name"] })))
+        .collect()
+}
+
+/// Every room's pointer.
+async fn pointers(w: &World) -> BTreeMap<i64, Option<String>> {
+    let mut s = w.store.session().await.unwrap();
+    let mut out = BTreeMap::new();
+    for gym in [4, 5] {
+        for r in s.rooms_with_members(GymId::new(gym).unwrap()).await.unwrap().rows {
+            out.insert(r.room.id.get(), r.room.stream_channel_id);
+        }
+    }
+    out
+}
+
+async fn cleanup_and_audit(w: &World) -> audit::AuditReport {
+    let report = audit::audit(&w.store, &w.client, &[gym4_id()], &|_| {}).await.unwrap();
+    let p = cleanup::plan::plan(&report, cleanup::Options::default());
+    let done = cleanup::apply(&w.store, &w.client, &p, cleanup::Options::default()).await.unwrap();
+    assert!(done.all_done(), "{done:?}");
+    audit::audit(&w.store, &w.client, &[gym4_id()], &|_| {}).await.unwrap()
+}
+
+/// The fixture's after-block holds for the final audit.
+fn assert_after_block(report: &audit::AuditReport, st: &Value) {
+    let want = &expect()["audit_gym_4_after_migration_and_cleanup"];
+    let g = &report.gyms[0];
+    assert_eq!(report.exit_code() as i64, want["exit_code"].as_i64().unwrap(), "{:#?}", g.findings);
+    assert_eq!(g.summary.synced_pct, want["synced_pct"].as_f64().unwrap());
+    assert_eq!(g.summary.stream_only as i64, want["stream_only"].as_i64().unwrap());
+    assert_eq!(g.summary.db_only as i64, want["db_only"].as_i64().unwrap());
+    assert!(g.summary.legacy_member_ids.is_empty());
+    // Every channel a gym 4 room points at: members in the target form, team gym_4.
+    let chans = channels(st);
+    let pattern = regex_lite::Regex::new(want["every_member_id_matches"].as_str().unwrap()).unwrap();
+    let live: Vec<&Value> = chans
+        .iter()
+        .filter(|(cid, _)| g.findings.iter().all(|f| f.cid.as_deref() != Some(cid)))
+        .map(|(_, c)| c)
+        .collect();
+    assert!(!live.is_empty());
+    for (cid, c) in &chans {
+        if c["team"] == json!("gym_4") && c["frozen"] == json!(false) {
+            for m in c["members"].as_array().unwrap() {
+                assert!(pattern.is_match(m.as_str().unwrap()), "{cid}: {m}");
+            }
+        }
+    }
+}
+
+on_both_backends! {
+    async fn rebuild_with_history_matches_the_reference_scenario(db) {
+        let w = gym4(&db).await;
+        let before = state(&w).await;
+        let report = apply(&w, Strategy::Rebuild, History::Copy).await;
+        assert_eq!(report.exit_code(), 0, "{report:#?}");
+        assert_eq!(report.channels_done, 6);
+        assert_eq!(report.skipped.len(), 9, "the closed rooms are left alone");
+
+        let st = state(&w).await;
+        let chans = channels(&st);
+        let ex = expect();
+        // Message counts per new channel, each copy carrying its original id.
+        for (id, count) in ex["messages_after_migration_with_history_copy"].as_object().unwrap() {
+            let c = &chans[&format!("messaging:{id}")];
+            let messages = c["messages"].as_array().unwrap();
+            assert_eq!(messages.len() as u64, count.as_u64().unwrap(), "{id}");
+            assert!(messages.iter().all(|m| m[3].is_string()), "{id}: every copy names its original");
+            assert_eq!(c["team"], json!("gym_4"), "{id}");
+        }
+        // Senders mapped, in order: the first copy of the Ana–Bruno chat is Ana's "Hola!".
+        let first = &chans["messaging:direct_gym_4_user_10_gym_4_user_8"]["messages"][0];
+        assert_eq!(first[1], json!("gym_4_user_10"));
+        assert_eq!(first[2], json!("Hola!"));
+        // The event is over: its new channel is frozen; old channels are frozen with a note.
+        assert_eq!(chans["messaging:event_4_639"]["frozen"], json!(true));
+        assert_eq!(chans["messaging:room_4_639"]["frozen"], json!(false));
+        let old = &chans["messaging:direct_user_10_user_8"];
+        assert_eq!(old["frozen"], json!(true));
+        let note = old["messages"].as_array().unwrap().last().unwrap();
+        assert!(note[2].as_str().unwrap().contains("direct_gym_4_user_10_gym_4_user_8"), "{note}");
+        // Target users with the gym's team; legacy users kept.
+        let us = users(&st);
+        for id in ex["stream_users_after_migration"].as_array().unwrap() {
+            assert_eq!(us[id.as_str().unwrap()]["teams"], json!(["gym_4"]), "{id}");
+        }
+        assert!(us.contains_key("user_10"), "legacy users are never deleted");
+        // Pointers moved; gym 5 untouched on both sides.
+        let p = pointers(&w).await;
+        assert_eq!(p[&638].as_deref(), Some("direct_gym_4_user_10_gym_4_user_8"));
+        assert_eq!(p[&639].as_deref(), Some("room_4_639"));
+        assert_eq!(p[&665].as_deref(), Some("event_4_639"));
+        assert_eq!(p[&641].as_deref(), Some("event_604_d3d94468"), "closed rooms keep their pointer");
+        assert_eq!(p[&670].as_deref(), Some("room_General_21"));
+        assert_eq!(channels(&before)["messaging:room_General_21"], chans["messaging:room_General_21"]);
+
+        // A second apply finds nothing to do and changes nothing.
+        let again = plan(&w, Strategy::Rebuild, History::Copy).await;
+        assert_eq!(again.channel_count(), 0, "{:#?}", again.gyms[0].channels);
+        assert!(again.gyms[0].users.is_empty(), "{:#?}", again.gyms[0].users);
+        let second = migrate::apply(&w.store, &w.client, &again, ApplyOptions::default(), &|_| {}).await.unwrap();
+        assert_eq!((second.exit_code(), second.channels_done, second.users_done), (0, 0, 0));
+        assert_eq!(channels(&state(&w).await), chans);
+
+        // Verify passes; after cleanup the audit matches the fixture's after-block.
+        let verified = migrate::verify(&w.store, &w.client, &[gym4_id()]).await.unwrap();
+        assert_eq!(verified.exit_code(), 0, "{verified:#?}");
+        let after = cleanup_and_audit(&w).await;
+        assert_after_block(&after, &state(&w).await);
+        assert_eq!(after.gyms[0].summary.archived, 2, "the two legacy channels of team gym_4 are archived");
+    }
+}
+
+on_both_backends! {
+    async fn in_place_keeps_channel_ids_and_history(db) {
+        let w = gym4(&db).await;
+        let before = channels(&state(&w).await);
+        let report = apply(&w, Strategy::InPlace, History::None).await;
+        assert_eq!(report.exit_code(), 0, "{report:#?}");
+        assert_eq!(report.channels_done, 6);
+        let after = channels(&state(&w).await);
+        let c = &after["messaging:direct_user_10_user_8"];
+        assert_eq!(c["members"], json!(["gym_4_user_10", "gym_4_user_8"]));
+        assert_eq!(c["team"], json!("gym_4"));
+        assert_eq!(c["messages"], before["messaging:direct_user_10_user_8"]["messages"], "history untouched");
+        assert_eq!(after["messaging:event_639_d3d94468"]["frozen"], json!(true), "the event is over");
+        assert_eq!(pointers(&w).await[&638].as_deref(), Some("direct_user_10_user_8"));
+        let again = plan(&w, Strategy::InPlace, History::None).await;
+        assert_eq!(again.channel_count(), 0);
+        let audit = cleanup_and_audit(&w).await;
+        assert_after_block(&audit, &state(&w).await);
+
+        // Rollback gives the channels their old members and data back.
+        let back = migrate::rollback(&w.store, &w.client, &report.run_id, true).await.unwrap();
+        assert!(back.failed.is_empty(), "{back:?}");
+        let rolled = channels(&state(&w).await);
+        assert_eq!(rolled["messaging:direct_user_10_user_8"]["members"], before["messaging:direct_user_10_user_8"]["members"]);
+        assert_eq!(rolled["messaging:direct_user_10_user_8"]["team"], Value::Null);
+    }
+}
+
+on_both_backends! {
+    async fn rollback_restores_every_pointer(db) {
+        let w = gym4(&db).await;
+        let before = pointers(&w).await;
+        let report = apply(&w, Strategy::Rebuild, History::None).await;
+        assert_eq!(report.exit_code(), 0, "{report:#?}");
+        assert_ne!(pointers(&w).await, before);
+
+        let dry = migrate::rollback(&w.store, &w.client, &report.run_id, false).await.unwrap();
+        assert!(dry.dry_run && dry.restored.len() == 6);
+        assert_ne!(pointers(&w).await, before, "a dry run changes nothing");
+
+        let back = migrate::rollback(&w.store, &w.client, &report.run_id, true).await.unwrap();
+        assert!(back.failed.is_empty(), "{back:?}");
+        assert_eq!(back.rooms_restored.len(), 6);
+        assert_eq!(pointers(&w).await, before);
+        let chans = channels(&state(&w).await);
+        assert_eq!(chans["messaging:direct_user_10_user_8"]["frozen"], json!(false), "old channels unfrozen");
+        assert_eq!(chans["messaging:direct_gym_4_user_10_gym_4_user_8"]["frozen"], json!(true), "new ones frozen, kept");
+        let moves = w.store.session().await.unwrap().channel_moves(gym4_id()).await.unwrap();
+        assert!(moves.is_empty(), "{moves:?}");
+        let err = migrate::rollback(&w.store, &w.client, &report.run_id, true).await.unwrap_err();
+        assert!(err.to_string().contains("rolled back already"), "{err}");
+    }
+}
+
+on_both_backends! {
+    async fn one_run_per_database(db) {
+        let w = gym4(&db).await;
+        let p = plan(&w, Strategy::Rebuild, History::None).await;
+        // A live holder elsewhere: refused, named, nothing written.
+        let mut s = w.store.session().await.unwrap();
+        let other = s.acquire_lock(migrate::LOCK_NAME, "ops-box:4242", chrono::Duration::seconds(60)).await.unwrap();
+        let err = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap_err();
+        assert!(matches!(&err, MigrateError::Busy { holder, .. } if holder == "ops-box:4242"), "{err}");
+        assert!(s.migration_runs().await.unwrap().is_empty());
+        s.release_lock(&other).await.unwrap();
+
+        // A holder of this host whose process is gone is taken over at once.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let host = migrate::holder_name().rsplit_once(':').unwrap().0.to_owned();
+        s.acquire_lock(migrate::LOCK_NAME, &format!("{host}:{dead}"), chrono::Duration::seconds(60)).await.unwrap();
+        let report = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap();
+        assert_eq!(report.exit_code(), 0);
+    }
+}
+
+on_both_backends! {
+    async fn the_breaker_stops_the_run_and_the_same_command_resumes_it(db) {
+        let w = gym4(&db).await;
+        let p = plan(&w, Strategy::Rebuild, History::Copy).await;
+        // Every channel creation fails for a while.
+        let answers: Vec<Value> = (0..300).map(|_| json!({ "status": 503, "code": -1 })).collect();
+        let script = |answers: Vec<Value>| {
+            let url = format!("{}/_sandbox/script", w.url);
+            async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .json(&json!({ "operation": "GetOrCreateChannel", "answers": answers }))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        };
+        script(answers).await;
+        let stopped = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap();
+        assert_eq!(stopped.exit_code(), 2, "{stopped:#?}");
+        assert_eq!(stopped.state, "stopped");
+        assert!(stopped.message.as_deref().unwrap().contains("circuit breaker"), "{:?}", stopped.message);
+        assert!(!stopped.failed.is_empty());
+        assert!(stopped.failed.iter().all(|f| f.error.is_some()));
+        assert_eq!(pointers(&w).await[&638].as_deref(), Some("direct_user_10_user_8"), "no room switched");
+
+        script(Vec::new()).await;
+        let resumed = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap();
+        assert!(resumed.resumed);
+        assert_eq!(resumed.run_id, stopped.run_id);
+        assert_eq!(resumed.exit_code(), 0, "{resumed:#?}");
+        let st = state(&w).await;
+        let chans = channels(&st);
+        for (id, count) in expect()["messages_after_migration_with_history_copy"].as_object().unwrap() {
+            assert_eq!(chans[&format!("messaging:{id}")]["messages"].as_array().unwrap().len() as u64, count.as_u64().unwrap());
+        }
+    }
+}
+
+/// One uninterrupted run's final state (channels, users, pointers) on SQLite.
+async fn clean_run_state() -> (BTreeMap<String, Value>, BTreeMap<String, Value>, BTreeMap<i64, Option<String>>) {
+    let db = TestDb::sqlite().await;
+    let w = gym4(&db).await;
+    let report = apply(&w, Strategy::Rebuild, History::Copy).await;
+    assert_eq!(report.exit_code(), 0);
+    let st = state(&w).await;
+    (channels(&st), users(&st), pointers(&w).await)
+}
+
+on_both_backends! {
+    async fn faults_leave_the_same_final_state_as_a_clean_run(db) {
+        let (want_channels, want_users, want_pointers) = clean_run_state().await;
+        let w = world_configured(&db, &gym4_fixture(), gym4_snapshot(), |c| {
+            c.fail_rate = 0.2;
+            c.seed = 7;
+            c.stall = std::time::Duration::from_millis(200);
+        })
+        .await;
+        // Plans and runs until done, as an operator would rerun the same command.
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            assert!(rounds <= 30, "no end after 30 rounds");
+            let Ok(p) = migrate::plan::plan(&w.store, &w.client, &[gym4_id()], Options { strategy: Strategy::Rebuild, history: History::Copy }, Utc::now()).await else { continue };
+            if !p.gyms[0].complete() {
+                continue;
+            }
+            let options = ApplyOptions { max_failure_rate: 1.0, ..ApplyOptions::default() };
+            if let Ok(r) = migrate::apply(&w.store, &w.client, &p, options, &|_| {}).await
+                && r.exit_code() == 0
+                && p.channel_count() == 0
+            {
+                break;
+            }
+        }
+        let st = state(&w).await;
+        assert_eq!(channels(&st), want_channels);
+        assert_eq!(users(&st), want_users);
+        assert_eq!(pointers(&w).await, want_pointers);
+    }
+}
