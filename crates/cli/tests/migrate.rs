@@ -1,0 +1,175 @@
+//! `gymchat migrate` and `gymchat demo` as an operator runs them: the binary as a child process
+//! against the sandbox over HTTP. The apply is killed with SIGKILL at more than 20 points and
+//! resumed each time; the final state (Stream users, channels, members, messages with their ids
+//! and texts; the rooms' pointers) must equal an uninterrupted run's.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use gymchat_ids::GymId;
+use gymchat_sandbox::{Config, InitialState, LimitMode, load_snapshot};
+use gymchat_store::Store;
+use gymchat_testkit::{TestDb, fixture_path, on_both_backends};
+use serde_json::{Value, json};
+
+/// The sandbox with the reference scenario and `latency` added to every call.
+async fn sandbox(latency: Duration) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let mut config = Config::new("k", "s");
+    config.limits = LimitMode::Off;
+    config.latency = latency;
+    config.initial = InitialState::Snapshot(load_snapshot(&fixture_path("gym4.json")).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(gymchat_sandbox::run(listener, config, async {
+        let _ = stopped.await;
+    }));
+    (url, stop)
+}
+
+fn command(db: &str, stream_url: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gymchat"));
+    cmd.args(args)
+        .env("DATABASE_URL", db)
+        .env("STREAM_URL", stream_url)
+        .env("STREAM_KEY", "k")
+        .env("STREAM_SECRET", "s")
+        .env("GYMCHAT_RATE_BUDGET", "1.0");
+    cmd
+}
+
+async fn gymchat(db: &str, stream_url: &str, args: &[&str]) -> Output {
+    let mut cmd = command(db, stream_url, args);
+    tokio::task::spawn_blocking(move || cmd.output().expect("run gymchat")).await.unwrap()
+}
+
+const APPLY: &[&str] = &["migrate", "apply", "--gym-id", "4", "--history", "copy", "--yes", "--concurrency", "1"];
+
+/// Stream's side as the test compares it: users (teams, name) and live channels (members,
+/// team, frozen, messages as id, sender, text).
+async fn stream_state(url: &str) -> Value {
+    let state: Value = reqwest::get(format!("{url}/_sandbox/state")).await.unwrap().json().await.unwrap();
+    let users: BTreeMap<String, Value> = state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["id"].as_str().unwrap().to_owned(), json!([u["teams"], u["name"]])))
+        .collect();
+    let channels: BTreeMap<String, Value> = state["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["deleted_at"].is_null())
+        .map(|c| {
+            let mut members: Vec<&str> = c["members"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+            members.sort_unstable();
+            let messages: Vec<Value> =
+                c["messages"].as_array().unwrap().iter().map(|m| json!([m["id"], m["user_id"], m["text"]])).collect();
+            (
+                format!("{}:{}", c["type"].as_str().unwrap(), c["id"].as_str().unwrap()),
+                json!([members, c["team"], c["frozen"], messages]),
+            )
+        })
+        .collect();
+    json!({ "users": users, "channels": channels })
+}
+
+async fn pointers(db: &str) -> BTreeMap<i64, Option<String>> {
+    let store = Store::open(db).await.unwrap();
+    let mut s = store.session().await.unwrap();
+    let mut out = BTreeMap::new();
+    for gym in [4, 5] {
+        for r in s.rooms_with_members(GymId::new(gym).unwrap()).await.unwrap().rows {
+            out.insert(r.room.id.get(), r.room.stream_channel_id);
+        }
+    }
+    drop(s);
+    store.close().await;
+    out
+}
+
+/// Item counts by state of the newest run, as `gymchat migrate status` reports them.
+async fn journal_states(db: &str, url: &str) -> Value {
+    let runs = gymchat(db, url, &["migrate", "status"]).await;
+    let runs: Value = serde_json::from_slice(&runs.stdout).unwrap_or_default();
+    let Some(run) = runs["runs"][0]["run_id"].as_str() else { return Value::Null };
+    let status = gymchat(db, url, &["migrate", "status", run]).await;
+    serde_json::from_slice::<Value>(&status.stdout).unwrap_or_default()
+}
+
+on_both_backends! {
+    async fn a_run_killed_at_20_points_ends_as_an_uninterrupted_one(db) {
+        let latency = Duration::from_millis(30);
+        let fixture = fixture_path("gym4.json");
+
+        // The uninterrupted run, on a database of its own.
+        let clean_db = TestDb::sqlite().await;
+        let (clean_url, _clean_stop) = sandbox(latency).await;
+        gymchat(clean_db.url(), &clean_url, &["db", "load-fixture", fixture.to_str().unwrap()]).await;
+        let started = Instant::now();
+        let clean = gymchat(clean_db.url(), &clean_url, APPLY).await;
+        let clean_time = started.elapsed();
+        assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stderr));
+        let want_stream = stream_state(&clean_url).await;
+        let want_pointers = pointers(clean_db.url()).await;
+
+        // The same run, killed again and again.
+        let (url, _stop) = sandbox(latency).await;
+        let loaded = gymchat(db.url(), &url, &["db", "load-fixture", fixture.to_str().unwrap()]).await;
+        assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
+        let planned = Instant::now();
+        gymchat(db.url(), &url, &["migrate", "plan", "--gym-id", "4", "--history", "copy"]).await;
+        let plan_time = planned.elapsed();
+        let mut kills = 0;
+        let mut unfinished_after_kill = 0;
+        let mut states_seen = Vec::new();
+        for i in 0..22u64 {
+            let delay = plan_time + Duration::from_millis(40 + (i * 53) % 300);
+            let mut child = command(db.url(), &url, APPLY).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+            tokio::time::sleep(delay).await;
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap();
+                kills += 1;
+            }
+            tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+            let status = journal_states(db.url(), &url).await;
+            if status["run"]["state"] != json!("done") {
+                unfinished_after_kill += 1;
+            }
+            states_seen.push(status["items_by_state"].clone());
+        }
+        eprintln!("clean run {clean_time:?}, plan {plan_time:?}; journal after each kill: {states_seen:#?}");
+        assert!(kills >= 20, "only {kills} kills landed");
+        assert!(unfinished_after_kill >= 10, "the run finished too early to test much: {states_seen:#?}");
+
+        let last = gymchat(db.url(), &url, APPLY).await;
+        assert_eq!(last.status.code(), Some(0), "{}", String::from_utf8_lossy(&last.stderr));
+        assert_eq!(stream_state(&url).await, want_stream);
+        assert_eq!(pointers(db.url()).await, want_pointers);
+        let verify = gymchat(db.url(), &url, &["migrate", "verify", "--gym-id", "4"]).await;
+        assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stderr));
+    }
+}
+
+#[test]
+fn demo_runs_the_whole_job_on_the_embedded_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gymchat"))
+        .arg("demo")
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["audit_before"]["synced"], 6);
+    assert_eq!(report["audit_before"]["db_only"], 9);
+    assert_eq!(report["channels_moved"], 6);
+    assert_eq!(report["audit_after"]["synced_pct"], 100.0);
+    assert_eq!(report["audit_after"]["legacy_member_ids"], json!([]));
+    assert_eq!(report["exit_code_after"], 0);
+    assert!(stderr.contains("demo: gym 4 is fully synced"), "{stderr}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the demo leaves nothing in the working directory");
+}
