@@ -1,7 +1,7 @@
 //! How many calls a plan costs under each strategy, and the least wall time Stream's rate limits
 //! allow for them: per operation, calls ÷ (limit × budget ÷ 60 s); operations on different
 //! endpoints overlap, phases (users, then channels) do not. The counts follow what
-//! [`super::apply`] calls for each item on a first run without faults.
+//! [`mod@super::apply`] calls for each item on a first run without faults.
 
 use std::collections::BTreeMap;
 

@@ -2,10 +2,10 @@
 //!
 //! - [`plan`]: reads the database and Stream and says what will happen, with a content hash.
 //! - [`estimate`]: calls and least wall time of each strategy under Stream's limits.
-//! - [`apply`]: carries a plan out, journaled per item, resumable after a kill at any point,
+//! - [`mod@apply`]: carries a plan out, journaled per item, resumable after a kill at any point,
 //!   under one lock per database, stopped by a circuit breaker when too many items fail.
-//! - [`rollback`]: puts every switched room back on its old channel.
-//! - [`verify`]: checks by a fresh audit that the gyms are fully tenant-scoped.
+//! - [`mod@rollback`]: puts every switched room back on its old channel.
+//! - [`mod@verify`]: checks by a fresh audit that the gyms are fully tenant-scoped.
 //!
 //! The journal (`gymchat_migration_runs`, `gymchat_migration_items`) is the run's memory: a
 //! resumed `apply` reads its items from there, not from a new plan, and every step is safe to
