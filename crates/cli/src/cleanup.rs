@@ -24,11 +24,15 @@ pub async fn run(global: &GlobalOpts, args: &CleanupArgs) -> Result<(Value, u8)>
     let stream = client(global)?;
     let (plan, yes, options) = match &args.command {
         Some(CleanupCommand::Channel { cid, yes, hard, include_with_messages }) => {
-            let options = Options { hard: *hard, include_with_messages: *include_with_messages };
+            let options = Options { hard: *hard, include_with_messages: *include_with_messages, remove_rooms: false };
             (cleanup::plan_for_channel(&store, &stream, cid, options).await?, *yes, options)
         }
         _ => {
-            let options = Options { hard: args.hard, include_with_messages: args.include_with_messages };
+            let options = Options {
+                hard: args.hard,
+                include_with_messages: args.include_with_messages,
+                remove_rooms: args.remove_rooms,
+            };
             let gyms: Vec<GymId> = if args.all {
                 audit::all_gyms(&store).await?.0
             } else if args.gym_id.is_empty() {

@@ -158,6 +158,10 @@ pub struct CleanupArgs {
     /// Also delete orphaned channels that hold messages.
     #[arg(long)]
     pub include_with_messages: bool,
+    /// Remove the rows of rooms whose channel is gone (room, member and hidden rows; undoable)
+    /// instead of retiring them.
+    #[arg(long)]
+    pub remove_rooms: bool,
 }
 
 /// `gymchat cleanup channel|undo`
@@ -187,7 +191,11 @@ pub enum CleanupCommand {
 
 /// `gymchat sandbox …`
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SandboxArgs {
+    /// `generate`; without one, runs the sandbox.
+    #[command(subcommand)]
+    pub command: Option<SandboxCommand>,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:3030")]
     pub listen: std::net::SocketAddr,
@@ -233,6 +241,43 @@ pub struct SandboxArgs {
     /// Share of every operation's rate window the sandbox spends itself, as the live app would.
     #[arg(long, default_value_t = 0.0)]
     pub live_traffic: f64,
+}
+
+/// `gymchat sandbox generate`
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Write a synthetic fixture in the reference scenario's format (legacy ids, before
+    /// migration), at any size, for rehearsals and benchmarks.
+    Generate(GenerateArgs),
+}
+
+/// The size and shape of a generated fixture.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The file to write.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    /// Gyms.
+    #[arg(long, default_value_t = 1)]
+    pub gyms: usize,
+    /// Id of the first gym (the next ones follow).
+    #[arg(long, default_value_t = 100)]
+    pub first_gym_id: i64,
+    /// People per gym.
+    #[arg(long, default_value_t = 2_000)]
+    pub users: usize,
+    /// Rooms per gym: half direct, four in ten groups, one in ten event chats.
+    #[arg(long, default_value_t = 1_500)]
+    pub rooms: usize,
+    /// Members of each group and event room (direct rooms have two).
+    #[arg(long, default_value_t = 5)]
+    pub members: usize,
+    /// Messages per room.
+    #[arg(long, default_value_t = 0)]
+    pub messages: usize,
+    /// Seed: the same options and seed give the same file.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// `gymchat db …`

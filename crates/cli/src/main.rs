@@ -8,6 +8,7 @@ mod cleanup;
 mod config;
 mod db;
 mod demo;
+mod generate;
 mod migrate;
 mod sandbox;
 mod stream;
@@ -72,7 +73,10 @@ fn error_chain(e: &anyhow::Error) -> String {
 async fn run(cli: &Cli, demo_database: Option<&str>) -> anyhow::Result<(serde_json::Value, u8)> {
     match &cli.command {
         Command::Db(command) => db::run(&cli.global, command).await.map(|v| (v, 0)),
-        Command::Sandbox(args) => sandbox::run(&cli.global, args).await.map(|v| (v, 0)),
+        Command::Sandbox(args) => match &args.command {
+            Some(config::SandboxCommand::Generate(generate)) => generate::run(generate).map(|v| (v, 0)),
+            None => sandbox::run(&cli.global, args).await.map(|v| (v, 0)),
+        },
         Command::Audit(args) => audit::run(&cli.global, args).await,
         Command::Cleanup(args) => cleanup::run(&cli.global, args).await,
         Command::Migrate(command) => migrate::run(&cli.global, command).await,

@@ -30,10 +30,19 @@ async fn summary(w: &World) -> Value {
     serde_json::to_value(&report.gyms[0].summary).unwrap()
 }
 
-/// Every row of `chat_rooms`, each column as the database prints it.
-async fn rooms_as_stored(db: &TestDb) -> Vec<String> {
+/// Every row of `table`, the given columns as the database prints them, ordered by the first.
+async fn table_as_stored(db: &TestDb, table: &str, cols: &[&str]) -> Vec<String> {
     sqlx::any::install_default_drivers();
     let mut conn = AnyConnection::connect(db.url()).await.unwrap();
+    let select: Vec<String> = cols.iter().map(|c| format!("COALESCE(CAST({c} AS TEXT), 'NULL')")).collect();
+    let sql = format!("SELECT {} AS line FROM {table} ORDER BY {}", select.join(" || '|' || "), cols.join(", "));
+    let rows = conn.fetch_all(sqlx::AssertSqlSafe(sql)).await.unwrap();
+    conn.close().await.unwrap();
+    rows.iter().map(|r| r.get::<String, _>("line")).collect()
+}
+
+/// Every row of `chat_rooms`, each column as the database prints it.
+async fn rooms_as_stored(db: &TestDb) -> Vec<String> {
     let cols = [
         "id",
         "stream_channel_id",
@@ -46,11 +55,43 @@ async fn rooms_as_stored(db: &TestDb) -> Vec<String> {
         "created_at",
         "updated_at",
     ];
-    let select: Vec<String> = cols.iter().map(|c| format!("COALESCE(CAST({c} AS TEXT), 'NULL')")).collect();
-    let sql = format!("SELECT {} AS line FROM chat_rooms ORDER BY id", select.join(" || '|' || "));
-    let rows = conn.fetch_all(sqlx::AssertSqlSafe(sql)).await.unwrap();
-    conn.close().await.unwrap();
-    rows.iter().map(|r| r.get::<String, _>("line")).collect()
+    table_as_stored(db, "chat_rooms", &cols).await
+}
+
+/// The member and hidden rows, each column as the database prints it.
+async fn room_rows_as_stored(db: &TestDb) -> (Vec<String>, Vec<String>) {
+    (
+        table_as_stored(db, "chat_members", &["id", "room_id", "user_id", "joined_at"]).await,
+        table_as_stored(db, "chat_member_hidden", &["user_id", "room_id", "hidden_at"]).await,
+    )
+}
+
+on_both_backends! {
+    async fn remove_rooms_deletes_their_rows_and_undo_writes_them_back_byte_for_byte(db) {
+        // A hidden row for one of the rooms that will go, so every table is exercised.
+        let mut doc: Value = serde_json::from_str(&read_fixture("gym4.json")).unwrap();
+        doc["db"]["chat_member_hidden"].as_array_mut().unwrap().push(json!({ "user_id": 10, "room_id": 641, "hidden_at": "2025-10-02T08:30:00Z" }));
+        let w = world_with(&db, gym4_snapshot(), &doc.to_string()).await;
+        let before = (rooms_as_stored(&db).await, room_rows_as_stored(&db).await);
+        let options = Options { remove_rooms: true, ..Options::default() };
+        let plan = plan_for(&w, options).await;
+        let kinds: Vec<&str> = plan.actions.iter().map(Action::kind).collect();
+        assert_eq!(kinds.iter().filter(|k| **k == "remove_room").count(), 9, "{kinds:?}");
+        assert!(!kinds.contains(&"retire_room"));
+
+        let applied = cleanup::apply(&w.store, &w.client, &plan, options).await.unwrap();
+        assert!(applied.all_done(), "{:?}", applied.outcomes);
+        let after = summary(&w).await;
+        assert_eq!((after["db_only"].as_u64(), after["total_db_chatrooms"].as_u64(), after["retired"].as_u64()), (Some(0), Some(6), Some(0)));
+        let (members, hidden) = room_rows_as_stored(&db).await;
+        assert_eq!(members.len(), before.1.0.len() - 9, "each removed room had one member row");
+        assert_eq!(hidden.len(), 1, "the removed room's hidden row went with it");
+
+        let undone = cleanup::undo(&w.store, &applied.run_id).await.unwrap();
+        assert_eq!(undone.restored.len(), 9, "{undone:?}");
+        assert_eq!((rooms_as_stored(&db).await, room_rows_as_stored(&db).await), before, "every row as it was, byte for byte");
+        assert_eq!(summary(&w).await["db_only"], 9);
+    }
 }
 
 on_both_backends! {

@@ -39,6 +39,9 @@ pub(crate) struct Column {
     pub nullable: bool,
     /// A default, an identity, a serial sequence, or SQLite's rowid alias fills it.
     pub has_default: bool,
+    /// The type a text parameter is cast to when a whole row is written back (Postgres); `None`
+    /// where the column's affinity converts text itself (SQLite).
+    pub text_cast: Option<String>,
 }
 
 /// Columns by table.
@@ -65,6 +68,11 @@ impl Catalog {
         }
         let mut tables: HashMap<String, Vec<Column>> = HashMap::new();
         for (table, name, nullable, has_default, data_type, udt_schema, udt_name) in columns {
+            let text_cast = Some(if data_type == "USER-DEFINED" || data_type == "ARRAY" {
+                format!("{}.{}", quote(&udt_schema), quote(&udt_name))
+            } else {
+                data_type.clone()
+            });
             let kind = match data_type.as_str() {
                 "USER-DEFINED" => match labels.get(&(udt_schema.clone(), udt_name.clone())) {
                     Some(l) => ColumnKind::Enum {
@@ -79,7 +87,7 @@ impl Catalog {
                 t if t.starts_with("timestamp") || t == "date" => ColumnKind::Time,
                 other => ColumnKind::Other(other.to_owned()),
             };
-            tables.entry(table).or_default().push(Column { name, kind, nullable, has_default });
+            tables.entry(table).or_default().push(Column { name, kind, nullable, has_default, text_cast });
         }
         Catalog { tables }
     }
@@ -108,9 +116,15 @@ impl Catalog {
                 kind,
                 nullable: !not_null && !pk,
                 has_default: has_default || rowid,
+                text_cast: None,
             });
         }
         Catalog { tables }
+    }
+
+    /// Every column of `table`, in the catalog's order.
+    pub(crate) fn columns(&self, table: &str) -> &[Column] {
+        self.tables.get(table).map_or(&[], Vec::as_slice)
     }
 
     fn column(&self, table: &str, column: &str) -> Option<&Column> {

@@ -34,5 +34,5 @@ pub use model::{
     Room, RoomStatus, RoomWithMembers, User,
 };
 pub use repo::{
-    ChannelMove, CleanupAction, Lease, MigrationItem, MigrationRun, NewItem, RetiredRoom, Rows, SkippedRow,
+    ChannelMove, CleanupAction, Lease, MigrationItem, MigrationRun, NewItem, RetiredRoom, Rows, SkippedRow, TextRow,
 };

@@ -129,6 +129,7 @@ pub async fn apply(store: &Store, client: &Client, plan: &Plan, options: Options
             Action::RetireRoom { gym_id, room_id, cid } => {
                 retire(store, &run_id, *gym_id, *room_id, cid.clone()).await?
             }
+            Action::RemoveRoom { gym_id, room_id, .. } => remove(store, &run_id, action, *gym_id, *room_id).await?,
             Action::RepairMembers { gym_id, cid, add, remove } => {
                 let update = ChannelUpdate {
                     add_members: add.iter().filter_map(|u| StreamUserId::parse(u).ok()).collect(),
@@ -234,6 +235,47 @@ async fn retire(
     Ok(Outcome { action, state: "done".into(), detail: format!("status {:?} → CLOSED, recorded", current.status) })
 }
 
+/// The tables a room's rows live in, in the order they are written back (deleted in reverse).
+const ROOM_TABLES: &[(&str, &str)] =
+    &[("chat_rooms", "id"), ("chat_members", "room_id"), ("chat_member_hidden", "room_id")];
+
+/// Removes a room with its member and hidden rows, every row journaled whole first; one
+/// transaction.
+async fn remove(
+    store: &Store,
+    run_id: &str,
+    action: &Action,
+    gym_id: i64,
+    room_id: i64,
+) -> Result<Outcome, CleanupError> {
+    let outcome = |state: &str, detail: String| Outcome { action: action.clone(), state: state.into(), detail };
+    let (Ok(gym), Ok(room)) = (GymId::new(gym_id), RoomId::new(room_id)) else {
+        return Ok(outcome("failed", "not a valid gym or room id".into()));
+    };
+    let mut tx = store.begin().await?;
+    let mut before = serde_json::Map::new();
+    for (table, column) in ROOM_TABLES {
+        before.insert((*table).to_owned(), json!(tx.rows_as_text(table, column, room.get()).await?));
+    }
+    if before["chat_rooms"].as_array().is_none_or(Vec::is_empty) {
+        return Ok(outcome("failed", "the room no longer exists".into()));
+    }
+    let before = serde_json::Value::Object(before);
+    let mut removed = Vec::new();
+    for (table, column) in ROOM_TABLES.iter().rev() {
+        match tx.delete_rows(table, column, room.get()).await {
+            Ok(n) => removed.push(format!("{n} {table}")),
+            // Another table of the platform still points at the room: nothing is removed.
+            Err(e) => return Ok(outcome("failed", format!("the database refused to remove it: {e}"))),
+        }
+    }
+    let detail = format!("removed {}", removed.join(", "));
+    tx.journal_action(run_id, gym, "remove_room", &room.to_string(), "done", Some(&before.to_string()), Utc::now())
+        .await?;
+    tx.commit().await?;
+    Ok(outcome("done", detail))
+}
+
 /// A change on Stream's side, journaled before and after.
 async fn stream_change<F, Fut>(
     store: &Store,
@@ -300,6 +342,23 @@ pub async fn undo(store: &Store, run_id: &str) -> Result<Undone, CleanupError> {
                     "room {room}: status back to {}",
                     status.map_or("NULL".to_owned(), |s| s.to_string())
                 ));
+            }
+            ("remove_room", "done") => {
+                let before: serde_json::Value =
+                    action.before_json.as_deref().and_then(|b| serde_json::from_str(b).ok()).unwrap_or_default();
+                let mut tx = store.begin().await?;
+                for (table, _) in ROOM_TABLES {
+                    let rows: Vec<gymchat_store::TextRow> =
+                        serde_json::from_value(before[*table].clone()).map_err(|e| StoreError::BadRow {
+                            table: "gymchat_cleanup_actions",
+                            key: action.id.to_string(),
+                            reason: e.to_string(),
+                        })?;
+                    tx.insert_text_rows(table, &rows).await?;
+                }
+                tx.update_action(action.id, "undone", "rows written back", Utc::now()).await?;
+                tx.commit().await?;
+                undone.restored.push(format!("room {}: its rows written back", action.target));
             }
             (_, "done") => undone.not_undoable.push(format!("{} {}: a change on Stream", action.kind, action.target)),
             _ => {}

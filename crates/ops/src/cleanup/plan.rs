@@ -29,6 +29,16 @@ pub enum Action {
         /// The channel it pointed at.
         cid: Option<String>,
     },
+    /// Remove a room whose channel is gone, with its member and hidden rows (`--remove-rooms`);
+    /// every row is journaled whole first, so that undo writes it back as it was.
+    RemoveRoom {
+        /// The gym.
+        gym_id: i64,
+        /// The room.
+        room_id: i64,
+        /// The channel it pointed at.
+        cid: Option<String>,
+    },
     /// Add and remove members of a target channel so that they match its room.
     RepairMembers {
         /// The gym.
@@ -57,6 +67,7 @@ impl Action {
         match self {
             Action::DeleteChannel { gym_id, .. }
             | Action::RetireRoom { gym_id, .. }
+            | Action::RemoveRoom { gym_id, .. }
             | Action::RepairMembers { gym_id, .. }
             | Action::RepairData { gym_id, .. } => *gym_id,
         }
@@ -65,7 +76,7 @@ impl Action {
     /// What is acted on, for the journal.
     pub fn target(&self) -> String {
         match self {
-            Action::RetireRoom { room_id, .. } => format!("room {room_id}"),
+            Action::RetireRoom { room_id, .. } | Action::RemoveRoom { room_id, .. } => format!("room {room_id}"),
             Action::DeleteChannel { cid, .. } | Action::RepairMembers { cid, .. } | Action::RepairData { cid, .. } => {
                 cid.clone()
             }
@@ -77,6 +88,7 @@ impl Action {
         match self {
             Action::DeleteChannel { .. } => "delete_channel",
             Action::RetireRoom { .. } => "retire_room",
+            Action::RemoveRoom { .. } => "remove_room",
             Action::RepairMembers { .. } => "repair_members",
             Action::RepairData { .. } => "repair_data",
         }
@@ -110,6 +122,9 @@ pub struct Options {
     pub hard: bool,
     /// Also delete channels that hold messages.
     pub include_with_messages: bool,
+    /// Remove rooms whose channel is gone (their rows, journaled for undo) instead of retiring
+    /// them.
+    pub remove_rooms: bool,
 }
 
 fn ids(v: &Value) -> Vec<i64> {
@@ -125,6 +140,15 @@ fn by_cleanup(f: &Finding) -> bool {
     f.command.as_deref().is_some_and(|c| c.starts_with("gymchat cleanup"))
 }
 
+/// What happens to a room whose channel is gone: retired, or removed with `--remove-rooms`.
+fn room_action(options: Options, gym_id: i64, room_id: i64, cid: Option<String>) -> Action {
+    if options.remove_rooms {
+        Action::RemoveRoom { gym_id, room_id, cid }
+    } else {
+        Action::RetireRoom { gym_id, room_id, cid }
+    }
+}
+
 fn plan_gym(g: &GymReport, options: Options, plan: &mut Plan) {
     let gym = g.gym_id;
     let mut members: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
@@ -132,11 +156,7 @@ fn plan_gym(g: &GymReport, options: Options, plan: &mut Plan) {
     for f in &g.findings {
         let Some(cid) = f.cid.clone() else {
             if f.kind == FindingKind::DbOnly && f.destructive {
-                plan.actions.push(Action::RetireRoom {
-                    gym_id: gym,
-                    room_id: f.room_id.unwrap_or_default(),
-                    cid: None,
-                });
+                plan.actions.push(room_action(options, gym, f.room_id.unwrap_or_default(), None));
             }
             continue;
         };
@@ -158,11 +178,7 @@ fn plan_gym(g: &GymReport, options: Options, plan: &mut Plan) {
             }
             FindingKind::DbOnly if f.destructive => {
                 let bare = cid.split_once(':').map(|(_, id)| id.to_owned());
-                plan.actions.push(Action::RetireRoom {
-                    gym_id: gym,
-                    room_id: f.room_id.unwrap_or_default(),
-                    cid: bare,
-                });
+                plan.actions.push(room_action(options, gym, f.room_id.unwrap_or_default(), bare));
             }
             FindingKind::MissingMembers if by_cleanup(f) => {
                 let add = ids(&f.evidence["room_members_missing_from_channel"]);

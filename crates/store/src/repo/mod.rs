@@ -16,10 +16,12 @@ mod locks;
 mod ops;
 mod people;
 mod rooms;
+mod snapshot;
 
 pub use journal::{MigrationItem, MigrationRun, NewItem};
 pub use locks::Lease;
 pub use ops::{ChannelMove, CleanupAction, RetiredRoom};
+pub use snapshot::TextRow;
 
 use gymchat_ids::IdError;
 use serde::Serialize;

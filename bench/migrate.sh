@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Migration benchmark (issue 10): a synthetic tenant (default 2,000 users and 1,500 rooms, from
+# `gymchat sandbox generate`) migrated against the release sandbox in its own process, under
+# Stream's default limits at --time-scale 60 (a one-minute window lasts one second).
+#
+# Figures come from independent observers: wall time from GNU time, calls per operation and the
+# per-window counts from the sandbox's own counters. The floor is, per phase, the slowest
+# operation's calls divided by its allowed rate (limit × budget per one-second window); the
+# phases are the plan's reads (measured by a separate `migrate plan`), the users, the channels.
+#
+# Usage: bench/migrate.sh [SCENARIO] [ROOMS] [USERS]
+#   SCENARIO: rebuild (history none, budget 1.0; default), copy (history copy, 50 messages a room,
+#   budget 1.0), default-budget (history none, budget 0.5), one-at-a-time (history none, budget
+#   1.0, --concurrency 1). Needs python3 and /usr/bin/time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scenario="${1:-rebuild}"
+rooms="${2:-1500}"
+users="${3:-2000}"
+work="$(mktemp -d)"
+trap 'kill $sandbox 2>/dev/null || true; rm -rf "$work"' EXIT
+
+history=none; budget=1.0; messages=0; concurrency=32
+case "$scenario" in
+  rebuild) ;;
+  copy) history=copy; messages=50 ;;
+  default-budget) budget=0.5 ;;
+  one-at-a-time) concurrency=1 ;;
+  *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+esac
+
+cargo build -q --release -p gymchat
+gymchat="$PWD/target/release/gymchat"
+"$gymchat" sandbox generate --out "$work/tenant.json" --users "$users" --rooms "$rooms" --messages "$messages" > /dev/null
+
+export DATABASE_URL="sqlite://$work/tenant.db" STREAM_KEY=bench STREAM_SECRET=bench-secret GYMCHAT_RATE_BUDGET="$budget"
+"$gymchat" db load-fixture "$work/tenant.json" > /dev/null
+"$gymchat" sandbox --listen 127.0.0.1:0 --key bench --secret bench-secret --time-scale 60 \
+  --fixture "$work/tenant.json" > "$work/sandbox.out" &
+sandbox=$!
+for _ in $(seq 1 600); do grep -q url "$work/sandbox.out" 2>/dev/null && break; sleep 0.1; done
+export STREAM_URL="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["url"])' "$work/sandbox.out")"
+
+curl -s -X POST "$STREAM_URL/_sandbox/stats/reset" > /dev/null
+"$gymchat" migrate plan --gym-id 100 --history "$history" --out "$work/plan.json" > /dev/null 2>&1
+curl -s "$STREAM_URL/_sandbox/stats" > "$work/plan-stats.json"
+curl -s -X POST "$STREAM_URL/_sandbox/stats/reset" > /dev/null
+status=0
+/usr/bin/time -v -o "$work/time.txt" "$gymchat" migrate apply --plan "$work/plan.json" --yes \
+  --concurrency "$concurrency" > "$work/report.json" 2> "$work/apply.err" || status=$?
+curl -s "$STREAM_URL/_sandbox/stats" > "$work/apply-stats.json"
+
+python3 - "$work" "$status" "$budget" "$scenario" <<'EOF'
+import json, sys
+work, status, budget, scenario = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+limits = {"GetOrCreateChannel": 10000, "QueryChannels": 10000, "QueryUsers": 1000, "SendMessage": 1000,
+          "GetMessage": 1000, "UpdateUsers": 300, "UpdateUsersPartial": 300, "UpdateChannel": 300}
+t = {}
+for line in open(f"{work}/time.txt"):
+    k, _, v = line.strip().rpartition(": ")
+    t[k] = v
+parts = [float(p) for p in t["Elapsed (wall clock) time (h:mm:ss or m:ss)"].split(":")]
+wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+plan = json.load(open(f"{work}/plan-stats.json"))["operations"]
+apply = json.load(open(f"{work}/apply-stats.json"))["operations"]
+calls = lambda ops, op: ops.get(op, {}).get("calls", 0)
+rate = lambda op: limits.get(op, 60) * budget  # per second: a minute lasts a second
+reads = max((calls(plan, op) / rate(op) for op in plan), default=0)
+users = sum(calls(apply, op) / rate(op) for op in ("UpdateUsers", "UpdateUsersPartial"))
+channel_ops = {op: calls(apply, op) - calls(plan, op) for op in apply if op not in ("UpdateUsers", "UpdateUsersPartial")}
+channels = max((n / rate(op) for op, n in channel_ops.items()), default=0)
+floor = reads + users + channels
+report = json.load(open(f"{work}/report.json"))
+limited = sum(o.get("rate_limited", 0) for o in apply.values())
+print(f"scenario {scenario}: apply exit {status}, state {report.get('state')}, {report.get('users_done')} users, "
+      f"{report.get('channels_done')} channels, {len(report.get('failed', []))} failed")
+print("apply calls: " + ", ".join(f"{op} {o['calls']}" for op, o in sorted(apply.items())))
+print(f"floor: reads {reads:.2f} s + users {users:.2f} s + channels {channels:.2f} s = {floor:.2f} s; "
+      f"wall {wall:.2f} s; wall / floor {wall / floor:.3f}; 429s {limited}; peak RSS "
+      f"{int(t['Maximum resident set size (kbytes)']) / 1024:.0f} MiB")
+sends = apply.get("SendMessage", {}).get("windows", [])
+busy = [w for w in sends if w.get("accepted", 0) > 0][1:-1]
+if busy:
+    use = sum(w["accepted"] for w in busy) / sum(w["limit"] for w in busy)
+    print(f"SendMessage utilisation over {len(busy)} full windows: {use:.3f}")
+EOF
