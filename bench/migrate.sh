@@ -20,7 +20,7 @@ users="${3:-2000}"
 work="$(mktemp -d)"
 trap 'kill $sandbox 2>/dev/null || true; rm -rf "$work"' EXIT
 
-history=none; budget=1.0; messages=0; concurrency=32
+history=none; budget=1.0; messages=0; concurrency="${CONCURRENCY:-32}"
 case "$scenario" in
   rebuild) ;;
   copy) history=copy; messages=50 ;;
@@ -35,7 +35,7 @@ gymchat="$PWD/target/release/gymchat"
 
 export DATABASE_URL="sqlite://$work/tenant.db" STREAM_KEY=bench STREAM_SECRET=bench-secret GYMCHAT_RATE_BUDGET="$budget"
 "$gymchat" db load-fixture "$work/tenant.json" > /dev/null
-"$gymchat" sandbox --listen 127.0.0.1:0 --key bench --secret bench-secret --time-scale 60 \
+"$gymchat" sandbox --listen 127.0.0.1:0 --key bench --secret bench-secret --time-scale 60 --rate-limits "${SANDBOX_LIMITS:-stream}" \
   --fixture "$work/tenant.json" > "$work/sandbox.out" &
 sandbox=$!
 for _ in $(seq 1 600); do grep -q url "$work/sandbox.out" 2>/dev/null && break; sleep 0.1; done
@@ -72,12 +72,15 @@ channels = max((n / rate(op) for op, n in channel_ops.items()), default=0)
 floor = reads + users + channels
 report = json.load(open(f"{work}/report.json"))
 limited = sum(o.get("rate_limited", 0) for o in apply.values())
+limited_by_op = {op: o["rate_limited"] for op, o in apply.items() if o.get("rate_limited")}
 print(f"scenario {scenario}: apply exit {status}, state {report.get('state')}, {report.get('users_done')} users, "
       f"{report.get('channels_done')} channels, {len(report.get('failed', []))} failed")
 print("apply calls: " + ", ".join(f"{op} {o['calls']}" for op, o in sorted(apply.items())))
 print(f"floor: reads {reads:.2f} s + users {users:.2f} s + channels {channels:.2f} s = {floor:.2f} s; "
-      f"wall {wall:.2f} s; wall / floor {wall / floor:.3f}; 429s {limited}; peak RSS "
+      f"wall {wall:.2f} s; wall / floor {wall / floor:.3f}; 429s {limited} {limited_by_op}; peak RSS "
       f"{int(t['Maximum resident set size (kbytes)']) / 1024:.0f} MiB")
+for op in ("UpdateChannel", "GetOrCreateChannel"):
+    print(op, "accepted per window:", [w["accepted"] for w in apply.get(op, {}).get("windows", [])])
 sends = apply.get("SendMessage", {}).get("windows", [])
 busy = [w for w in sends if w.get("accepted", 0) > 0][1:-1]
 if busy:

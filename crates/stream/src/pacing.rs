@@ -26,6 +26,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::RateLimit;
@@ -119,11 +120,13 @@ pub fn documented_limit(op: &str) -> u64 {
 }
 
 impl OpPace {
-    fn new(op: &str, now: u64) -> Self {
+    /// An operation's pace before any answer: its documented limit over `window_us` (a minute,
+    /// unless another operation's answers showed Stream's windows to be shorter).
+    fn new(op: &str, now: u64, window_us: u64) -> Self {
         Self {
             limit: documented_limit(op),
-            window_us: MINUTE_US,
-            window_end_us: now + MINUTE_US,
+            window_us,
+            window_end_us: now + window_us,
             aligned: false,
             epoch: 0,
             used: 0,
@@ -186,17 +189,23 @@ pub struct Slot {
 pub struct Pacer {
     share: f64,
     ops: Mutex<HashMap<&'static str, OpPace>>,
+    /// The window length last learnt from any operation's answers (µs; 0 before any): all of
+    /// Stream's windows have one length, so an operation first used later starts from it
+    /// instead of learning it again.
+    learnt_window_us: AtomicU64,
 }
 
 impl Pacer {
     /// `share` of each limit and of what is left of it, in (0, 1].
     pub fn new(share: f64) -> Self {
-        Self { share: share.clamp(0.01, 1.0), ops: Mutex::new(HashMap::new()) }
+        Self { share: share.clamp(0.01, 1.0), ops: Mutex::new(HashMap::new()), learnt_window_us: AtomicU64::new(0) }
     }
 
     fn with_op<R>(&self, op: &'static str, f: impl FnOnce(&mut OpPace, f64) -> R) -> R {
         let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
-        let pace = ops.entry(op).or_insert_with(|| OpPace::new(op, now_us()));
+        let learnt = self.learnt_window_us.load(Ordering::Relaxed);
+        let window = if learnt == 0 { MINUTE_US } else { learnt };
+        let pace = ops.entry(op).or_insert_with(|| OpPace::new(op, now_us(), window));
         f(pace, self.share)
     }
 
@@ -262,7 +271,9 @@ impl Pacer {
             let used_then = p.in_flight.remove(&seq);
             let Some(rate) = rate else { return };
             p.limit = rate.limit.max(1);
-            learn_window(p, rate.reset);
+            if learn_window(p, rate.reset) {
+                self.learnt_window_us.store(p.window_us, Ordering::Relaxed);
+            }
             let reset_us = rate.reset.saturating_mul(1_000_000);
             // An answer from a window already over says nothing about this one.
             if reset_us <= now {
@@ -313,21 +324,21 @@ fn realign(p: &mut OpPace, now: u64) {
 }
 
 /// Learns the window length from consecutive resets: longer at once (slower is safe), shorter
-/// only after the same shorter period was read twice in a row.
-fn learn_window(p: &mut OpPace, reset_s: u64) {
+/// only after the same shorter period was read twice in a row. True when it learnt a new length.
+fn learn_window(p: &mut OpPace, reset_s: u64) -> bool {
     let Some(previous) = p.last_reset_s else {
         p.last_reset_s = Some(reset_s);
-        return;
+        return false;
     };
     if reset_s <= previous {
-        return;
+        return false;
     }
     p.last_reset_s = Some(reset_s);
     let period = (reset_s - previous) * 1_000_000;
     if period >= p.window_us {
         // The same window, or windows passed unseen: nothing to learn.
         p.shorter = None;
-        return;
+        return false;
     }
     let readings = match p.shorter {
         Some((candidate, n)) if candidate == period => n + 1,
@@ -338,8 +349,10 @@ fn learn_window(p: &mut OpPace, reset_s: u64) {
         p.shorter = None;
         p.aligned = false;
         realign(p, now_us());
+        true
     } else {
         p.shorter = Some((period, readings));
+        false
     }
 }
 
@@ -400,6 +413,19 @@ mod tests {
         let reset = now_us() / 1_000_000 + 3;
         answer(&pacer, "GetApp", 10_000, 0, reset);
         assert!(pacer.reserve("GetApp").wait > Duration::from_secs(1));
+    }
+
+    #[test]
+    fn an_operation_first_used_later_starts_from_the_window_another_learnt() {
+        let pacer = Pacer::new(0.5);
+        let now_s = now_us() / 1_000_000;
+        for k in 1..=3 {
+            answer(&pacer, "QueryChannels", 10_000, 9_999, now_s + k);
+        }
+        assert_eq!(pacer.window("QueryChannels"), Duration::from_secs(1));
+        assert_eq!(pacer.window("UpdateChannel"), Duration::from_secs(1), "learnt once for every operation");
+        let fresh = Pacer::new(0.5);
+        assert_eq!(fresh.window("UpdateChannel"), Duration::from_secs(60), "a minute until an answer says otherwise");
     }
 
     #[test]

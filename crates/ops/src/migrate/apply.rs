@@ -1,10 +1,12 @@
 //! Carrying a plan out: users first, then channels, each item journaled step by step.
 //!
-//! A channel of `rebuild` goes through these states, each written before (`…ing`) and after the
-//! call it guards:
+//! A channel of `rebuild` goes through these states:
 //!
-//! `planned → creating → created → copying → copied → verifying → verified → freezing_old →
-//! old_frozen → switched → finishing → done`
+//! `planned → creating → copying → verifying → freezing_old → switched → finishing → done`
+//!
+//! Each is written before the call it guards; the write that starts a step also records that the
+//! previous one succeeded (one write where two would say the same), so an item's state is always
+//! the step under way, whose call may or may not have happened, and every step before it is done.
 //!
 //! - create: the target channel with members, team, creator and custom fields (`migrated_from`
 //!   names the old cid, so a channel with that id not made from this room is refused);
@@ -17,7 +19,7 @@
 //!   channel move (the audit's "archived") and the item's state;
 //! - finish: the new channel is frozen when the old one was or the room's event is over.
 //!
-//! `in-place`: `planned → updating → updated → verifying → done`: one full update sets team and
+//! `in-place`: `planned → updating → verifying → done`: one full update sets team and
 //! `gym_id` while adding the target members and removing the legacy ones.
 //!
 //! Every step is safe to repeat, so a resumed run redoes the step an item was in.
@@ -218,9 +220,11 @@ impl Runner {
         }
     }
 
-    async fn step(&self, id: i64, state: &str) -> Result<(), String> {
+    /// The previous step succeeded (with `detail`, when given) and the step `state` starts.
+    async fn advance(&self, id: i64, state: &str, detail: Option<&Value>) -> Result<(), String> {
         let mut s = self.store.session().await.map_err(|e| e.to_string())?;
-        s.start_item_step(id, state, Utc::now()).await.map_err(|e| e.to_string())
+        let detail = detail.map(Value::to_string);
+        s.advance_item(id, state, detail.as_deref(), Utc::now()).await.map_err(|e| e.to_string())
     }
 
     async fn done(&self, id: i64, state: &str, detail: Option<&Value>) -> Result<(), String> {
@@ -546,20 +550,8 @@ async fn upsert_users(runner: &Runner, batch: &[&MigrationItem]) -> Result<bool,
 }
 
 /// The order of a rebuild item's states.
-const REBUILD_STATES: &[&str] = &[
-    "planned",
-    "creating",
-    "created",
-    "copying",
-    "copied",
-    "verifying",
-    "verified",
-    "freezing_old",
-    "old_frozen",
-    "switched",
-    "finishing",
-    "done",
-];
+const REBUILD_STATES: &[&str] =
+    &["planned", "creating", "copying", "verifying", "freezing_old", "switched", "finishing", "done"];
 
 /// Position of a state; an unknown state starts over (every step is safe to repeat).
 pub(crate) fn rank(state: &str) -> usize {
@@ -588,23 +580,21 @@ async fn move_rebuild(runner: &Runner, item: MigrationItem, history: History) ->
     let at = rank(&item.state);
     let mut detail = item.detail.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()).unwrap_or(json!({}));
 
-    if at < rank("created") {
-        runner.step(id, "creating").await?;
+    if at < rank("copying") {
+        runner.advance(id, "creating", None).await?;
         create_channel(runner, &spec, &new).await?;
-        runner.done(id, "created", None).await?;
     }
-    if at < rank("copied") {
-        runner.step(id, "copying").await?;
+    if at < rank("verifying") {
+        runner.advance(id, "copying", None).await?;
         if history == History::Copy {
             let copied = sync_history(runner, &spec, &old, &new, true).await?;
             detail["copied"] = json!(copied.sent);
             detail["messages"] = json!(copied.expected);
             detail["altered"] = json!(copied.altered);
         }
-        runner.done(id, "copied", Some(&detail)).await?;
     }
-    if at < rank("verified") {
-        runner.step(id, "verifying").await?;
+    if at < rank("freezing_old") {
+        runner.advance(id, "verifying", Some(&detail)).await?;
         verify_channel(runner, &spec, &new).await?;
         if history == History::Copy {
             let check = sync_history(runner, &spec, &old, &new, false).await?;
@@ -612,14 +602,10 @@ async fn move_rebuild(runner: &Runner, item: MigrationItem, history: History) ->
                 return Err(format!("{new} lacks {} of the old channel's {} messages", check.missing, check.expected));
             }
         }
-        runner.done(id, "verified", None).await?;
-    }
-    if at < rank("old_frozen") {
-        runner.step(id, "freezing_old").await?;
-        freeze_old(runner, &spec, &old, &new).await?;
-        runner.done(id, "old_frozen", None).await?;
     }
     if at < rank("switched") {
+        runner.advance(id, "freezing_old", None).await?;
+        freeze_old(runner, &spec, &old, &new).await?;
         if history == History::Copy {
             // Messages written to the old channel between the copy and the freeze.
             let late = sync_history(runner, &spec, &old, &new, true).await?;
@@ -636,7 +622,7 @@ async fn move_rebuild(runner: &Runner, item: MigrationItem, history: History) ->
         switch_room(runner, &item, &spec, &old, &new, &detail).await?;
     }
     if at < rank("done") {
-        runner.step(id, "finishing").await?;
+        runner.advance(id, "finishing", None).await?;
         if spec.frozen_after {
             runner
                 .client
@@ -884,7 +870,7 @@ async fn switch_room(
 }
 
 /// The order of an in-place item's states.
-const IN_PLACE_STATES: &[&str] = &["planned", "updating", "updated", "verifying", "done"];
+const IN_PLACE_STATES: &[&str] = &["planned", "updating", "verifying", "done"];
 
 /// Moves one room in place: its channel gets the target members, team and `gym_id`.
 async fn move_in_place(runner: &Runner, item: MigrationItem) -> Result<(), String> {
@@ -892,7 +878,7 @@ async fn move_in_place(runner: &Runner, item: MigrationItem) -> Result<(), Strin
     let at = IN_PLACE_STATES.iter().position(|s| *s == item.state).unwrap_or(0);
     let want: BTreeSet<&String> = spec.members.iter().collect();
     if at < 2 {
-        runner.step(item.id, "updating").await?;
+        runner.advance(item.id, "updating", None).await?;
         let add = users(&spec.members)?;
         let remove: Vec<StreamUserId> =
             users(&spec.old_members.iter().filter(|m| !want.contains(m)).cloned().collect::<Vec<_>>())?;
@@ -933,9 +919,8 @@ async fn move_in_place(runner: &Runner, item: MigrationItem) -> Result<(), Strin
             };
             runner.client.update_channel(&cid, &update).await.map_err(err)?;
         }
-        runner.done(item.id, "updated", None).await?;
     }
-    runner.step(item.id, "verifying").await?;
+    runner.advance(item.id, "verifying", None).await?;
     verify_channel(runner, &spec, &cid).await?;
     runner.done(item.id, "done", None).await
 }

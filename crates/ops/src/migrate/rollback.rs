@@ -139,7 +139,7 @@ async fn undo_rebuild(
         set_frozen(client, &old, false).await?;
     }
     // The new channel stays, frozen: nobody writes where the room no longer points.
-    if at >= rank("created") || client.channel_exists(&new).await.map_err(|e| e.to_string())? {
+    if at >= rank("copying") || client.channel_exists(&new).await.map_err(|e| e.to_string())? {
         set_frozen(client, &new, true).await?;
     }
     Ok(switched_back)

@@ -315,6 +315,24 @@ impl Session {
         Ok(())
     }
 
+    /// Records, in one write, that the item's previous step succeeded (with what was done, when
+    /// given) and that its next step starts: the state of the next step, one more attempt, the
+    /// last error cleared.
+    pub async fn advance_item(&mut self, id: i64, state: &str, detail: Option<&str>, at: DateTime<Utc>) -> Result<()> {
+        let sql = "UPDATE gymchat_migration_items SET state = $1, attempts = attempts + 1, last_error = NULL, \
+                   detail = COALESCE($2, detail), started_at_ms = COALESCE(started_at_ms, $3), updated_at_ms = $3 \
+                   WHERE id = $4";
+        on_db!(self.db(), c => sqlx::query(sql)
+            .bind(state)
+            .bind(detail)
+            .bind(at.timestamp_millis())
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
     /// Records why the item's last attempt failed; its state stays where it was.
     pub async fn fail_item(&mut self, id: i64, error: &str, at: DateTime<Utc>) -> Result<()> {
         let sql = "UPDATE gymchat_migration_items SET last_error = $1, updated_at_ms = $2 WHERE id = $3";
