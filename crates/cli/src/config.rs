@@ -311,7 +311,8 @@ pub struct MoveOptions {
     /// `rebuild` (new channel with the target id) or `in-place` (same channel, members swapped).
     #[arg(long, default_value = "rebuild")]
     pub strategy: gymchat_ops::migrate::Strategy,
-    /// History of rebuilt channels: `none` or `copy`.
+    /// History of rebuilt channels: `none`, `copy`, or `import-file` (Stream's import format,
+    /// original timestamps kept).
     #[arg(long, default_value = "none")]
     pub history: gymchat_ops::migrate::History,
 }
@@ -355,6 +356,9 @@ pub enum MigrateCommand {
         /// Channels moved at once.
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// With `--history import-file`: where to write it (default `import_{run_id}.jsonl`).
+        #[arg(long)]
+        import_file: Option<std::path::PathBuf>,
     },
     /// Runs, newest first; or one run with its items by state and its failures.
     Status {

@@ -57,7 +57,16 @@ pub async fn run(global: &GlobalOpts, command: &MigrateCommand) -> Result<(Value
                 None => (serde_json::to_value(&plan)?, code),
             }
         }
-        MigrateCommand::Apply { gyms: choice, plan, options, yes, dry_run, max_failure_rate, concurrency } => {
+        MigrateCommand::Apply {
+            gyms: choice,
+            plan,
+            options,
+            yes,
+            dry_run,
+            max_failure_rate,
+            concurrency,
+            import_file,
+        } => {
             ensure!((0.0..=1.0).contains(max_failure_rate), "--max-failure-rate must be between 0 and 1");
             let stream = client(global)?;
             let plan = match plan {
@@ -73,7 +82,11 @@ pub async fn run(global: &GlobalOpts, command: &MigrateCommand) -> Result<(Value
                 eprintln!("nothing changed: {}", if *dry_run { "--dry-run" } else { "add --yes to carry it out" });
                 (serde_json::to_value(&plan)?, 0)
             } else {
-                let options = ApplyOptions { max_failure_rate: *max_failure_rate, concurrency: *concurrency };
+                let options = ApplyOptions {
+                    max_failure_rate: *max_failure_rate,
+                    concurrency: *concurrency,
+                    import_file: import_file.clone(),
+                };
                 apply(&store, &stream, &plan, options).await?
             }
         }
@@ -216,6 +229,9 @@ pub async fn apply(store: &Store, stream: &Client, plan: &Plan, options: ApplyOp
         report.skipped.len(),
         report.message.as_ref().map(|m| format!(" — {m}")).unwrap_or_default()
     );
+    if let Some(file) = &report.import_file {
+        eprintln!("  import file {}: {:?} (upload it with Stream's import, mode upsert)", file.path, file.lines);
+    }
     for f in &report.failed {
         eprintln!("  failed {} {} → {}: {}", f.kind, f.old_id, f.new_id, f.error.as_deref().unwrap_or("not finished"));
     }

@@ -341,3 +341,36 @@ on_both_backends! {
         assert_eq!(pointers(&w).await, want_pointers);
     }
 }
+
+on_both_backends! {
+    async fn import_file_holds_the_history_with_original_times_in_stream_order(db) {
+        let w = gym4(&db).await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gym4.jsonl");
+        let p = plan(&w, Strategy::Rebuild, History::ImportFile).await;
+        let options = ApplyOptions { import_file: Some(path.clone()), ..ApplyOptions::default() };
+        let report = migrate::apply(&w.store, &w.client, &p, options, &|_| {}).await.unwrap();
+        assert_eq!(report.exit_code(), 0, "{report:#?}");
+        let counts = &report.import_file.as_ref().unwrap().lines;
+        assert_eq!((counts["user"], counts["channel"], counts["message"]), (5, 6, 40), "{counts:?}");
+
+        let lines: Vec<Value> =
+            std::fs::read_to_string(&path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        // Users, channels, members, messages: that order.
+        let order: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+        let rank = |t: &str| ["user", "channel", "member", "message"].iter().position(|k| *k == t).unwrap();
+        assert!(order.windows(2).all(|w| rank(w[0]) <= rank(w[1])), "{order:?}");
+        let first = lines.iter().find(|l| l["type"] == "message").unwrap();
+        assert_eq!(first["item"]["channel_id"], json!("direct_gym_4_user_10_gym_4_user_8"));
+        assert_eq!(first["item"]["user"], json!("gym_4_user_10"));
+        assert_eq!(first["item"]["text"], json!("Hola!"));
+        assert_eq!(first["item"]["created_at"], json!("2025-11-01T12:00:00Z"), "the original time");
+        let channel = lines.iter().find(|l| l["type"] == "channel").unwrap();
+        assert_eq!(channel["item"]["team"], json!("gym_4"));
+
+        // The live channels were moved without history, as with `none`.
+        let chans = channels(&state(&w).await);
+        assert_eq!(chans["messaging:direct_gym_4_user_10_gym_4_user_8"]["messages"], json!([]));
+        assert_eq!(pointers(&w).await[&638].as_deref(), Some("direct_gym_4_user_10_gym_4_user_8"));
+    }
+}

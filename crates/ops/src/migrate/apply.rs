@@ -25,6 +25,7 @@
 //! Every step is safe to repeat, so a resumed run redoes the step an item was in.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -43,17 +44,19 @@ use super::plan::{ChannelSpec, MIGRATED_FROM, NOTE_PREFIX, Plan, SkippedRoom, Us
 use super::{History, LEASE_TTL_SECONDS, MigrateError, Strategy, take_lock};
 
 /// How an apply runs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApplyOptions {
     /// Stop when the share of failed items over the last [`BREAKER_WINDOW`] passes this.
     pub max_failure_rate: f64,
     /// Channels moved at once.
     pub concurrency: usize,
+    /// Where `--history import-file` writes the import file (default `import_{run_id}.jsonl`).
+    pub import_file: Option<PathBuf>,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { max_failure_rate: 0.2, concurrency: 32 }
+        Self { max_failure_rate: 0.2, concurrency: 32, import_file: None }
     }
 }
 
@@ -149,8 +152,19 @@ pub struct Report {
     pub skipped: Vec<SkippedRoom>,
     /// Rooms that did not take the id their kind gives (several rooms for one event or pair).
     pub notes: Vec<String>,
+    /// The import file written (`--history import-file`), and its lines.
+    pub import_file: Option<ImportFile>,
     /// Every item.
     pub items: Vec<ItemOutcome>,
+}
+
+/// An import file written for Stream's import service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportFile {
+    /// Where.
+    pub path: String,
+    /// Lines per item type (`user`, `channel`, `member`, `message`).
+    pub lines: std::collections::BTreeMap<String, usize>,
 }
 
 impl Report {
@@ -267,12 +281,17 @@ pub async fn apply(
     // Aborted when apply ends or is dropped, so a cancelled apply stops renewing its lease.
     let renewer = AbortOnDrop(tokio::spawn(renew(runner.clone())));
     let strategy: Strategy = run.strategy.parse().map_err(|e: String| MigrateError::StalePlan(e))?;
-    let history: History = match run.history.as_str() {
-        "copy" => History::Copy,
-        _ => History::None,
-    };
+    let history: History = run.history.parse().map_err(MigrateError::StalePlan)?;
 
-    let result = run_items(&runner, strategy, history, options, progress).await;
+    let mut result = run_items(&runner, strategy, history, options.clone(), progress).await;
+    let mut import_file = None;
+    if result.is_ok() && history == History::ImportFile && !runner.stopped() {
+        let path = options.import_file.clone().unwrap_or_else(|| PathBuf::from(format!("import_{}.jsonl", run.run_id)));
+        match super::import::write(&runner.store, &runner.client, &run.run_id, &path).await {
+            Ok(lines) => import_file = Some(ImportFile { path: path.display().to_string(), lines }),
+            Err(e) => result = Err(MigrateError::ImportFile(format!("{}: {e}", path.display()))),
+        }
+    }
     drop(renewer);
     let mut s = store.session().await?;
     let items = s.migration_items(&run.run_id).await?;
@@ -322,6 +341,7 @@ pub async fn apply(
         failed,
         skipped,
         notes,
+        import_file,
         items: items.iter().filter(|i| i.kind != "skipped").map(ItemOutcome::from).collect(),
     })
 }
@@ -721,7 +741,7 @@ pub(crate) fn note_id(old: &Cid) -> String {
 }
 
 /// Kinds of message that are copied; others (deleted, ephemeral, error) are not history.
-const COPIED_KINDS: &[&str] = &["regular", "system", "reply", ""];
+pub(crate) const COPIED_KINDS: &[&str] = &["regular", "system", "reply", ""];
 
 /// Sends, oldest first, every message of `old` whose copy `new` lacks (or, with `send` false,
 /// counts them).
@@ -757,7 +777,7 @@ async fn sync_history(runner: &Runner, spec: &ChannelSpec, old: &Cid, new: &Cid,
 }
 
 /// The copy of a message, and what had to change for Stream to take it without running it.
-fn copy_of(spec: &ChannelSpec, original: &Message, id: String) -> Result<(NewMessage, Vec<String>), String> {
+pub(crate) fn copy_of(spec: &ChannelSpec, original: &Message, id: String) -> Result<(NewMessage, Vec<String>), String> {
     // A sender the plan did not see (a late message) or who has no person: the gym's bot.
     let gym_bot = spec.gym_bot();
     let sender_old = original.user.as_ref().map(|u| u.id.to_string()).unwrap_or_default();

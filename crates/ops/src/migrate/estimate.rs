@@ -60,6 +60,10 @@ pub(crate) fn channel_calls(c: &ChannelSpec, strategy: Strategy, history: Histor
                 add(calls, "GetOrCreateChannel", 1);
                 add(calls, "UpdateChannel", 1);
             }
+            if history == History::ImportFile {
+                // The old history, read once to write the file.
+                add(calls, "GetOrCreateChannel", pages(c.messages, MESSAGE_PAGE));
+            }
             if history == History::Copy {
                 let h = pages(c.messages, MESSAGE_PAGE);
                 // Old history, new history before copying, new history to verify, old again for
@@ -114,11 +118,13 @@ pub fn estimate(gyms: &[GymPlan], strategy: Strategy, history: History) -> Estim
     }
 }
 
-/// The strategies side by side: rebuild without history, rebuild with history copied, in-place.
+/// The strategies side by side: rebuild without history, with history copied, with an import
+/// file, and in-place.
 pub fn estimates(gyms: &[GymPlan]) -> Vec<Estimate> {
     vec![
         estimate(gyms, Strategy::Rebuild, History::None),
         estimate(gyms, Strategy::Rebuild, History::Copy),
+        estimate(gyms, Strategy::Rebuild, History::ImportFile),
         estimate(gyms, Strategy::InPlace, History::None),
     ]
 }

@@ -1,0 +1,109 @@
+//! `--history import-file`: the history of the moved channels as a file for Stream's import
+//! service, which keeps the original timestamps (a live copy cannot: Stream sets `created_at` on
+//! send). JSON Lines of `{"type", "item"}`, items in the order Stream's import wants them: the
+//! target users (with their teams), the new channels (with team and creator), their members, then
+//! every message of the old channels, oldest first per channel, sender mapped, under the same
+//! deterministic ids and with the same changes a live copy would make (commands made inert, long
+//! texts cut). The run writes it once its channels have moved; the old channels are frozen by
+//! then, so nothing is missing. The file is written to a temporary name and renamed, so it is
+//! whole or absent, and a resumed run writes it again.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use gymchat_ids::Cid;
+use gymchat_store::Store;
+use gymchat_stream::Client;
+use serde_json::{Map, Value, json};
+
+use super::apply::{COPIED_KINDS, copy_id, copy_of};
+use super::plan::{ChannelSpec, NOTE_PREFIX, UserSpec};
+
+fn line(out: &mut impl Write, kind: &str, item: Value, counts: &mut BTreeMap<String, usize>) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, &json!({ "type": kind, "item": item }))?;
+    out.write_all(b"\n")?;
+    *counts.entry(kind.to_owned()).or_default() += 1;
+    Ok(())
+}
+
+/// Writes the run's import file; returns the lines per item type.
+pub(crate) async fn write(
+    store: &Store,
+    client: &Client,
+    run_id: &str,
+    path: &Path,
+) -> Result<BTreeMap<String, usize>, String> {
+    let items =
+        store.session().await.map_err(|e| e.to_string())?.migration_items(run_id).await.map_err(|e| e.to_string())?;
+    let users: Vec<UserSpec> =
+        items.iter().filter(|i| i.kind == "user").filter_map(|i| serde_json::from_str(&i.spec).ok()).collect();
+    let channels: Vec<ChannelSpec> = items
+        .iter()
+        .filter(|i| i.kind == "channel" && i.state == "done")
+        .filter_map(|i| serde_json::from_str(&i.spec).ok())
+        .collect();
+    let tmp = path.with_extension("jsonl.partial");
+    let file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut counts = BTreeMap::new();
+    let io = |e: std::io::Error| e.to_string();
+
+    for u in &users {
+        let mut item = Map::new();
+        item.insert("id".into(), json!(u.id));
+        if let Some(name) = &u.name {
+            item.insert("name".into(), json!(name));
+        }
+        if let Some(image) = &u.image {
+            item.insert("image".into(), json!(image));
+        }
+        item.insert("teams".into(), json!([u.team]));
+        line(&mut out, "user", Value::Object(item), &mut counts).map_err(io)?;
+    }
+    for c in &channels {
+        let new = Cid::parse(&c.new_cid).map_err(|e| e.to_string())?;
+        let mut item = c.custom.clone();
+        item.insert("id".into(), json!(new.id()));
+        item.insert("type".into(), json!(new.channel_type()));
+        item.insert("created_by".into(), json!(c.created_by));
+        item.insert("team".into(), json!(c.team));
+        line(&mut out, "channel", Value::Object(item), &mut counts).map_err(io)?;
+    }
+    for c in &channels {
+        let new = Cid::parse(&c.new_cid).map_err(|e| e.to_string())?;
+        for m in &c.members {
+            let item = json!({ "channel_type": new.channel_type(), "channel_id": new.id(), "user_id": m });
+            line(&mut out, "member", item, &mut counts).map_err(io)?;
+        }
+    }
+    for c in &channels {
+        let (old, new) =
+            (Cid::parse(&c.old_cid).map_err(|e| e.to_string())?, Cid::parse(&c.new_cid).map_err(|e| e.to_string())?);
+        let history = client.channel_history(&old).await.map_err(|e| e.to_string())?;
+        for original in
+            history.iter().filter(|m| !m.id.starts_with(NOTE_PREFIX) && COPIED_KINDS.contains(&m.kind.as_str()))
+        {
+            let (message, _) = copy_of(c, original, copy_id(&new, &original.id))?;
+            let mut item = message.custom.clone();
+            item.insert("id".into(), json!(message.id));
+            item.insert("channel_type".into(), json!(new.channel_type()));
+            item.insert("channel_id".into(), json!(new.id()));
+            item.insert("user".into(), json!(message.user_id));
+            item.insert("text".into(), json!(message.text));
+            item.insert("type".into(), json!(message.kind.as_deref().unwrap_or("regular")));
+            item.insert("created_at".into(), json!(original.created_at));
+            if !message.attachments.is_empty() {
+                item.insert("attachments".into(), json!(message.attachments));
+            }
+            if !message.mentioned_users.is_empty() {
+                item.insert("mentioned_users".into(), json!(message.mentioned_users));
+            }
+            line(&mut out, "message", Value::Object(item), &mut counts).map_err(io)?;
+        }
+    }
+    out.flush().map_err(io)?;
+    drop(out);
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(counts)
+}
