@@ -62,8 +62,10 @@ const MIN_GUARD_US: u64 = 5_000;
 /// the fastest moment stays under Stream's burst cap of twice the average rate (limit ÷ 30 per
 /// second), also when many calls re-reserve at once after the windows re-align.
 const MIN_GAP_SHARE: f64 = 0.6;
-/// How many consecutive readings of a shorter window it takes to believe it.
-const SHORTER_WINDOW_READINGS: u32 = 2;
+/// How many consecutive readings of a shorter window it takes to believe it. One suffices: a
+/// reading is the difference between the resets of two consecutive windows, which Stream's fixed
+/// windows keep equal to their length (a minute), so a shorter one is never an accident of timing.
+const SHORTER_WINDOW_READINGS: u32 = 1;
 
 fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
@@ -429,13 +431,13 @@ mod tests {
     }
 
     #[test]
-    fn a_shorter_window_is_believed_only_when_read_twice() {
+    fn a_shorter_window_is_believed_once_two_windows_show_it() {
         let pacer = Pacer::new(0.5);
         let now_s = now_us() / 1_000_000;
         answer(&pacer, "UpdateUsers", 300, 299, now_s + 1);
+        answer(&pacer, "UpdateUsers", 300, 298, now_s + 1);
+        assert_eq!(pacer.window("UpdateUsers"), Duration::from_secs(60), "one window says nothing of its length");
         answer(&pacer, "UpdateUsers", 300, 299, now_s + 2);
-        assert_eq!(pacer.window("UpdateUsers"), Duration::from_secs(60), "one odd reading");
-        answer(&pacer, "UpdateUsers", 300, 299, now_s + 3);
         assert_eq!(pacer.window("UpdateUsers"), Duration::from_secs(1));
         // A one-second window with 150 allowed: slots about 6.5 ms apart once the first has gone.
         let wait = |p: &Pacer| p.reserve("UpdateUsers").wait;
