@@ -4,6 +4,7 @@
 //! with each channel exactly once, every member of a channel, and a channel's whole history.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -33,20 +34,36 @@ pub type DeleteResults = BTreeMap<String, Result<(), String>>;
 
 /// Every channel of a filter, and whether the listing could vouch for all of them.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChannelListing {
-    /// Each channel once, oldest first, with every member.
-    pub channels: Vec<ChannelState>,
+pub struct ChannelListing<T = ChannelState> {
+    /// Each channel once, oldest first, with every member (as the listing's mapper made it).
+    pub channels: Vec<T>,
     /// Creation times shared by more channels than one query returns (30): Stream orders ties
     /// differently from one query to the next, so channels of such a group may be missing. Empty
     /// when the listing is complete.
     pub incomplete_at: Vec<DateTime<Utc>>,
 }
 
-impl ChannelListing {
+/// What a listing makes of each channel, page by page, so that a large listing never holds
+/// every channel's full state at once.
+pub type ChannelMapper<T> = Arc<dyn Fn(ChannelState) -> T + Send + Sync>;
+
+/// A listed channel with its sort key, before the listing's final order and deduplication.
+type Keyed<T> = (DateTime<Utc>, Cid, T);
+
+impl<T> ChannelListing<T> {
     /// True when every channel of the filter is listed.
     pub fn is_complete(&self) -> bool {
         self.incomplete_at.is_empty()
     }
+}
+
+/// The listing in its final order (creation time, then cid), each channel once.
+fn finish<T>(mut channels: Vec<Keyed<T>>, mut incomplete_at: Vec<DateTime<Utc>>) -> ChannelListing<T> {
+    channels.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    channels.dedup_by(|a, b| a.1 == b.1);
+    incomplete_at.sort();
+    incomplete_at.dedup();
+    ChannelListing { channels: channels.into_iter().map(|(_, _, t)| t).collect(), incomplete_at }
 }
 
 fn time_filter(op: &str, t: DateTime<Utc>) -> Value {
@@ -123,8 +140,9 @@ impl Client {
     /// left out. Asks 30 cids per query and creates nothing.
     pub async fn channels_by_cids(&self, cids: &[Cid]) -> Result<Vec<ChannelState>, StreamError> {
         let found = self.channels_among(cids, true).await?;
-        let listing = self.with_all_members(ChannelListing { channels: found, incomplete_at: Vec::new() }).await?;
-        Ok(listing.channels)
+        let mut found = found;
+        self.complete_members(&mut found).await?;
+        Ok(found)
     }
 
     /// Whether a live (not deleted) channel has this cid; asks without creating anything.
@@ -173,14 +191,23 @@ impl Client {
     /// the same time (each channel falls in exactly one slice, by its creation time), so a large
     /// listing runs at the pace of its rate limit rather than of one call after another.
     pub async fn list_all_channels(&self, filter: Value) -> Result<ChannelListing, StreamError> {
+        self.list_all_channels_as(filter, Arc::new(|state| state)).await
+    }
+
+    /// [`Client::list_all_channels`], each channel turned by `map` as soon as its page (with its
+    /// full member list) has arrived: a listing of many channels holds only what the caller keeps.
+    pub async fn list_all_channels_as<T: Send + 'static>(
+        &self,
+        filter: Value,
+        map: ChannelMapper<T>,
+    ) -> Result<ChannelListing<T>, StreamError> {
         let first = self.channel_page(&filter, None, None).await?;
-        if (first.len() as u32) < CHANNEL_PAGE {
-            return self.with_all_members(ChannelListing { channels: first, incomplete_at: Vec::new() }).await;
-        }
-        let newest = self.newest_channel(&filter).await?;
+        let full = first.len() as u32 == CHANNEL_PAGE;
         let oldest = first.first().map(|c| c.channel.created_at);
+        let newest = if full { self.newest_channel(&filter).await? } else { None };
         let (Some(oldest), Some(newest)) = (oldest, newest) else {
-            return self.with_all_members(ChannelListing { channels: first, incomplete_at: Vec::new() }).await;
+            let channels = self.keyed_page(first, &map).await?;
+            return Ok(finish(channels, Vec::new()));
         };
         // Slice bounds: [b0, b1), [b1, b2), …; the last slice is open above.
         let span = (newest - oldest).num_microseconds().unwrap_or(i64::MAX).max(1);
@@ -191,23 +218,28 @@ impl Client {
         for i in 0..slices as usize {
             let lo = if i == 0 { None } else { Some(bounds[i - 1]) };
             let hi = bounds.get(i).copied();
-            let (client, filter) = (self.clone(), filter.clone());
-            tasks.spawn(async move { client.list_slice(&filter, lo, hi).await });
+            let (client, filter, map) = (self.clone(), filter.clone(), map.clone());
+            tasks.spawn(async move { client.list_slice(&filter, lo, hi, &map).await });
         }
-        let mut listing = ChannelListing { channels: Vec::new(), incomplete_at: Vec::new() };
+        let mut channels = Vec::new();
+        let mut incomplete_at = Vec::new();
         while let Some(slice) = tasks.join_next().await {
-            let slice =
+            let (slice, incomplete) =
                 slice.map_err(|e| StreamError::new("QueryChannels", ErrorKind::Connection(e.to_string())))??;
-            listing.channels.extend(slice.channels);
-            listing.incomplete_at.extend(slice.incomplete_at);
+            channels.extend(slice);
+            incomplete_at.extend(incomplete);
         }
-        let mut seen = HashSet::new();
-        listing.channels.retain(|c| seen.insert(c.channel.cid.clone()));
-        listing
-            .channels
-            .sort_by(|a, b| (a.channel.created_at, &a.channel.cid).cmp(&(b.channel.created_at, &b.channel.cid)));
-        listing.incomplete_at.sort();
-        self.with_all_members(listing).await
+        Ok(finish(channels, incomplete_at))
+    }
+
+    /// A page's channels with their full member lists, turned by `map`, with their sort keys.
+    async fn keyed_page<T>(
+        &self,
+        mut page: Vec<ChannelState>,
+        map: &ChannelMapper<T>,
+    ) -> Result<Vec<Keyed<T>>, StreamError> {
+        self.complete_members(&mut page).await?;
+        Ok(page.into_iter().map(|state| (state.channel.created_at, state.channel.cid.clone(), map(state))).collect())
     }
 
     /// The most recently created channel's creation time, if any.
@@ -250,15 +282,17 @@ impl Client {
         Ok(self.query_channels(&query).await?.body)
     }
 
-    /// The channels created in `[lo, hi)`, keyset-paged as [`Client::list_all_channels`] says.
-    async fn list_slice(
+    /// The channels created in `[lo, hi)`, keyset-paged as [`Client::list_all_channels`] says;
+    /// a channel the `$gte` bound brings back twice is dropped when the listing is finished.
+    async fn list_slice<T>(
         &self,
         filter: &Value,
         lo: Option<DateTime<Utc>>,
         hi: Option<DateTime<Utc>>,
-    ) -> Result<ChannelListing, StreamError> {
-        let mut listing = ChannelListing { channels: Vec::new(), incomplete_at: Vec::new() };
-        let mut seen = HashSet::new();
+        map: &ChannelMapper<T>,
+    ) -> Result<(Vec<Keyed<T>>, Vec<DateTime<Utc>>), StreamError> {
+        let mut channels = Vec::new();
+        let mut incomplete_at = Vec::new();
         // The lower bound: created at or after (`$gte`), or strictly after (`$gt`).
         let mut bound: Option<(&str, DateTime<Utc>)> = lo.map(|t| ("$gte", t));
         loop {
@@ -266,19 +300,15 @@ impl Client {
             let full = page.len() as u32 == CHANNEL_PAGE;
             let (first, last) = match (page.first(), page.last()) {
                 (Some(f), Some(l)) => (f.channel.created_at, l.channel.created_at),
-                _ => return Ok(listing),
+                _ => return Ok((channels, incomplete_at)),
             };
-            for state in page {
-                if seen.insert(state.channel.cid.clone()) {
-                    listing.channels.push(state);
-                }
-            }
+            channels.extend(self.keyed_page(page, map).await?);
             if !full {
-                return Ok(listing);
+                return Ok((channels, incomplete_at));
             }
             bound = if first == last {
                 // A whole page of one creation time: more may share it than a query returns.
-                listing.incomplete_at.push(last);
+                incomplete_at.push(last);
                 Some(("$gt", last))
             } else {
                 Some(("$gte", last))
@@ -287,8 +317,8 @@ impl Client {
     }
 
     /// Completes the member lists that a channel query cut at 100.
-    async fn with_all_members(&self, mut listing: ChannelListing) -> Result<ChannelListing, StreamError> {
-        for state in &mut listing.channels {
+    async fn complete_members(&self, channels: &mut [ChannelState]) -> Result<(), StreamError> {
+        for state in channels {
             let count = state.channel.member_count.unwrap_or(0) as usize;
             if count > state.members.len() {
                 let all = self.channel_members(&state.channel.cid).await?;
@@ -296,7 +326,7 @@ impl Client {
                     all.into_iter().map(|user_id| crate::model::Member { user_id, channel_role: None }).collect();
             }
         }
-        Ok(listing)
+        Ok(())
     }
 
     /// Every member of a channel, paging 300 at a time (Stream's offset stops at 10,000).

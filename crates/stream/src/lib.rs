@@ -46,5 +46,5 @@ pub mod token;
 pub use api::{AppSettings, Sent, Updated, UserDeletion};
 pub use client::{Answer, Client, ClientConfig, RetryPolicy};
 pub use error::{ErrorKind, RateLimit, StreamError, TaskFailure};
-pub use helpers::{ChannelListing, DeleteResults};
+pub use helpers::{ChannelListing, ChannelMapper, DeleteResults};
 pub use token::{server_token, user_token};

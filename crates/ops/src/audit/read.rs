@@ -161,15 +161,16 @@ pub(crate) fn events_named(form: &ChannelIdForm) -> Vec<EventId> {
 pub(crate) async fn read_stream(store: &Store, client: &Client, gym: GymId, db: &mut DbSide) -> StreamSide {
     let mut side = StreamSide::default();
     let team = Team::for_gym(gym);
-    match client.list_all_channels(json!({ "team": team.as_str() })).await {
+    // Each page becomes the audit's smaller records as it arrives.
+    let to_info: gymchat_stream::ChannelMapper<ChannelInfo> = std::sync::Arc::new(ChannelInfo::from_state);
+    match client.list_all_channels_as(json!({ "team": team.as_str() }), to_info).await {
         Ok(listing) => {
             for t in &listing.incomplete_at {
                 side.problems.push(format!(
                     "more than a page of channels share the creation time {t}: the listing cannot vouch for all of them"
                 ));
             }
-            for state in listing.channels {
-                let info = ChannelInfo::from_state(state);
+            for info in listing.channels {
                 side.in_team.insert(info.cid.to_string());
                 side.channels.insert(info.cid.to_string(), info);
             }
