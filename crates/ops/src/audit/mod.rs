@@ -51,11 +51,17 @@ pub async fn audit_gym(
     now: DateTime<Utc>,
     progress: &(dyn Fn(Stage) + Sync),
 ) -> Result<GymReport, AuditError> {
+    let started = std::time::Instant::now();
     progress(Stage::Database(gym));
-    let mut db = read::read_db(store, gym).await?;
+    // The team's listing needs nothing from the database: both are read at once.
+    let (db, team_listing) = tokio::join!(read::read_db(store, gym), read::list_team(client, gym));
+    let mut db = db?;
+    tracing::info!(%gym, rooms = db.rooms.len(), elapsed = ?started.elapsed(), "audit: database and team listing read");
     progress(Stage::Stream(gym));
-    let stream = read::read_stream(store, client, gym, &mut db).await;
+    let stream = read::read_stream(store, client, gym, &mut db, team_listing).await;
+    tracing::info!(%gym, channels = stream.channels.len(), elapsed = ?started.elapsed(), "audit: Stream read");
     let report = compare::compare(gym, &db, &stream, now);
+    tracing::info!(%gym, findings = report.findings.len(), elapsed = ?started.elapsed(), "audit: compared");
     progress(Stage::Done(gym));
     Ok(report)
 }

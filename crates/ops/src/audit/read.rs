@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use gymchat_ids::{ChannelIdForm, Cid, EventId, GymId, Team, UserId, classify_channel_id, sanitize_auth0_subject};
 use gymchat_store::{ChannelMove, Event, Membership, RetiredRoom, Room, RoomWithMembers, SkippedRow, Store, User};
-use gymchat_stream::Client;
 use gymchat_stream::model::ChannelState;
+use gymchat_stream::{ChannelListing, Client, StreamError};
 use serde_json::{Value, json};
 
 use super::AuditError;
@@ -156,14 +156,25 @@ pub(crate) fn events_named(form: &ChannelIdForm) -> Vec<EventId> {
     }
 }
 
-/// Reads Stream's side of `gym`, given the database's. Never fails: what could not be read makes
-/// the side incomplete, with the reason.
-pub(crate) async fn read_stream(store: &Store, client: &Client, gym: GymId, db: &mut DbSide) -> StreamSide {
+/// Every channel of the gym's team, each page turned into the audit's smaller records as it
+/// arrives. Needs nothing from the database, so it runs while the database is read.
+pub(crate) async fn list_team(client: &Client, gym: GymId) -> Result<ChannelListing<ChannelInfo>, StreamError> {
+    let to_info: gymchat_stream::ChannelMapper<ChannelInfo> = std::sync::Arc::new(ChannelInfo::from_state);
+    client.list_all_channels_as(json!({ "team": Team::for_gym(gym).as_str() }), to_info).await
+}
+
+/// Reads Stream's side of `gym`, given the database's and the team's listing. Never fails: what
+/// could not be read makes the side incomplete, with the reason.
+pub(crate) async fn read_stream(
+    store: &Store,
+    client: &Client,
+    gym: GymId,
+    db: &mut DbSide,
+    team_listing: Result<ChannelListing<ChannelInfo>, StreamError>,
+) -> StreamSide {
     let mut side = StreamSide::default();
     let team = Team::for_gym(gym);
-    // Each page becomes the audit's smaller records as it arrives.
-    let to_info: gymchat_stream::ChannelMapper<ChannelInfo> = std::sync::Arc::new(ChannelInfo::from_state);
-    match client.list_all_channels_as(json!({ "team": team.as_str() }), to_info).await {
+    match team_listing {
         Ok(listing) => {
             for t in &listing.incomplete_at {
                 side.problems.push(format!(
