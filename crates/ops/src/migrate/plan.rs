@@ -31,6 +31,8 @@ pub const PLAN_VERSION: u32 = 1;
 pub const MIGRATED_FROM: &str = "migrated_from";
 /// Prefix of the ids of the system notes the migration posts in old channels.
 pub const NOTE_PREFIX: &str = "gymchat-moved-";
+/// Old channels whose history the plan reads at once.
+const HISTORY_READS_AT_ONCE: usize = 32;
 
 /// What the operator chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -446,11 +448,28 @@ async fn plan_gym(store: &Store, client: &Client, gym: GymId, now: DateTime<Utc>
         Err(e) => problems.push(format!("reading the target channels: {e}")),
     }
 
-    // History: how many messages each old channel holds, and who wrote them.
+    // History: how many messages each old channel holds, and who wrote them; read
+    // `HISTORY_READS_AT_ONCE` channels at a time (the client paces them).
     let mut senders: BTreeSet<String> = BTreeSet::new();
-    for c in &mut channels {
-        let Ok(cid) = Cid::parse(&c.old_cid) else { continue };
-        match client.channel_history(&cid).await {
+    let mut reads = tokio::task::JoinSet::new();
+    let mut next = 0;
+    loop {
+        while reads.len() < HISTORY_READS_AT_ONCE && next < channels.len() {
+            let (index, client) = (next, client.clone());
+            let cid = Cid::parse(&channels[next].old_cid);
+            next += 1;
+            reads.spawn(async move {
+                let Ok(cid) = cid else { return (index, None) };
+                let history = client.channel_history(&cid).await;
+                (index, Some((cid, history)))
+            });
+        }
+        let Some(done) = reads.join_next().await else { break };
+        let (index, read) =
+            done.map_err(|e| MigrateError::StalePlan(format!("a history read ended abnormally: {e}")))?;
+        let Some((cid, history)) = read else { continue };
+        let c = &mut channels[index];
+        match history {
             Ok(history) => {
                 let own = history.iter().filter(|m| m.id.starts_with(NOTE_PREFIX)).count();
                 c.messages = history.len() - own;
@@ -468,6 +487,8 @@ async fn plan_gym(store: &Store, client: &Client, gym: GymId, now: DateTime<Utc>
     let users = plan_users(client, gym, &db, &channels, &senders, &mut problems).await;
     skipped.sort_by_key(|s| s.room_id);
     channels.sort_by_key(|c| c.room_id);
+    // Reads finish in any order: the plan (and its hash) must not.
+    problems.sort();
     Ok(GymPlan { gym_id: gym.get(), users, channels, skipped, problems })
 }
 
