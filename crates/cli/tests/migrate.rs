@@ -213,3 +213,49 @@ on_both_backends! {
         }
     }
 }
+
+on_both_backends! {
+    async fn a_saved_plan_is_refused_when_edited_or_when_the_world_changed(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, _stop) = sandbox(Duration::ZERO).await;
+        let fixture = fixture_path("gym4.json");
+        gymchat(db.url(), &url, &["db", "load-fixture", fixture.to_str().unwrap()]).await;
+        let plan_path = dir.path().join("plan.json");
+        let plan_file = plan_path.to_str().unwrap();
+        let made = gymchat(db.url(), &url, &["migrate", "plan", "--gym-id", "4", "--history", "copy", "--out", plan_file]).await;
+        assert_eq!(made.status.code(), Some(0), "{}", String::from_utf8_lossy(&made.stderr));
+        let original = std::fs::read_to_string(&plan_path).unwrap();
+
+        // An edited plan: its content no longer matches its hash.
+        let edited = original.replacen("room_4_639", "room_4_999", 1);
+        std::fs::write(&plan_path, &edited).unwrap();
+        let refused = gymchat(db.url(), &url, &["migrate", "apply", "--plan", plan_file, "--yes"]).await;
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("does not match its hash"), "{}", String::from_utf8_lossy(&refused.stderr));
+
+        // The world changed: a message was written to a channel the plan read.
+        std::fs::write(&plan_path, &original).unwrap();
+        let token = gymchat_stream::server_token("s").unwrap();
+        let sent = reqwest::Client::new()
+            .post(format!("{url}/channels/messaging/direct_user_10_user_8/message?api_key=k"))
+            .header("Authorization", token)
+            .header("stream-auth-type", "jwt")
+            .json(&json!({ "message": { "id": "late-1", "text": "one more", "user_id": "user_10" } }))
+            .send()
+            .await
+            .unwrap();
+        assert!(sent.status().is_success(), "{}", sent.text().await.unwrap());
+        let stale = gymchat(db.url(), &url, &["migrate", "apply", "--plan", plan_file, "--yes"]).await;
+        assert_eq!(stale.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&stale.stderr);
+        assert!(stderr.contains("the world changed since"), "{stderr}");
+        assert_eq!(pointers(db.url()).await[&638].as_deref(), Some("direct_user_10_user_8"), "nothing applied");
+
+        // A fresh plan of the same world applies.
+        gymchat(db.url(), &url, &["migrate", "plan", "--gym-id", "4", "--history", "copy", "--out", plan_file]).await;
+        let applied = gymchat(db.url(), &url, &["migrate", "apply", "--plan", plan_file, "--yes"]).await;
+        assert_eq!(applied.status.code(), Some(0), "{}", String::from_utf8_lossy(&applied.stderr));
+        let state = stream_state(&url).await;
+        assert_eq!(state["channels"]["messaging:direct_gym_4_user_10_gym_4_user_8"][3].as_array().unwrap().len(), 13, "12 + the late one");
+    }
+}
