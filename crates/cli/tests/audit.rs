@@ -3,23 +3,14 @@
 //! the HTML page, stdout, a dry run, a cleanup and its undo.
 
 use std::process::{Command, Output};
+use std::time::Duration;
 
-use gymchat_sandbox::{Config, InitialState, LimitMode, load_snapshot};
 use gymchat_testkit::{TestDb, fixture_path, on_both_backends};
 use serde_json::Value;
 
-async fn sandbox() -> (String, tokio::sync::oneshot::Sender<()>) {
-    let mut config = Config::new("k", "s");
-    config.limits = LimitMode::Off;
-    config.initial = InitialState::Snapshot(load_snapshot(&fixture_path("gym4.json")).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(gymchat_sandbox::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    (url, stop)
-}
+mod support;
+
+use support::sandbox;
 
 /// Runs `gymchat` off the test's thread, so the in-process sandbox keeps serving.
 async fn gymchat(db: &TestDb, dir: &std::path::Path, stream_url: &str, args: &[&str]) -> Output {
@@ -36,7 +27,7 @@ async fn gymchat(db: &TestDb, dir: &std::path::Path, stream_url: &str, args: &[&
 on_both_backends! {
     async fn audit_writes_its_report_exits_1_on_findings_and_2_on_an_unknown_gym(db) {
         let dir = tempfile::tempdir().unwrap();
-        let (url, _stop) = sandbox().await;
+        let (url, _stop) = sandbox(Duration::ZERO).await;
         let fixture = fixture_path("gym4.json");
         let loaded = gymchat(&db, dir.path(), &url, &["db", "load-fixture", fixture.to_str().unwrap()]).await;
         assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
@@ -69,7 +60,7 @@ on_both_backends! {
 on_both_backends! {
     async fn cleanup_dry_runs_then_cleans_up_then_undoes(db) {
         let dir = tempfile::tempdir().unwrap();
-        let (url, _stop) = sandbox().await;
+        let (url, _stop) = sandbox(Duration::ZERO).await;
         let fixture = fixture_path("gym4.json");
         gymchat(&db, dir.path(), &url, &["db", "load-fixture", fixture.to_str().unwrap()]).await;
         let json = |out: &Output| serde_json::from_slice::<Value>(&out.stdout).unwrap();

@@ -13,21 +13,11 @@ use gymchat_store::Store;
 use gymchat_testkit::{TestDb, fixture_path, on_both_backends};
 use serde_json::{Value, json};
 
-/// The sandbox with the reference scenario and `latency` added to every call.
-async fn sandbox(latency: Duration) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let mut config = Config::new("k", "s");
-    config.limits = LimitMode::Off;
-    config.latency = latency;
-    config.initial = InitialState::Snapshot(load_snapshot(&fixture_path("gym4.json")).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(gymchat_sandbox::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    (url, stop)
-}
+mod support;
 
+use support::sandbox;
+
+/// `gymchat ARGS` against this database and sandbox, at the full rate budget.
 fn command(db: &str, stream_url: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gymchat"));
     cmd.args(args)

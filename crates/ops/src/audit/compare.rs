@@ -223,12 +223,7 @@ impl Audit<'_> {
             }
             Some(_) => {}
         }
-        let gym_id_ok = match &channel.gym_id {
-            Some(Value::String(s)) => *s == self.gym.to_string(),
-            Some(Value::Number(n)) => n.as_i64() == Some(self.gym.get()),
-            _ => false,
-        };
-        if !gym_id_ok {
+        if !super::read::gym_id_matches(channel.gym_id.as_ref(), self.gym) {
             let e = ev(&[
                 ("gym_id", channel.gym_id.clone().unwrap_or(Value::Null)),
                 ("expected", json!(self.gym.to_string())),

@@ -10,7 +10,7 @@
 
 mod compare;
 pub mod html;
-mod read;
+pub(crate) mod read;
 pub mod report;
 
 use chrono::{DateTime, Utc};

@@ -91,6 +91,23 @@ impl StreamSide {
     }
 }
 
+/// Whether a channel's `gym_id` field names `gym` (as text, or as a number).
+pub(crate) fn gym_id_matches(value: Option<&Value>, gym: GymId) -> bool {
+    match value {
+        Some(Value::String(s)) => *s == gym.to_string(),
+        Some(Value::Number(n)) => n.as_i64() == Some(gym.get()),
+        _ => false,
+    }
+}
+
+/// The people behind the oldest Stream ids: each sanitised Auth0 subject, by person.
+pub(crate) fn sanitised_subjects<'a>(users: impl IntoIterator<Item = &'a User>) -> HashMap<String, UserId> {
+    users
+        .into_iter()
+        .filter_map(|u| Some((sanitize_auth0_subject(u.auth0_id.as_deref()?).ok()?.to_string(), u.id)))
+        .collect()
+}
+
 /// The cid a room points at, if it names one Stream would accept.
 pub(crate) fn room_cid(room: &Room) -> Option<Result<Cid, String>> {
     let id = room.stream_channel_id.as_deref()?;
@@ -121,12 +138,8 @@ pub(crate) async fn read_db(store: &Store, gym: GymId) -> Result<DbSide, AuditEr
     let people: Vec<UserId> = people.into_iter().collect();
     let users = s.users(&people).await?;
     side.skipped.extend(users.skipped);
-    for user in users.rows {
-        if let Some(Ok(sanitised)) = user.auth0_id.as_deref().map(sanitize_auth0_subject) {
-            side.by_auth0.insert(sanitised.to_string(), user.id);
-        }
-        side.users.insert(user.id, user);
-    }
+    side.by_auth0 = sanitised_subjects(&users.rows);
+    side.users = users.rows.into_iter().map(|u| (u.id, u)).collect();
     let event_ids: Vec<EventId> = side.rooms.iter().filter_map(|r| r.room.event_id).collect();
     read_events(&mut s, &mut side, &event_ids).await?;
     side.moves = s.channel_moves(gym).await?;

@@ -223,9 +223,11 @@ impl Runner {
     }
 
     fn outcome(&self, ok: bool) {
-        let tripped = self.breaker.lock().unwrap_or_else(|e| e.into_inner()).record(ok);
+        let (tripped, rate) = {
+            let mut breaker = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+            (breaker.record(ok), breaker.max_rate)
+        };
         if tripped {
-            let rate = self.breaker.lock().unwrap_or_else(|e| e.into_inner()).max_rate;
             self.stop(format!(
                 "circuit breaker: more than {:.0}% of the last items failed; the run is kept and resumes with the same \
                  command once the cause is fixed",
@@ -280,8 +282,9 @@ pub async fn apply(
     });
     // Aborted when apply ends or is dropped, so a cancelled apply stops renewing its lease.
     let renewer = AbortOnDrop(tokio::spawn(renew(runner.clone())));
-    let strategy: Strategy = run.strategy.parse().map_err(|e: String| MigrateError::StalePlan(e))?;
-    let history: History = run.history.parse().map_err(MigrateError::StalePlan)?;
+    let bad = |reason: String| MigrateError::BadRun { run_id: run.run_id.clone(), reason };
+    let strategy: Strategy = run.strategy.parse().map_err(bad)?;
+    let history: History = run.history.parse().map_err(bad)?;
 
     let mut result = run_items(&runner, strategy, history, options.clone(), progress).await;
     let mut import_file = None;
@@ -902,47 +905,44 @@ async fn move_in_place(runner: &Runner, item: MigrationItem) -> Result<(), Strin
         let add = users(&spec.members)?;
         let remove: Vec<StreamUserId> =
             users(&spec.old_members.iter().filter(|m| !want.contains(m)).cloned().collect::<Vec<_>>())?;
-        let team = spec.team.clone();
+        let (team, frozen) = (spec.team.clone(), spec.frozen_after);
         let gym_id = spec.custom.get("gym_id").cloned().unwrap_or(Value::Null);
-        let frozen = spec.frozen_after;
-        let first = ChannelUpdate {
-            add_members: add.iter().take(MEMBERS_PER_UPDATE).cloned().collect(),
-            remove_members: remove.iter().take(MEMBERS_PER_UPDATE).cloned().collect(),
-            ..ChannelUpdate::default()
+        let edit = move |d: &mut Map<String, Value>| {
+            d.insert("team".into(), json!(team));
+            d.insert("gym_id".into(), gym_id);
+            if frozen {
+                d.insert("frozen".into(), json!(true));
+            }
         };
-        runner
-            .client
-            .update_channel_data(
-                &cid,
-                |d| {
-                    d.insert("team".into(), json!(team));
-                    d.insert("gym_id".into(), gym_id);
-                    if frozen {
-                        d.insert("frozen".into(), json!(true));
-                    }
-                },
-                first,
-            )
-            .await
-            .map_err(err)?;
-        let (more_add, more_remove) = (add.iter().skip(MEMBERS_PER_UPDATE), remove.iter().skip(MEMBERS_PER_UPDATE));
-        let more_add: Vec<StreamUserId> = more_add.cloned().collect();
-        let more_remove: Vec<StreamUserId> = more_remove.cloned().collect();
-        for i in 0..more_add.len().max(more_remove.len()).div_ceil(MEMBERS_PER_UPDATE) {
-            let slice = |v: &Vec<StreamUserId>| {
-                v.iter().skip(i * MEMBERS_PER_UPDATE).take(MEMBERS_PER_UPDATE).cloned().collect()
-            };
-            let update = ChannelUpdate {
-                add_members: slice(&more_add),
-                remove_members: slice(&more_remove),
-                ..ChannelUpdate::default()
-            };
-            runner.client.update_channel(&cid, &update).await.map_err(err)?;
-        }
+        update_data_and_members(&runner.client, &cid, edit, &add, &remove).await?;
     }
     runner.advance(item.id, "verifying", None).await?;
     verify_channel(runner, &spec, &cid).await?;
     runner.done(item.id, "done", None).await
+}
+
+/// One read-modify-write full update with `edit` applied and the first 100 members added and
+/// removed, then updates of 100 more each until every member is added and removed.
+pub(crate) async fn update_data_and_members(
+    client: &Client,
+    cid: &Cid,
+    edit: impl FnOnce(&mut Map<String, Value>),
+    add: &[StreamUserId],
+    remove: &[StreamUserId],
+) -> Result<(), String> {
+    let page = |v: &[StreamUserId], i: usize| {
+        v.iter().skip(i * MEMBERS_PER_UPDATE).take(MEMBERS_PER_UPDATE).cloned().collect()
+    };
+    let updates = add.len().max(remove.len()).div_ceil(MEMBERS_PER_UPDATE).max(1);
+    let first =
+        ChannelUpdate { add_members: page(add, 0), remove_members: page(remove, 0), ..ChannelUpdate::default() };
+    client.update_channel_data(cid, edit, first).await.map_err(err)?;
+    for i in 1..updates {
+        let update =
+            ChannelUpdate { add_members: page(add, i), remove_members: page(remove, i), ..ChannelUpdate::default() };
+        client.update_channel(cid, &update).await.map_err(err)?;
+    }
+    Ok(())
 }
 
 /// Items by state, for `gymchat migrate status`.

@@ -115,6 +115,14 @@ pub enum MigrateError {
     /// A saved plan no longer matches the world or its own content.
     #[error("{0}")]
     StalePlan(String),
+    /// A run's journal names a strategy or history this build does not know.
+    #[error("migration run {run_id}: {reason}")]
+    BadRun {
+        /// The run.
+        run_id: String,
+        /// Why.
+        reason: String,
+    },
     /// A run that does not exist or cannot be rolled back.
     #[error("{0}")]
     NoSuchRun(String),

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use gymchat_ids::{ChannelId, Cid, GymId, RoomId, StreamUserId, Team, UserId, UserIdForm, classify_user_id};
-use gymchat_store::{Event, Room, RoomStatus, RoomWithMembers, Store, User};
+use gymchat_store::{Event, RoomStatus, RoomWithMembers, Store, User};
 use gymchat_stream::Client;
 use gymchat_stream::model::ChannelState;
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::estimate::{Estimate, estimates};
 use super::{History, MigrateError, Strategy};
+use crate::audit::read::{gym_id_matches, room_cid, sanitised_subjects};
 
 /// The plan format's version.
 pub const PLAN_VERSION: u32 = 1;
@@ -239,12 +240,7 @@ async fn read_db(store: &Store, gym: GymId, problems: &mut Vec<String>) -> Resul
         .collect();
     let users = s.users(&people.into_iter().collect::<Vec<_>>()).await?;
     problems.extend(users.skipped.iter().map(|r| format!("{} {}: {}", r.table, r.key, r.reason)));
-    let mut by_auth0 = HashMap::new();
-    for user in &users.rows {
-        if let Some(Ok(sanitised)) = user.auth0_id.as_deref().map(gymchat_ids::sanitize_auth0_subject) {
-            by_auth0.insert(sanitised.to_string(), user.id);
-        }
-    }
+    let by_auth0 = sanitised_subjects(&users.rows);
     let event_ids: Vec<_> = rooms.rows.iter().filter_map(|r| r.room.event_id).collect();
     let events = s.events(&event_ids).await?;
     problems.extend(events.skipped.iter().map(|r| format!("{} {}: {}", r.table, r.key, r.reason)));
@@ -254,12 +250,6 @@ async fn read_db(store: &Store, gym: GymId, problems: &mut Vec<String>) -> Resul
         events: events.rows.into_iter().map(|e| (e.id, e)).collect(),
         gym_name: gym_row.name,
     })
-}
-
-/// The room's cid, if it names one.
-fn room_cid(room: &Room) -> Option<Result<Cid, String>> {
-    let id = room.stream_channel_id.as_deref()?;
-    Some(Cid::parse(&format!("{}:{id}", room.stream_channel_type)).map_err(|e| e.to_string()))
 }
 
 /// Rooms in the order that decides who takes a shared id: oldest first, NULL times last.
@@ -272,11 +262,7 @@ fn by_age(rooms: &[RoomWithMembers]) -> Vec<&RoomWithMembers> {
 /// A channel is tenant-scoped for the gym: team, gym_id and every member in the gym's form.
 fn scoped(state: &ChannelState, gym: GymId, expected: &BTreeSet<String>) -> bool {
     let team_ok = state.channel.team.as_ref().is_some_and(|t| *t == Team::for_gym(gym));
-    let gym_ok = match state.channel.custom.get("gym_id") {
-        Some(Value::String(s)) => *s == gym.to_string(),
-        Some(Value::Number(n)) => n.as_i64() == Some(gym.get()),
-        _ => false,
-    };
+    let gym_ok = gym_id_matches(state.channel.custom.get("gym_id"), gym);
     let members: BTreeSet<String> = state.members.iter().map(|m| m.user_id.to_string()).collect();
     team_ok && gym_ok && members == *expected
 }
@@ -465,8 +451,14 @@ async fn plan_gym(store: &Store, client: &Client, gym: GymId, now: DateTime<Utc>
             });
         }
         let Some(done) = reads.join_next().await else { break };
-        let (index, read) =
-            done.map_err(|e| MigrateError::StalePlan(format!("a history read ended abnormally: {e}")))?;
+        let (index, read) = match done {
+            Ok(done) => done,
+            // The gym is then not read whole, so it is not migrated.
+            Err(e) => {
+                problems.push(format!("a history read ended abnormally: {e}"));
+                continue;
+            }
+        };
         let Some((cid, history)) = read else { continue };
         let c = &mut channels[index];
         match history {

@@ -16,7 +16,7 @@ use gymchat_stream::model::ChannelUpdate;
 use serde::Serialize;
 use serde_json::json;
 
-use super::apply::rank;
+use super::apply::{rank, update_data_and_members};
 use super::plan::ChannelSpec;
 use super::{MigrateError, Strategy, take_lock};
 
@@ -154,16 +154,7 @@ async fn undo_in_place(client: &Client, item: &MigrationItem) -> Result<bool, St
     };
     let add = parse(spec.old_members.iter().collect())?;
     let remove = parse(spec.members.iter().filter(|m| !old.contains(m)).collect())?;
-    for i in 0..add.len().max(remove.len()).div_ceil(100).max(1) {
-        let page = |v: &Vec<StreamUserId>| v.iter().skip(i * 100).take(100).cloned().collect();
-        let update =
-            ChannelUpdate { add_members: page(&add), remove_members: page(&remove), ..ChannelUpdate::default() };
-        if i == 0 {
-            let data = spec.old_data.clone();
-            client.update_channel_data(&cid, move |d| *d = data, update).await.map_err(|e| e.to_string())?;
-        } else {
-            client.update_channel(&cid, &update).await.map_err(|e| e.to_string())?;
-        }
-    }
+    let data = spec.old_data.clone();
+    update_data_and_members(client, &cid, move |d| *d = data, &add, &remove).await?;
     Ok(false)
 }
