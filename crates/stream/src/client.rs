@@ -307,6 +307,11 @@ impl Client {
             }
             paced += slot.wait;
             let permit = self.in_flight.enter().await.map_err(closed)?;
+            let gap = self.pacer.depart(operation);
+            if !gap.is_zero() {
+                tokio::time::sleep(gap).await;
+            }
+            paced += gap;
             // A call that could not start before its slot's window closed counts in the next one.
             if self.pacer.still_open(operation, &slot) {
                 break (slot, permit);

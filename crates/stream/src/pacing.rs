@@ -14,7 +14,11 @@
 //!   time scale). One odd reading never shrinks the window.
 //! - **Slots.** The calls left to gymchat in a window are spread evenly over the time left in it,
 //!   minus a guard band at its end, so no call sent late in one window lands in the next one's
-//!   count, and bursts stay far under Stream's per-second cap (limit ÷ 30).
+//!   count.
+//! - **Bursts.** Stream also caps each second at limit ÷ 30, shared with the other traffic. Two of
+//!   gymchat's calls never leave closer together than what the cap leaves it allows, with a
+//!   margin: neither as slots nor as departures, so calls whose slots fell due together (the
+//!   process was descheduled for a while) are let go one by one, not as a burst.
 //! - **What is left.** Each answer's `remaining` is taken with gymchat's calls reserved after it
 //!   (and those reserved before it and still unanswered) subtracted, so the estimate errs towards
 //!   less.
@@ -58,10 +62,12 @@ const MINUTE_US: u64 = 60_000_000;
 /// The end of each window where no call is started: 2% of it, at least 5 ms.
 const GUARD_SHARE: f64 = 0.02;
 const MIN_GUARD_US: u64 = 5_000;
-/// Slots are never closer than this share of the window's average interval (window ÷ limit):
-/// the fastest moment stays under Stream's burst cap of twice the average rate (limit ÷ 30 per
-/// second), also when many calls re-reserve at once after the windows re-align.
-const MIN_GAP_SHARE: f64 = 0.6;
+/// Stream caps bursts at limit ÷ 30 a second: twice a window's average rate, shared with the
+/// other traffic. gymchat's calls never start closer together than this share of what the cap
+/// leaves it lets them, neither as reserved slots (also when many calls re-reserve at once after
+/// the windows re-align) nor as departures (also when calls whose slots fell due together, after
+/// the process was descheduled, all wake at once).
+const BURST_SAFETY: f64 = 0.6;
 /// How many consecutive readings of a shorter window it takes to believe it. One suffices: a
 /// reading is the difference between the resets of two consecutive windows, which Stream's fixed
 /// windows keep equal to their length (a minute), so a shorter one is never an accident of timing.
@@ -104,6 +110,8 @@ struct OpPace {
     /// gymchat's slots taken in the current window.
     used: u64,
     last_slot_us: u64,
+    /// When the last call was let go ([`Pacer::depart`]).
+    last_departure_us: u64,
     hold_until_us: u64,
     /// Slots reserved so far, and those whose call has not been answered yet (with how many
     /// slots of its window had been taken when it was reserved).
@@ -133,6 +141,7 @@ impl OpPace {
             epoch: 0,
             used: 0,
             last_slot_us: 0,
+            last_departure_us: 0,
             hold_until_us: 0,
             seq: 0,
             in_flight: BTreeMap::new(),
@@ -156,17 +165,32 @@ impl OpPace {
         }
     }
 
+    /// Other traffic's calls in the current window, projected to its end from the latest answer
+    /// (0 before any answer in it).
+    fn others_projected(&self) -> u64 {
+        let Some(o) = self.observed else { return 0 };
+        let elapsed = o.elapsed_us.max(self.window_us / MIN_PROJECTION_SHARE).max(1);
+        // Rounded up, plus one: the answer was read a little after Stream counted it.
+        match o.others {
+            0 => 0,
+            n => (n as u128 * self.window_us as u128).div_ceil(elapsed as u128) as u64 + 1,
+        }
+    }
+
+    /// The shortest time between two of gymchat's calls: the burst cap (twice the average rate)
+    /// less other traffic's rate (as projected, and at least what gymchat's share leaves to it),
+    /// with [`BURST_SAFETY`].
+    fn min_gap_us(&self, share: f64) -> u64 {
+        let others = self.others_projected().max(((1.0 - share) * self.limit as f64) as u64);
+        let ours_per_window = (2 * self.limit).saturating_sub(others).max(1) as f64 * BURST_SAFETY;
+        (self.window_us as f64 / ours_per_window) as u64
+    }
+
     /// Slots gymchat may still take in the current window.
     fn left(&self, share: f64) -> u64 {
         let mut cap = ((self.limit as f64 * share).floor() as u64).max(1);
         let Some(o) = self.observed else { return cap.saturating_sub(self.used) };
-        let elapsed = o.elapsed_us.max(self.window_us / MIN_PROJECTION_SHARE).max(1);
-        // Rounded up, plus one: the answer was read a little after Stream counted it.
-        let others_projected = match o.others {
-            0 => 0,
-            n => (n as u128 * self.window_us as u128).div_ceil(elapsed as u128) as u64 + 1,
-        };
-        cap = cap.min(self.limit.saturating_sub(others_projected));
+        cap = cap.min(self.limit.saturating_sub(self.others_projected()));
         let reserved_since = self.seq.saturating_sub(o.seq);
         let for_everyone = o.remaining.saturating_sub(o.older_in_flight + reserved_since);
         cap.saturating_sub(self.used).min(for_everyone)
@@ -225,7 +249,7 @@ impl Pacer {
                     start = start.max(p.window_end_us);
                     continue;
                 }
-                let min_gap = (p.window_us as f64 * MIN_GAP_SHARE / p.limit as f64) as u64;
+                let min_gap = p.min_gap_us(share);
                 let slot = if p.used == 0 {
                     start
                 } else {
@@ -248,6 +272,19 @@ impl Pacer {
                     epoch: p.epoch,
                 };
             }
+        })
+    }
+
+    /// How long a call whose slot has come must still wait so that it does not leave within
+    /// the shortest gap after gymchat's previous call of `op`. Slots are spaced already; this
+    /// spaces the departures too, when calls whose slots fell due together wake at once (the
+    /// process was descheduled, or they waited for a concurrency slot).
+    pub fn depart(&self, op: &'static str) -> Duration {
+        let now = now_us();
+        self.with_op(op, |p, share| {
+            let at = now.max(p.last_departure_us + p.min_gap_us(share));
+            p.last_departure_us = at;
+            Duration::from_micros(at - now)
         })
     }
 
@@ -428,6 +465,21 @@ mod tests {
         assert_eq!(pacer.window("UpdateChannel"), Duration::from_secs(1), "learnt once for every operation");
         let fresh = Pacer::new(0.5);
         assert_eq!(fresh.window("UpdateChannel"), Duration::from_secs(60), "a minute until an answer says otherwise");
+    }
+
+    #[test]
+    fn calls_due_together_depart_one_by_one_within_the_burst_cap() {
+        let pacer = Pacer::new(0.5);
+        let now_s = now_us() / 1_000_000;
+        answer(&pacer, "UpdateUsers", 300, 299, now_s + 60);
+        // Eight calls whose slots all fell due while the process was descheduled wake at once.
+        let waits: Vec<Duration> = (0..8).map(|_| pacer.depart("UpdateUsers")).collect();
+        // The cap is 10 a second (twice 300 a minute); the live app is left at least its half
+        // (2.5 a second), so gymchat departs at most 0.6 × 7.5 = 4.5 a second: 222 ms apart.
+        for pair in waits.windows(2) {
+            let gap = pair[1].saturating_sub(pair[0]);
+            assert!(gap >= Duration::from_millis(215) && gap <= Duration::from_millis(230), "{waits:?}");
+        }
     }
 
     #[test]
