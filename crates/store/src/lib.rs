@@ -4,7 +4,8 @@
 //! - [`backend`]: [`Store`] (pool, migrations, schema profile) and [`Session`] (one connection or
 //!   one transaction).
 //! - [`repo`]: typed repository methods on [`Session`]: gyms, users, memberships, events,
-//!   participations, rooms with members, hidden rows, locks.
+//!   participations, rooms with members, hidden rows, locks, and the chat service's own keys and
+//!   webhook ids.
 //! - [`model`]: the rows as typed values, ids from `gymchat_ids`.
 //! - [`fixture`]: loading a fixture file's `db` section, all or nothing.
 //! - `value`: decoders for production's column types.
@@ -34,5 +35,6 @@ pub use model::{
     Room, RoomStatus, RoomWithMembers, User,
 };
 pub use repo::{
-    ChannelMove, CleanupAction, Lease, MigrationItem, MigrationRun, NewItem, RetiredRoom, Rows, SkippedRow, TextRow,
+    CallerInGym, ChannelMove, CleanupAction, Lease, MigrationItem, MigrationRun, NewItem, NewRoom, RetiredRoom, Rows,
+    SkippedRow, TextRow, direct_room_key, event_room_key,
 };

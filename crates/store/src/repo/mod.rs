@@ -10,6 +10,7 @@
 //! row as [`StoreError::BadRow`]. Duplicates production holds (member rows, participations) are
 //! collapsed; lists of ids are bound in chunks, never as one unbounded parameter list.
 
+mod chat;
 mod events;
 mod journal;
 mod locks;
@@ -18,9 +19,11 @@ mod people;
 mod rooms;
 mod snapshot;
 
+pub use chat::{NewRoom, direct_room_key, event_room_key};
 pub use journal::{MigrationItem, MigrationRun, NewItem};
 pub use locks::Lease;
 pub use ops::{ChannelMove, CleanupAction, RetiredRoom};
+pub use people::CallerInGym;
 pub use snapshot::TextRow;
 
 use gymchat_ids::IdError;

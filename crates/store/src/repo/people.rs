@@ -96,6 +96,39 @@ impl RawRow for MembershipRow {
     }
 }
 
+/// One row for a request's caller: the user by subject, the gym asked for, and the user's
+/// membership of it (the two latter NULL when absent).
+#[derive(FromRow)]
+struct CallerRow {
+    id: Option<DbInt>,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    picture: Option<String>,
+    auth0_id: Option<String>,
+    is_active: Option<bool>,
+    role: Option<DbText>,
+    g_id: Option<DbInt>,
+    g_name: Option<String>,
+    g_subdomain: Option<String>,
+    g_logo_url: Option<String>,
+    g_is_active: Option<bool>,
+    m_role: Option<DbText>,
+    m_is_active: Option<bool>,
+    m_expires_at: Option<DbTime>,
+}
+
+/// Who calls, in which gym: what every request of the chat service checks first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallerInGym {
+    /// The user whose identity-provider subject it is.
+    pub user: User,
+    /// The gym asked for; `None` when there is no such gym.
+    pub gym: Option<Gym>,
+    /// The user's membership of that gym, active or not; `None` when there is none.
+    pub membership: Option<Membership>,
+}
+
 macro_rules! select_gyms {
     ($rest:literal) => {
         concat!("SELECT id, name, subdomain, logo_url, is_active FROM gyms ", $rest)
@@ -163,6 +196,58 @@ impl Session {
             out.extend(rows);
         }
         Ok(out)
+    }
+
+    /// The user with identity-provider subject `subject`, the gym `gym` and the user's
+    /// membership of it, in one statement; `None` when no user has that subject. A row that
+    /// cannot be understood is [`crate::StoreError::BadRow`].
+    pub async fn caller_in_gym(&mut self, subject: &str, gym: GymId) -> Result<Option<CallerInGym>> {
+        let sql = "SELECT u.id, u.email, u.first_name, u.last_name, u.picture, u.auth0_id, u.is_active, u.role, \
+                   g.id AS g_id, g.name AS g_name, g.subdomain AS g_subdomain, g.logo_url AS g_logo_url, \
+                   g.is_active AS g_is_active, ug.role AS m_role, ug.is_active AS m_is_active, \
+                   ug.membership_expires_at AS m_expires_at \
+                   FROM \"user\" u LEFT JOIN gyms g ON g.id = $2 \
+                   LEFT JOIN user_gyms ug ON ug.user_id = u.id AND ug.gym_id = $2 WHERE u.auth0_id = $1";
+        let row: Option<CallerRow> =
+            on_db!(self.db(), c => sqlx::query_as(sql).bind(subject).bind(gym.get()).fetch_optional(&mut *c).await)?;
+        let Some(r) = row else { return Ok(None) };
+        let bad = |table: &'static str, key: String, reason: String| crate::StoreError::BadRow { table, key, reason };
+        let user_key = format!("id = {}", r.id.map_or(-1, |v| v.0));
+        let user = UserRow {
+            id: r.id,
+            email: r.email,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            picture: r.picture,
+            auth0_id: r.auth0_id,
+            is_active: r.is_active,
+            role: r.role,
+        }
+        .convert()
+        .map_err(|e| bad("user", user_key, e))?;
+        let gym_row = r.g_id.map(|id| GymRow {
+            id: Some(id),
+            name: r.g_name,
+            subdomain: r.g_subdomain,
+            logo_url: r.g_logo_url,
+            is_active: r.g_is_active,
+        });
+        let found = gym_row.map(|g| g.convert().map_err(|e| bad("gyms", format!("id = {gym}"), e))).transpose()?;
+        let membership = r
+            .m_role
+            .map(|role| {
+                MembershipRow {
+                    user_id: Some(DbInt(user.id.get())),
+                    gym_id: Some(DbInt(gym.get())),
+                    role: Some(role),
+                    is_active: r.m_is_active,
+                    membership_expires_at: r.m_expires_at,
+                }
+                .convert()
+                .map_err(|e| bad("user_gyms", format!("user_id = {}", user.id), e))
+            })
+            .transpose()?;
+        Ok(Some(CallerInGym { user, gym: found, membership }))
     }
 
     /// The user's membership of the gym, active or not.

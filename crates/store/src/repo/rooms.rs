@@ -13,7 +13,7 @@ use crate::model::{Hidden, Room, RoomStatus, RoomWithMembers};
 use crate::value::{DbInt, DbText, DbTime};
 
 #[derive(FromRow)]
-struct RoomRow {
+pub(super) struct RoomRow {
     id: Option<DbInt>,
     stream_channel_id: Option<String>,
     stream_channel_type: Option<String>,
@@ -92,7 +92,7 @@ impl RawRow for HiddenRow {
     }
 }
 
-const SELECT_ROOMS: &str = "SELECT id, stream_channel_id, stream_channel_type, name, gym_id, event_id, is_direct, \
+pub(super) const SELECT_ROOMS: &str = "SELECT id, stream_channel_id, stream_channel_type, name, gym_id, event_id, is_direct, \
                             status, created_at, updated_at FROM chat_rooms";
 
 impl Session {
