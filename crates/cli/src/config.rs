@@ -108,9 +108,38 @@ pub enum Command {
     /// with the reference scenario, then audit → plan → apply → verify → cleanup → audit. Exits 0
     /// only when the final audit of gym 4 is fully synced.
     Demo(DemoArgs),
+    /// Serve the chat API the apps, workers and Stream's webhooks call (SYSTEM.md §4). Prints
+    /// {"url": …} when ready; stops on Ctrl-C or SIGTERM after the requests in flight.
+    Serve(ServeArgs),
     /// Run a local stand-in for Stream's endpoints (for tests, demos and rehearsals). Prints
     /// {"url": …} when ready; stops on Ctrl-C or SIGTERM, saving --state if given.
     Sandbox(SandboxArgs),
+}
+
+/// `gymchat serve …`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "GYMCHAT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Shared HS256 secret of the callers' JWTs (development and tests).
+    #[arg(long, env = "GYMCHAT_JWT_HS256_SECRET", hide_env_values = true, conflicts_with = "jwks_url")]
+    pub jwt_hs256_secret: Option<Secret>,
+    /// The identity provider's JWKS URL (RS256, production); needs --jwt-issuer and --jwt-audience.
+    #[arg(long, env = "GYMCHAT_JWKS_URL", requires_all = ["jwt_issuer", "jwt_audience"])]
+    pub jwks_url: Option<String>,
+    /// Required `iss` of the callers' JWTs.
+    #[arg(long, env = "GYMCHAT_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` of the callers' JWTs.
+    #[arg(long, env = "GYMCHAT_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// The workers' key (`X-API-Key`); without it the worker endpoints refuse every call.
+    #[arg(long, env = "GYMCHAT_WORKER_API_KEY", hide_env_values = true)]
+    pub worker_api_key: Option<Secret>,
+    /// How long the Stream user tokens handed out are valid, in hours.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760))]
+    pub token_ttl_hours: u32,
 }
 
 /// `gymchat audit …`

@@ -11,6 +11,7 @@ mod demo;
 mod generate;
 mod migrate;
 mod sandbox;
+mod serve;
 mod stream;
 
 use std::process::ExitCode;
@@ -80,6 +81,7 @@ async fn run(cli: &Cli, demo_database: Option<&str>) -> anyhow::Result<(serde_js
         Command::Audit(args) => audit::run(&cli.global, args).await,
         Command::Cleanup(args) => cleanup::run(&cli.global, args).await,
         Command::Migrate(command) => migrate::run(&cli.global, command).await,
+        Command::Serve(args) => serve::run(&cli.global, args).await.map(|v| (v, 0)),
         Command::Demo(_) => demo::run(&cli.global, demo_database).await,
         Command::Config => {
             let g = &cli.global;

@@ -45,7 +45,8 @@ pub async fn run(global: &GlobalOpts, args: &SandboxArgs) -> Result<serde_json::
     Ok(json!({ "stopped": true, "url": url, "saved": args.state.as_ref().map(|p| p.display().to_string()) }))
 }
 
-async fn stop_signal() {
+/// Completes on Ctrl-C or SIGTERM.
+pub(crate) async fn stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

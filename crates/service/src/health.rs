@@ -1,0 +1,30 @@
+//! `/healthz` (the process answers) and `/readyz` (the database and Stream answer too).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// `GET /healthz`.
+pub(crate) async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: 200 when the database and Stream both answer, else 503 naming which does not.
+pub(crate) async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
+    let database = match s.store().session().await {
+        Ok(mut db) => db.ping().await.is_ok(),
+        Err(_) => false,
+    };
+    let stream = s.stream().get_app().await.is_ok();
+    let status = if database && stream { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({ "database": database, "stream": stream })))
+}
+
+/// Any other path.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}

@@ -1,0 +1,484 @@
+//! The apps' endpoints under `/api/v1/chat`: the Stream token, the caller's rooms, the direct,
+//! event and group rooms, their members, and hide, show, leave and delete.
+//!
+//! Every room is loaded through the request's gym ([`room_in_gym`]): a room of another gym is not
+//! found. Every user a request names must be an active member of the request's gym
+//! ([`active_member`]).
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use chrono::{DateTime, SecondsFormat, Utc};
+use gymchat_ids::{ChannelId, EventId, GymId, RoomId, StreamUserId, UserId};
+use gymchat_store::{GymRole, Room, Session, User, direct_room_key, event_room_key};
+use gymchat_stream::model::ChannelUpdate;
+use gymchat_stream::user_token;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::GymCaller;
+use crate::error::{ApiError, ApiResult};
+use crate::provision::{self, Outcome, RoomSpec, room_cid};
+
+/// A room as the apps know it (the platform's `ChatRoom`), plus its gym.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ChatRoom {
+    id: i64,
+    name: Option<String>,
+    is_direct: bool,
+    event_id: Option<i64>,
+    stream_channel_id: Option<String>,
+    stream_channel_type: String,
+    created_at: Option<String>,
+    gym_id: i64,
+}
+
+fn iso(t: Option<DateTime<Utc>>) -> Option<String> {
+    t.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+impl From<Room> for ChatRoom {
+    fn from(r: Room) -> Self {
+        ChatRoom {
+            id: r.id.get(),
+            name: r.name,
+            is_direct: r.is_direct,
+            event_id: r.event_id.map(EventId::get),
+            stream_channel_id: r.stream_channel_id,
+            stream_channel_type: r.stream_channel_type,
+            created_at: iso(r.created_at),
+            gym_id: r.gym_id.get(),
+        }
+    }
+}
+
+/// A positive integer id from the path, or 400.
+fn path_id<T: TryFrom<i64>>(text: &str, what: &str) -> ApiResult<T> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|v| T::try_from(v).ok())
+        .ok_or_else(|| ApiError::bad_request(format!("{what} must be a positive integer, not {text:?}")))
+}
+
+/// The room, when it belongs to the caller's gym; otherwise 404, whether it exists elsewhere or not.
+pub(crate) async fn room_in_gym(db: &mut Session, gym: GymId, room: RoomId) -> ApiResult<Room> {
+    db.room(room)
+        .await?
+        .filter(|r| r.gym_id == gym)
+        .ok_or_else(|| ApiError::not_found(format!("room {room} not found")))
+}
+
+/// The user, when they are an active member of the gym; otherwise 404.
+pub(crate) async fn active_member(db: &mut Session, gym: GymId, user: UserId) -> ApiResult<User> {
+    let not_member = || ApiError::not_found(format!("user {user} is not an active member of this gym"));
+    let membership = db.membership(user, gym).await?.filter(|m| m.active_at(Utc::now())).ok_or_else(not_member)?;
+    let user = db.user(membership.user_id).await?.ok_or_else(not_member)?;
+    if user.is_active == Some(false) {
+        return Err(not_member());
+    }
+    Ok(user)
+}
+
+/// 404 unless the caller is a member of the room (SUPER_ADMIN, OWNER and ADMIN of the gym see
+/// every room of it).
+async fn require_member(db: &mut Session, caller: &GymCaller, room: &Room) -> ApiResult<Vec<UserId>> {
+    let members = db.room_members(room.id).await?;
+    if members.contains(&caller.user_id()) || caller.has_role(GymRole::Admin) {
+        Ok(members)
+    } else {
+        Err(ApiError::not_found(format!("room {} not found", room.id)))
+    }
+}
+
+/// `GET /chat/token`: a Stream user token for the caller's identity in this gym, after the
+/// identity is upserted with the gym's team (a partial update that keeps name and avatar).
+pub(crate) async fn token(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<Value>> {
+    let gym = caller.gym_id();
+    provision::ensure_caller(s.stream(), gym, &caller.user).await?;
+    let id = caller.stream_id();
+    let now = Utc::now();
+    let expires = now + s.config().token_ttl;
+    let token = user_token(&s.config().stream_secret, &id, now, Some(expires)).map_err(ApiError::from)?;
+    Ok(Json(json!({
+        "token": token,
+        "api_key": s.config().stream_key,
+        "internal_user_id": caller.user_id().get(),
+        "stream_user_id": id,
+        "expires_at": expires.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "gym_id": gym.get(),
+    })))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct MyRoomsQuery {
+    #[serde(default)]
+    include_hidden: bool,
+}
+
+/// `GET /chat/my-rooms?include_hidden=false`: the caller's active rooms of this gym.
+pub(crate) async fn my_rooms(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Query(q): Query<MyRoomsQuery>,
+) -> ApiResult<Json<Vec<ChatRoom>>> {
+    let mut db = s.store().session().await?;
+    let rooms = db.rooms_of_member(caller.gym_id(), caller.user_id(), q.include_hidden).await?;
+    for bad in &rooms.skipped {
+        tracing::warn!(table = bad.table, key = %bad.key, reason = %bad.reason, "room row left out of my-rooms");
+    }
+    Ok(Json(rooms.rows.into_iter().map(ChatRoom::from).collect()))
+}
+
+/// The room a key points at, when it still exists in the gym; a key whose room is gone is
+/// released.
+async fn keyed_room(db: &mut Session, gym: GymId, key: &str) -> ApiResult<Option<Room>> {
+    let Some(id) = db.room_key(key).await? else { return Ok(None) };
+    match db.room(id).await?.filter(|r| r.gym_id == gym) {
+        Some(room) => Ok(Some(room)),
+        None => {
+            db.forget_room_key(key).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// An existing room found another way is claimed for the key, unless another request claimed
+/// the key first (then theirs is the room).
+async fn claim(db: &mut Session, gym: GymId, key: &str, room: Room) -> ApiResult<Room> {
+    if db.claim_room_key(key, gym, room.id).await? {
+        return Ok(room);
+    }
+    keyed_room(db, gym, key).await?.ok_or_else(|| ApiError::conflict("the room changed meanwhile; try again"))
+}
+
+async fn load_outcome(s: &AppState, gym: GymId, outcome: Outcome) -> ApiResult<Room> {
+    match outcome {
+        Outcome::Created(room) => Ok(room),
+        Outcome::Existing(id) => room_in_gym(&mut s.store().session().await?, gym, id).await,
+    }
+}
+
+/// `GET /chat/rooms/direct/{other_user_id}`: the one 1:1 room of the caller and the other user
+/// in this gym, created on first use. Found through the database, never by recomputing an id.
+pub(crate) async fn direct(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Path(other): Path<String>,
+) -> ApiResult<Json<ChatRoom>> {
+    let other: UserId = path_id(&other, "other_user_id")?;
+    if other == caller.user_id() {
+        return Err(ApiError::bad_request("a direct chat needs another user than yourself"));
+    }
+    let gym = caller.gym_id();
+    let mut db = s.store().session().await?;
+    let other = active_member(&mut db, gym, other).await?;
+    let key = direct_room_key(gym, caller.user_id(), other.id);
+    if let Some(room) = keyed_room(&mut db, gym, &key).await? {
+        return Ok(Json(room.into()));
+    }
+    if let Some(room) = db.direct_rooms_of_pair(gym, caller.user_id(), other.id).await?.rows.into_iter().next() {
+        return Ok(Json(claim(&mut db, gym, &key, room).await?.into()));
+    }
+    drop(db);
+    let name = format!(
+        "Chat {} - {}",
+        caller.user.display_name().unwrap_or_else(|| format!("user {}", caller.user_id())),
+        other.display_name().unwrap_or_else(|| format!("user {}", other.id))
+    );
+    let spec = RoomSpec {
+        key: Some(key),
+        gym,
+        name,
+        channel_id: Some(
+            ChannelId::direct(gym, caller.user_id(), other.id).map_err(|e| ApiError::bad_request(e.to_string()))?,
+        ),
+        event_id: None,
+        is_direct: true,
+        members: vec![caller.user.clone(), other],
+        creator: caller.stream_id(),
+    };
+    let outcome = provision::create_room(s.store(), s.stream(), &spec).await?;
+    Ok(Json(load_outcome(&s, gym, outcome).await?.into()))
+}
+
+/// The event's room, created on first use, with `acting` as a member. `acting` must be allowed:
+/// a trainer or above, the event's creator, or a REGISTERED participant.
+pub(crate) async fn event_room(
+    s: &AppState,
+    gym: GymId,
+    event: EventId,
+    acting: &User,
+    title: Option<&str>,
+) -> ApiResult<Room> {
+    let mut db = s.store().session().await?;
+    let event = db
+        .event(event)
+        .await?
+        .filter(|e| e.gym_id == gym)
+        .ok_or_else(|| ApiError::not_found(format!("event {event} not found")))?;
+    let participations = db.participations(event.id).await?.rows;
+    let memberships = db.memberships_of_gym(gym).await?.rows;
+    let now = Utc::now();
+    let active: BTreeSet<UserId> = memberships.iter().filter(|m| m.active_at(now)).map(|m| m.user_id).collect();
+    let staff =
+        memberships.iter().any(|m| m.user_id == acting.id && m.active_at(now) && m.role.at_least(GymRole::Trainer));
+    let registered: BTreeSet<UserId> = participations
+        .iter()
+        .filter(|p| p.holds_place() && active.contains(&p.member_id))
+        .map(|p| p.member_id)
+        .collect();
+    let allowed =
+        staff || acting.is_super_admin() || event.creator_id == Some(acting.id) || registered.contains(&acting.id);
+    if !allowed {
+        return Err(ApiError::forbidden(
+            "only the event's trainers, its creator and registered participants may use its chat",
+        ));
+    }
+    let key = event_room_key(gym, event.id);
+    let existing = match keyed_room(&mut db, gym, &key).await? {
+        Some(room) => Some(room),
+        None => {
+            let rooms = db.rooms_of_event(gym, event.id).await?.rows;
+            let chosen = rooms.iter().find(|r| r.is_active()).or(rooms.first()).cloned();
+            match chosen {
+                Some(room) => Some(claim(&mut db, gym, &key, room).await?),
+                None => None,
+            }
+        }
+    };
+    if let Some(room) = existing {
+        // Membership follows participation: an allowed caller who is not in the room joins it.
+        let members = db.room_members(room.id).await?;
+        if room.is_active() && !members.contains(&acting.id) && active.contains(&acting.id) {
+            let cid = room_cid(&room)?;
+            provision::ensure_users(s.stream(), gym, std::slice::from_ref(acting)).await?;
+            provision::add_members(s.stream(), &cid, &[StreamUserId::for_member(gym, acting.id)]).await?;
+            db.add_room_member(room.id, acting.id, now).await?;
+        }
+        return Ok(room);
+    }
+    let mut member_ids: BTreeSet<UserId> = registered;
+    member_ids.extend(event.creator_id.filter(|c| active.contains(c)));
+    if active.contains(&acting.id) {
+        member_ids.insert(acting.id);
+    }
+    let ids: Vec<UserId> = member_ids.into_iter().collect();
+    let members: Vec<User> = db.users(&ids).await?.rows.into_iter().filter(|u| u.is_active != Some(false)).collect();
+    drop(db);
+    let name = title.map(str::to_owned).or(event.title.clone()).unwrap_or_else(|| format!("Event {}", event.id));
+    let spec = RoomSpec {
+        key: Some(key),
+        gym,
+        name,
+        channel_id: Some(ChannelId::event(gym, event.id)),
+        event_id: Some(event.id),
+        is_direct: false,
+        members,
+        creator: StreamUserId::for_member(gym, acting.id),
+    };
+    let outcome = provision::create_room(s.store(), s.stream(), &spec).await?;
+    load_outcome(s, gym, outcome).await
+}
+
+/// `GET /chat/rooms/event/{event_id}`: the event's one room, created on first use.
+pub(crate) async fn event(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Path(event): Path<String>,
+) -> ApiResult<Json<ChatRoom>> {
+    let event: EventId = path_id(&event, "event_id")?;
+    Ok(Json(event_room(&s, caller.gym_id(), event, &caller.user, None).await?.into()))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewGroup {
+    name: String,
+    #[serde(default)]
+    member_ids: Vec<i64>,
+}
+
+/// `POST /chat/rooms` (TRAINER and above): a group room of the caller and the named members.
+pub(crate) async fn create_group(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    body: Result<Json<NewGroup>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<ChatRoom>> {
+    let Json(body) = body.map_err(|e| ApiError::unprocessable(e.body_text()))?;
+    caller.require(GymRole::Trainer)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err(ApiError::unprocessable("name must be 1 to 255 characters"));
+    }
+    let gym = caller.gym_id();
+    let mut db = s.store().session().await?;
+    let mut members = vec![caller.user.clone()];
+    let mut seen = BTreeSet::from([caller.user_id()]);
+    for raw in body.member_ids {
+        let id = UserId::try_from(raw).map_err(|_| ApiError::unprocessable(format!("member id {raw} is not valid")))?;
+        if seen.insert(id) {
+            members.push(
+                active_member(&mut db, gym, id)
+                    .await
+                    .map_err(|_| ApiError::unprocessable(format!("user {id} is not an active member of this gym")))?,
+            );
+        }
+    }
+    drop(db);
+    let spec = RoomSpec {
+        key: None,
+        gym,
+        name: name.to_owned(),
+        channel_id: None,
+        event_id: None,
+        is_direct: false,
+        members,
+        creator: caller.stream_id(),
+    };
+    let outcome = provision::create_room(s.store(), s.stream(), &spec).await?;
+    Ok(Json(load_outcome(&s, gym, outcome).await?.into()))
+}
+
+/// `POST /chat/rooms/{room_id}/members/{user_id}` (ADMIN and OWNER).
+pub(crate) async fn add_member(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Path((room, user)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let (room, user): (RoomId, UserId) = (path_id(&room, "room_id")?, path_id(&user, "user_id")?);
+    caller.require(GymRole::Admin)?;
+    let gym = caller.gym_id();
+    let mut db = s.store().session().await?;
+    let room = room_in_gym(&mut db, gym, room).await?;
+    if room.is_direct {
+        return Err(ApiError::conflict("a direct chat has exactly its two members"));
+    }
+    let member = active_member(&mut db, gym, user).await?;
+    let cid = room_cid(&room)?;
+    provision::ensure_users(s.stream(), gym, std::slice::from_ref(&member)).await?;
+    provision::add_members(s.stream(), &cid, &[StreamUserId::for_member(gym, member.id)]).await?;
+    let added = db.add_room_member(room.id, member.id, Utc::now()).await?;
+    Ok(Json(json!({ "room_id": room.id.get(), "user_id": member.id.get(), "added": added })))
+}
+
+/// `DELETE /chat/rooms/{room_id}/members/{user_id}` (ADMIN and OWNER).
+pub(crate) async fn remove_member(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Path((room, user)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let (room, user): (RoomId, UserId) = (path_id(&room, "room_id")?, path_id(&user, "user_id")?);
+    caller.require(GymRole::Admin)?;
+    let gym = caller.gym_id();
+    let mut db = s.store().session().await?;
+    let room = room_in_gym(&mut db, gym, room).await?;
+    if room.is_direct {
+        return Err(ApiError::conflict("a direct chat has exactly its two members"));
+    }
+    if !db.room_members(room.id).await?.contains(&user) {
+        return Err(ApiError::not_found(format!("user {user} is not a member of room {}", room.id)));
+    }
+    remove_from_room(&s, &mut db, gym, &room, user).await?;
+    Ok(Json(json!({ "room_id": room.id.get(), "user_id": user.get(), "removed": true })))
+}
+
+async fn remove_from_room(s: &AppState, db: &mut Session, gym: GymId, room: &Room, user: UserId) -> ApiResult<()> {
+    let cid = room_cid(room)?;
+    let update =
+        ChannelUpdate { remove_members: vec![StreamUserId::for_member(gym, user)], ..ChannelUpdate::default() };
+    s.stream().update_channel(&cid, &update).await?;
+    db.remove_room_member(room.id, user).await?;
+    db.show_room(user, room.id).await?;
+    Ok(())
+}
+
+/// A per-user change of a channel (hide, show) that Stream refused because the caller's
+/// tenant-scoped identity is not in it (a room not migrated yet holds the legacy ids): the
+/// database's record, which the room lists follow, is enough. Other failures stop the request.
+fn tolerate_legacy(result: Result<(), gymchat_stream::StreamError>, room: &Room) -> ApiResult<()> {
+    match result {
+        Err(e) if e.status().is_some_and(|s| (400..500).contains(&s) && s != 429) => {
+            tracing::info!(room = %room.id, error = %e, "Stream refused a per-user change; the database records it");
+            Ok(())
+        }
+        other => other.map_err(ApiError::from),
+    }
+}
+
+/// `POST /chat/rooms/{room_id}/hide`: hidden from the caller's list until a new message arrives;
+/// the history stays.
+pub(crate) async fn hide(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Path(room): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let room: RoomId = path_id(&room, "room_id")?;
+    let mut db = s.store().session().await?;
+    let room = room_in_gym(&mut db, caller.gym_id(), room).await?;
+    require_member(&mut db, &caller, &room).await?;
+    tolerate_legacy(s.stream().hide_channel(&room_cid(&room)?, &caller.stream_id(), false).await, &room)?;
+    db.hide_room(caller.user_id(), room.id, Utc::now()).await?;
+    Ok(Json(json!({ "room_id": room.id.get(), "hidden": true })))
+}
+
+/// `POST /chat/rooms/{room_id}/show`.
+pub(crate) async fn show(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Path(room): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let room: RoomId = path_id(&room, "room_id")?;
+    let mut db = s.store().session().await?;
+    let room = room_in_gym(&mut db, caller.gym_id(), room).await?;
+    require_member(&mut db, &caller, &room).await?;
+    tolerate_legacy(s.stream().show_channel(&room_cid(&room)?, &caller.stream_id()).await, &room)?;
+    db.show_room(caller.user_id(), room.id).await?;
+    Ok(Json(json!({ "room_id": room.id.get(), "hidden": false })))
+}
+
+/// `POST /chat/rooms/{room_id}/leave`: the caller leaves a group or event room.
+pub(crate) async fn leave(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Path(room): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let room: RoomId = path_id(&room, "room_id")?;
+    let gym = caller.gym_id();
+    let mut db = s.store().session().await?;
+    let room = room_in_gym(&mut db, gym, room).await?;
+    if room.is_direct {
+        return Err(ApiError::conflict("a direct chat cannot be left; hide it instead"));
+    }
+    if !db.room_members(room.id).await?.contains(&caller.user_id()) {
+        return Err(ApiError::not_found(format!("room {} not found", room.id)));
+    }
+    remove_from_room(&s, &mut db, gym, &room, caller.user_id()).await?;
+    Ok(Json(json!({ "room_id": room.id.get(), "left": true })))
+}
+
+/// `DELETE /chat/rooms/{room_id}` (ADMIN and OWNER): deletes an empty group room and its
+/// channel (soft, so Stream keeps it recoverable).
+pub(crate) async fn delete_group(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Path(room): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let room: RoomId = path_id(&room, "room_id")?;
+    caller.require(GymRole::Admin)?;
+    let mut db = s.store().session().await?;
+    let room = room_in_gym(&mut db, caller.gym_id(), room).await?;
+    if room.is_direct || room.event_id.is_some() {
+        return Err(ApiError::conflict("only group rooms can be deleted"));
+    }
+    let members = db.room_members(room.id).await?;
+    if !members.is_empty() {
+        return Err(ApiError::conflict(format!("the group still has {} members; remove them first", members.len())));
+    }
+    if room.stream_channel_id.is_some() {
+        s.stream().delete_channel(&room_cid(&room)?, false).await?;
+    }
+    db.delete_room(room.id).await?;
+    Ok(Json(json!({ "room_id": room.id.get(), "deleted": true })))
+}

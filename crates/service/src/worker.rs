@@ -1,0 +1,114 @@
+//! The workers' endpoints under `/api/v1/worker` (header `X-API-Key`): an event's chat created
+//! with its first message, and an event's completion.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use chrono::Utc;
+use gymchat_ids::{EventId, GymId, StreamUserId, UserId};
+use gymchat_store::{EventStatus, RoomStatus};
+use gymchat_stream::model::{NewMessage, SendOptions};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::WorkerKey;
+use crate::error::{ApiError, ApiResult};
+use crate::provision::{self, room_cid};
+use crate::rooms::{ChatRoom, active_member, event_room};
+
+fn ids(gym: i64, event: i64) -> ApiResult<(GymId, EventId)> {
+    let gym = GymId::new(gym).map_err(|_| ApiError::unprocessable(format!("gym_id {gym} is not valid")))?;
+    let event = EventId::new(event).map_err(|_| ApiError::unprocessable(format!("event_id {event} is not valid")))?;
+    Ok((gym, event))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EventChat {
+    event_id: i64,
+    creator_id: i64,
+    gym_id: i64,
+    #[serde(default)]
+    event_title: Option<String>,
+    #[serde(default)]
+    first_message_chat: Option<String>,
+}
+
+/// `POST /worker/event-chat`: the event's room, created when missing, and its first message
+/// posted as the creator's gym identity (a deterministic id: a repeated call posts it once).
+pub(crate) async fn event_chat(
+    State(s): State<AppState>,
+    _key: WorkerKey,
+    body: Result<Json<EventChat>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let Json(body) = body.map_err(|e| ApiError::unprocessable(e.body_text()))?;
+    let (gym, event) = ids(body.gym_id, body.event_id)?;
+    let creator = UserId::new(body.creator_id)
+        .map_err(|_| ApiError::unprocessable(format!("creator_id {} is not valid", body.creator_id)))?;
+    let creator = active_member(&mut s.store().session().await?, gym, creator).await?;
+    let room = event_room(&s, gym, event, &creator, body.event_title.as_deref()).await?;
+    let mut posted = false;
+    if let Some(text) = body.first_message_chat.filter(|t| !t.trim().is_empty()) {
+        let cid = room_cid(&room)?;
+        provision::ensure_users(s.stream(), gym, std::slice::from_ref(&creator)).await?;
+        let message = NewMessage::new(
+            format!("gymchat-event-{gym}-{event}-first"),
+            StreamUserId::for_member(gym, creator.id),
+            text,
+        );
+        s.stream().send_message(&cid, &message, SendOptions::default()).await?;
+        posted = true;
+    }
+    Ok(Json(json!({ "room": ChatRoom::from(room), "first_message_posted": posted })))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EventCompletion {
+    event_id: i64,
+    gym_id: i64,
+}
+
+/// `POST /worker/event-completion`: the event is marked COMPLETED, its room CLOSED, a system
+/// message says so, and the channel is frozen (frozen even when the message fails).
+pub(crate) async fn event_completion(
+    State(s): State<AppState>,
+    _key: WorkerKey,
+    body: Result<Json<EventCompletion>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let Json(body) = body.map_err(|e| ApiError::unprocessable(e.body_text()))?;
+    let (gym, event) = ids(body.gym_id, body.event_id)?;
+    let mut db = s.store().session().await?;
+    let found = db.event(event).await?.filter(|e| e.gym_id == gym);
+    let event = found.ok_or_else(|| ApiError::not_found(format!("event {event} not found")))?;
+    db.set_event_status(event.id, EventStatus::Completed).await?;
+    let rooms = db.rooms_of_event(gym, event.id).await?.rows;
+    let mut frozen = Vec::new();
+    for room in rooms.into_iter().filter(|r| r.stream_channel_id.is_some()) {
+        let cid = room_cid(&room)?;
+        let note = async {
+            let bot = provision::ensure_bot(s.stream(), gym).await?;
+            let mut message = NewMessage::new(
+                format!("gymchat-event-{gym}-{}-completed-{}", event.id, room.id),
+                bot,
+                "This event is over; the chat is now read-only.",
+            );
+            message.kind = Some("system".to_owned());
+            s.stream().send_message(&cid, &message, SendOptions { skip_push: true, skip_enrich_url: true }).await
+        };
+        if let Err(e) = note.await {
+            tracing::warn!(%cid, error = %e, "the completion message could not be posted; freezing anyway");
+        }
+        s.stream()
+            .update_channel_data(
+                &cid,
+                |data| {
+                    data.insert("frozen".into(), Value::Bool(true));
+                },
+                Default::default(),
+            )
+            .await?;
+        db.set_room_status(room.id, RoomStatus::Closed, Utc::now()).await?;
+        frozen.push(room.id.get());
+    }
+    Ok(Json(json!({ "event_id": event.id.get(), "status": "COMPLETED", "rooms_closed": frozen })))
+}

@@ -1,0 +1,377 @@
+//! The chat service end to end on both backends, against the sandbox over HTTP: each endpoint's
+//! success and refusal paths, checked in the database and in the sandbox's state.
+
+use std::collections::BTreeSet;
+
+use gymchat_ids::{GymId, RoomId, UserId};
+use gymchat_store::RoomStatus;
+use gymchat_testkit::on_both_backends;
+use jsonwebtoken::{DecodingKey, Validation, decode};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+mod support;
+
+use support::*;
+
+fn gym(g: i64) -> GymId {
+    GymId::new(g).unwrap()
+}
+
+fn user(u: i64) -> UserId {
+    UserId::new(u).unwrap()
+}
+
+/// The direct rooms of gym 4 that both users are members of.
+async fn direct_rooms(app: &App, a: i64, b: i64) -> Vec<i64> {
+    let mut db = app.store.session().await.unwrap();
+    db.direct_rooms_of_pair(gym(4), user(a), user(b)).await.unwrap().rows.iter().map(|r| r.id.get()).collect()
+}
+
+on_both_backends!(
+    async fn the_token_is_a_stream_user_token_for_the_callers_gym_identity(db) {
+        let app = spawn_app(&db).await;
+        let (status, body) = app.get("/api/v1/chat/token", ANA, 4).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["stream_user_id"], "gym_4_user_10");
+        assert_eq!(body["internal_user_id"], 10);
+        assert_eq!(body["api_key"], KEY);
+        let mut validation = Validation::default();
+        validation.set_required_spec_claims(&["exp", "iat"]);
+        let claims = decode::<Value>(body["token"].as_str().unwrap(), &DecodingKey::from_secret(SECRET.as_bytes()), &validation)
+            .unwrap()
+            .claims;
+        assert_eq!(claims["user_id"], "gym_4_user_10");
+        // The identity exists in Stream with the gym's team and the person's name.
+        let stream_user = app.stream_user("gym_4_user_10").await.expect("upserted");
+        assert_eq!(stream_user["teams"], json!(["gym_4"]));
+        assert_eq!(stream_user["name"], "Ana Torres");
+        // A second token is a partial update: what the app set on the user stays.
+        app.stream
+            .update_users_partial(&[gymchat_stream::model::UserPatch {
+                id: gymchat_ids::StreamUserId::parse("gym_4_user_10").unwrap(),
+                set: json!({ "favourite": "deadlift" }).as_object().unwrap().clone(),
+                unset: vec![],
+            }])
+            .await
+            .unwrap();
+        assert_eq!(app.get("/api/v1/chat/token", ANA, 4).await.0, StatusCode::OK);
+        assert_eq!(app.stream_user("gym_4_user_10").await.unwrap()["favourite"], "deadlift");
+        // The same person in another gym is another identity.
+        let (status, body) = app.get("/api/v1/chat/token", BRUNO, 1).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["stream_user_id"], "gym_1_user_8");
+    }
+);
+
+on_both_backends!(
+    async fn callers_are_refused_with_the_right_status_and_a_detail(db) {
+        let app = spawn_app(&db).await;
+        let url = format!("{}/api/v1/chat/my-rooms", app.url);
+        let send = |request: reqwest::RequestBuilder| async move {
+            let r = request.send().await.unwrap();
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap())
+        };
+        // No token, a token signed with another key, an expired one, `alg: none`.
+        let (status, body) = send(app.http.get(&url).header("X-Gym-ID", "4")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(body["detail"].as_str().unwrap().contains("Bearer"), "{body}");
+        let now = chrono::Utc::now().timestamp();
+        let forged = jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &json!({ "sub": ANA, "exp": now + 60 }),
+            &jsonwebtoken::EncodingKey::from_secret(b"not the secret"),
+        )
+        .unwrap();
+        let expired = jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &json!({ "sub": ANA, "exp": now - 3600 }),
+            &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+        )
+        .unwrap();
+        let none = format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), b64(&json!({ "sub": ANA, "exp": now + 60 }).to_string()));
+        for token in [forged, expired, none, "garbage".to_owned()] {
+            let (status, body) = send(app.http.get(&url).bearer_auth(&token).header("X-Gym-ID", "4")).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{token}: {body}");
+            assert!(body["detail"].is_string());
+        }
+        // The gym header: missing or malformed 400, unknown gym 404, not a member 403.
+        let (status, _) = send(app.http.get(&url).bearer_auth(jwt(ANA))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = send(app.http.get(&url).bearer_auth(jwt(ANA)).header("X-Gym-ID", "four")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(app.get("/api/v1/chat/my-rooms", ANA, 999).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.get("/api/v1/chat/my-rooms", ELENA, 4).await.0, StatusCode::FORBIDDEN);
+        // A subject no user has.
+        let (status, body) = app.get("/api/v1/chat/my-rooms", "auth0|nobody", 4).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(body["detail"].as_str().unwrap().contains("identity"), "{body}");
+        // An unknown path answers in the same shape.
+        let (status, body) = app.get("/api/v1/chat/nothing-here", ANA, 4).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body["detail"].is_string());
+    }
+);
+
+/// URL-safe base64 without padding, for a hand-made `alg: none` token.
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+on_both_backends!(
+    async fn my_rooms_lists_the_callers_active_rooms_of_the_gym_without_hidden_ones(db) {
+        let app = spawn_app(&db).await;
+        let ids = |body: &Value| body.as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect::<BTreeSet<_>>();
+        // Diego is in 664 (hidden by him) and the General room 639.
+        let (status, body) = app.get("/api/v1/chat/my-rooms", DIEGO, 4).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(ids(&body), BTreeSet::from([639]));
+        let (_, body) = app.get("/api/v1/chat/my-rooms?include_hidden=true", DIEGO, 4).await;
+        assert_eq!(ids(&body), BTreeSet::from([639, 664]));
+        let room = body.as_array().unwrap().iter().find(|r| r["id"] == 639).unwrap();
+        assert_eq!(room["stream_channel_id"], "room_General_10");
+        assert_eq!(room["gym_id"], 4);
+        assert_eq!(room["is_direct"], false);
+        // Ana's closed event rooms are not listed.
+        let (_, body) = app.get("/api/v1/chat/my-rooms", ANA, 4).await;
+        assert!(!ids(&body).contains(&641), "{body}");
+    }
+);
+
+on_both_backends!(
+    async fn a_pairs_direct_room_is_found_through_the_database_or_created_once(db) {
+        let app = spawn_app(&db).await;
+        // Ana and Bruno have a legacy room: it is found, whichever of them asks.
+        let (status, body) = app.get("/api/v1/chat/rooms/direct/8", ANA, 4).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["id"], 638);
+        assert_eq!(app.get("/api/v1/chat/rooms/direct/10", BRUNO, 4).await.1["id"], 638);
+        // Bruno and Diego have none: one is created with a tenant-scoped channel.
+        let (status, body) = app.get("/api/v1/chat/rooms/direct/17", BRUNO, 4).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["stream_channel_id"], "direct_gym_4_user_17_gym_4_user_8");
+        assert_eq!(body["is_direct"], true);
+        let id = body["id"].as_i64().unwrap();
+        assert_eq!(app.get("/api/v1/chat/rooms/direct/8", DIEGO, 4).await.1["id"], id);
+        assert_eq!(direct_rooms(&app, 8, 17).await, vec![id]);
+        let channel = app.stream_channel("direct_gym_4_user_17_gym_4_user_8").await.expect("channel created");
+        assert_eq!(channel["team"], "gym_4");
+        let members: BTreeSet<&str> = channel["members"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+        assert_eq!(members, BTreeSet::from(["gym_4_user_17", "gym_4_user_8"]));
+        // Refusals: oneself 400, a malformed id 400, someone of another gym 404.
+        assert_eq!(app.get("/api/v1/chat/rooms/direct/8", BRUNO, 4).await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(app.get("/api/v1/chat/rooms/direct/abc", BRUNO, 4).await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(app.get("/api/v1/chat/rooms/direct/21", BRUNO, 4).await.0, StatusCode::NOT_FOUND);
+        assert!(app.stream_channel("direct_gym_4_user_21_gym_4_user_8").await.is_none());
+    }
+);
+
+on_both_backends!(
+    async fn concurrent_first_requests_for_a_pair_create_exactly_one_room(db) {
+        let app = spawn_app(&db).await;
+        let requests = (0..8).map(|i| {
+            let (caller, other) = if i % 2 == 0 { (CARLA, 17) } else { (DIEGO, 11) };
+            let app = &app;
+            async move { app.get(&format!("/api/v1/chat/rooms/direct/{other}"), caller, 4).await }
+        });
+        let answers = futures::future::join_all(requests).await;
+        let ids: BTreeSet<i64> = answers
+            .iter()
+            .map(|(status, body)| {
+                assert_eq!(*status, StatusCode::OK, "{body}");
+                body["id"].as_i64().unwrap()
+            })
+            .collect();
+        assert_eq!(ids.len(), 1, "{answers:?}");
+        assert_eq!(direct_rooms(&app, 11, 17).await.len(), 1);
+    }
+);
+
+on_both_backends!(
+    async fn groups_are_created_by_trainers_with_active_members_only(db) {
+        let app = spawn_app(&db).await;
+        let body = json!({ "name": "Morning crew", "member_ids": [11, 17] });
+        // A MEMBER may not create a group.
+        assert_eq!(app.post("/api/v1/chat/rooms", CARLA, 4, Some(body.clone())).await.0, StatusCode::FORBIDDEN);
+        // Someone of another gym cannot be put in one: 422, nothing created on either side.
+        let (status, _) =
+            app.post("/api/v1/chat/rooms", BRUNO, 4, Some(json!({ "name": "Mixed", "member_ids": [11, 21] }))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let rooms_before = app.store.session().await.unwrap().rooms_with_members(gym(4)).await.unwrap().rows.len();
+        // A body that is not the expected JSON is 422 as well.
+        assert_eq!(app.post("/api/v1/chat/rooms", BRUNO, 4, Some(json!({ "title": 1 }))).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        let (status, room) = app.post("/api/v1/chat/rooms", BRUNO, 4, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{room}");
+        let id = room["id"].as_i64().unwrap();
+        assert_eq!(room["stream_channel_id"], format!("room_4_{id}"));
+        let mut db = app.store.session().await.unwrap();
+        assert_eq!(db.rooms_with_members(gym(4)).await.unwrap().rows.len(), rooms_before + 1);
+        let members = db.room_members(RoomId::new(id).unwrap()).await.unwrap();
+        assert_eq!(members, vec![user(8), user(11), user(17)]);
+        let channel = app.stream_channel(&format!("room_4_{id}")).await.expect("channel created");
+        assert_eq!(channel["team"], "gym_4");
+        assert_eq!(channel["created_by_id"], "gym_4_user_8");
+        assert_eq!(channel["members"].as_array().unwrap().len(), 3);
+
+        // Members: ADMIN and OWNER only; the member must be active in the gym.
+        let path = format!("/api/v1/chat/rooms/{id}/members/17");
+        assert_eq!(app.call(Method::DELETE, &path, BRUNO, 4, None).await.0, StatusCode::FORBIDDEN);
+        let (status, body) = app.call(Method::DELETE, &path, ANA, 4, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(db.room_members(RoomId::new(id).unwrap()).await.unwrap(), vec![user(8), user(11)]);
+        let channel = app.stream_channel(&format!("room_4_{id}")).await.unwrap();
+        assert!(!channel["members"].as_array().unwrap().contains(&json!("gym_4_user_17")));
+        assert_eq!(app.post(&format!("/api/v1/chat/rooms/{id}/members/21"), ANA, 4, None).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.post(&path, ANA, 4, None).await.0, StatusCode::OK);
+        assert_eq!(db.room_members(RoomId::new(id).unwrap()).await.unwrap(), vec![user(8), user(11), user(17)]);
+
+        // Leave, then delete only once the group is empty.
+        assert_eq!(app.call(Method::DELETE, &format!("/api/v1/chat/rooms/{id}"), ANA, 4, None).await.0, StatusCode::CONFLICT);
+        for who in [BRUNO, CARLA, DIEGO] {
+            let (status, body) = app.post(&format!("/api/v1/chat/rooms/{id}/leave"), who, 4, None).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let (status, body) = app.call(Method::DELETE, &format!("/api/v1/chat/rooms/{id}"), ANA, 4, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(db.room(RoomId::new(id).unwrap()).await.unwrap().is_none());
+        // A direct room can be neither left nor deleted.
+        assert_eq!(app.post("/api/v1/chat/rooms/638/leave", ANA, 4, None).await.0, StatusCode::CONFLICT);
+        assert_eq!(app.call(Method::DELETE, "/api/v1/chat/rooms/638", ANA, 4, None).await.0, StatusCode::CONFLICT);
+    }
+);
+
+on_both_backends!(
+    async fn hide_and_show_keep_the_history_and_a_new_message_unhides(db) {
+        let app = spawn_app(&db).await;
+        let messages_before = app.stream_channel("direct_user_10_user_8").await.unwrap()["messages"].as_array().unwrap().len();
+        let (status, body) = app.post("/api/v1/chat/rooms/638/hide", ANA, 4, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let listed = |body: Value| body.as_array().unwrap().iter().any(|r| r["id"] == 638);
+        assert!(!listed(app.get("/api/v1/chat/my-rooms", ANA, 4).await.1));
+        assert!(listed(app.get("/api/v1/chat/my-rooms", BRUNO, 4).await.1), "hidden for Ana only");
+        let channel = app.stream_channel("direct_user_10_user_8").await.unwrap();
+        assert_eq!(channel["messages"].as_array().unwrap().len(), messages_before, "hiding deletes nothing");
+        assert_eq!(app.post("/api/v1/chat/rooms/638/show", ANA, 4, None).await.0, StatusCode::OK);
+        assert!(listed(app.get("/api/v1/chat/my-rooms", ANA, 4).await.1));
+
+        // A new message un-hides, once per webhook id; a migration's copy does not.
+        app.post("/api/v1/chat/rooms/638/hide", ANA, 4, None).await;
+        let event = |copy: bool| {
+            let mut message = json!({ "id": "m-1", "text": "hi", "user": { "id": "gym_4_user_8" } });
+            if copy {
+                message["gymchat_copy"] = json!(true);
+            }
+            json!({ "type": "message.new", "cid": "messaging:direct_user_10_user_8", "channel_id": "direct_user_10_user_8",
+                    "channel_type": "messaging", "message": message })
+        };
+        assert_eq!(app.webhook("/api/v1/webhooks/stream", "wh-copy", &event(true)).await, StatusCode::OK);
+        assert_eq!(app.webhook("/api/v1/webhooks/stream", "wh-1", &event(false)).await, StatusCode::OK);
+        assert!(eventually(|| async { listed(app.get("/api/v1/chat/my-rooms", ANA, 4).await.1) }).await);
+        // The same delivery again (a retry) after Ana hid it again: done once, so it stays hidden.
+        app.post("/api/v1/chat/rooms/638/hide", ANA, 4, None).await;
+        assert_eq!(app.webhook("/api/v1/webhooks/stream/new-message", "wh-1", &event(false)).await, StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!listed(app.get("/api/v1/chat/my-rooms", ANA, 4).await.1));
+        // The copy's delivery was recorded and did nothing: a later real message un-hides.
+        assert_eq!(app.webhook("/api/v1/webhooks/stream/events", "wh-2", &event(false)).await, StatusCode::OK);
+        assert!(eventually(|| async { listed(app.get("/api/v1/chat/my-rooms", ANA, 4).await.1) }).await);
+    }
+);
+
+on_both_backends!(
+    async fn webhooks_are_taken_only_with_streams_signature_and_gzip_is_unzipped_first(db) {
+        let app = spawn_app(&db).await;
+        let body = serde_json::to_vec(&json!({ "type": "channel.deleted", "channel_id": "room_General_10", "channel_type": "messaging" })).unwrap();
+        let post = |signature: String, body: Vec<u8>, gzip: bool| {
+            let mut request = app
+                .http
+                .post(format!("{}/api/v1/webhooks/stream/channel-deleted", app.url))
+                .header("X-Signature", signature)
+                .header("X-Webhook-Id", "wh-del")
+                .header("Content-Type", "application/json");
+            if gzip {
+                request = request.header("Content-Encoding", "gzip");
+            }
+            async move { request.body(body).send().await.unwrap().status() }
+        };
+        let wrong = signature(b"something else");
+        assert_eq!(post(wrong, body.clone(), false).await, StatusCode::UNAUTHORIZED);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let status_of_639 = || async {
+            app.store.session().await.unwrap().room(RoomId::new(639).unwrap()).await.unwrap().unwrap().status
+        };
+        assert_eq!(status_of_639().await, Some(RoomStatus::Active), "a refused delivery changes nothing");
+        let mut zipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut zipped, &body).unwrap();
+        assert_eq!(post(signature(&body), zipped.finish().unwrap(), true).await, StatusCode::OK);
+        assert!(eventually(|| async { status_of_639().await == Some(RoomStatus::Closed) }).await);
+    }
+);
+
+on_both_backends!(
+    async fn an_events_room_follows_participation_and_the_workers_complete_it(db) {
+        let app = spawn_app(&db).await;
+        // Carla is REGISTERED for 639: she gets its one room (the legacy one), Diego on the
+        // waiting list does not.
+        let (status, body) = app.get("/api/v1/chat/rooms/event/639", CARLA, 4).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["id"], 665);
+        assert_eq!(app.get("/api/v1/chat/rooms/event/639", DIEGO, 4).await.0, StatusCode::FORBIDDEN);
+        // A trainer may open it and joins it on both sides.
+        assert_eq!(app.get("/api/v1/chat/rooms/event/639", BRUNO, 4).await.1["id"], 665);
+        let mut db = app.store.session().await.unwrap();
+        assert!(db.room_members(RoomId::new(665).unwrap()).await.unwrap().contains(&user(8)));
+        let channel = app.stream_channel("event_639_d3d94468").await.unwrap();
+        assert!(channel["members"].as_array().unwrap().contains(&json!("gym_4_user_8")));
+        // Another gym's event is not found from gym 5.
+        assert_eq!(app.get("/api/v1/chat/rooms/event/639", ELENA, 5).await.0, StatusCode::NOT_FOUND);
+
+        // Workers: the key is required; event-chat gives the same room and posts the first
+        // message once, however often it is called.
+        let request = json!({ "event_id": 639, "creator_id": 10, "gym_id": 4, "first_message_chat": "Welcome!" });
+        let no_key = app.http.post(format!("{}/api/v1/worker/event-chat", app.url)).json(&request).send().await.unwrap();
+        assert_eq!(no_key.status(), StatusCode::UNAUTHORIZED);
+        for _ in 0..2 {
+            let (status, body) = app.worker("/api/v1/worker/event-chat", request.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body["room"]["id"], 665);
+        }
+        let channel = app.stream_channel("event_639_d3d94468").await.unwrap();
+        let welcomes = channel["messages"].as_array().unwrap().iter().filter(|m| m["text"] == "Welcome!").count();
+        assert_eq!(welcomes, 1, "{channel}");
+        // A gym the event is not in: 404.
+        let (status, _) = app.worker("/api/v1/worker/event-chat", json!({ "event_id": 639, "creator_id": 21, "gym_id": 5 })).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let name_before = app.stream_channel("event_639_d3d94468").await.unwrap()["name"].clone();
+        let (status, body) = app.worker("/api/v1/worker/event-completion", json!({ "event_id": 639, "gym_id": 4 })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let event = db.event(gymchat_ids::EventId::new(639).unwrap()).await.unwrap().unwrap();
+        assert_eq!(event.status, Some(gymchat_store::EventStatus::Completed));
+        assert_eq!(db.room(RoomId::new(665).unwrap()).await.unwrap().unwrap().status, Some(RoomStatus::Closed));
+        let channel = app.stream_channel("event_639_d3d94468").await.unwrap();
+        assert_eq!(channel["frozen"], true);
+        assert_eq!(channel["name"], name_before, "the full update kept the channel's data");
+        assert!(channel["messages"].as_array().unwrap().iter().any(|m| m["type"] == "system"), "{channel}");
+    }
+);
+
+on_both_backends!(
+    async fn a_stream_failure_while_creating_a_room_leaves_neither_side_behind(db) {
+        let app = spawn_app(&db).await;
+        // Every attempt of the channel's creation fails (the client tries 3 times).
+        app.stream_outage("GetOrCreateChannel", 3).await;
+        let (status, body) = app.get("/api/v1/chat/rooms/direct/17", BRUNO, 4).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(!body["detail"].as_str().unwrap().contains("503"), "no internals in a 5xx: {body}");
+        assert!(direct_rooms(&app, 8, 17).await.is_empty(), "no room without a channel");
+        assert!(app.stream_channel("direct_gym_4_user_17_gym_4_user_8").await.is_none(), "no channel without a room");
+        // Stream is back: the next request creates both, once.
+        let (status, body) = app.get("/api/v1/chat/rooms/direct/17", BRUNO, 4).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(direct_rooms(&app, 8, 17).await.len(), 1);
+        assert!(app.stream_channel("direct_gym_4_user_17_gym_4_user_8").await.is_some());
+    }
+);

@@ -1,0 +1,226 @@
+//! What the service tests share: [`spawn_app`] starts the reference scenario on a database, the
+//! sandbox over HTTP with the scenario's Stream side, and the service on a free port, and gives
+//! helpers that call it as the apps, the workers and Stream do.
+
+#![allow(dead_code, reason = "each test file uses a different part of the helper")]
+
+use std::time::Duration;
+
+use chrono::Utc;
+use gymchat_sandbox::{Config, InitialState, LimitMode, load_snapshot};
+use gymchat_service::{AppState, IdentityConfig, ServiceConfig};
+use gymchat_store::{DbFixture, Store};
+use gymchat_stream::{Client, ClientConfig};
+use gymchat_testkit::{TestDb, fixture_path, read_fixture};
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{EncodingKey, Header, encode};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tokio::sync::oneshot;
+
+pub const KEY: &str = "k";
+pub const SECRET: &str = "s";
+pub const JWT_SECRET: &str = "identity-provider-test-secret";
+pub const WORKER_KEY: &str = "worker-test-key";
+
+/// Subjects of the reference scenario's people: Ana (10, OWNER of gym 4), Bruno (8, TRAINER of
+/// gym 4, MEMBER of gym 1), Carla (11, MEMBER of 4), Diego (17, MEMBER of 4), Elena (21, OWNER of
+/// gym 5).
+pub const ANA: &str = "auth0|64f0a10000000000000000a1";
+pub const BRUNO: &str = "google-oauth2|112233445566778899001";
+pub const CARLA: &str = "auth0|64f0a11000000000000000b2";
+pub const DIEGO: &str = "auth0|64f0a17000000000000000c3";
+pub const ELENA: &str = "auth0|64f0a21000000000000000d4";
+
+/// A running service with its database and sandbox; both stop when this is dropped.
+pub struct App {
+    pub url: String,
+    pub sandbox_url: String,
+    pub store: Store,
+    pub stream: Client,
+    pub http: reqwest::Client,
+    _stops: Vec<oneshot::Sender<()>>,
+}
+
+/// A sandbox with the reference scenario's Stream side, limits off.
+pub async fn sandbox() -> (String, oneshot::Sender<()>) {
+    let mut config = Config::new(KEY, SECRET);
+    config.limits = LimitMode::Off;
+    config.initial = InitialState::Snapshot(load_snapshot(&fixture_path("gym4.json")).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(gymchat_sandbox::run(listener, config, async {
+        let _ = stopped.await;
+    }));
+    (url, stop)
+}
+
+/// A Stream client of the sandbox that gives up quickly.
+pub fn client(sandbox_url: &str) -> Client {
+    let mut config = ClientConfig::new(sandbox_url, KEY, SECRET);
+    config.pace = false;
+    config.retry.base_delay = Duration::from_millis(5);
+    config.retry.max_attempts = 3;
+    Client::new(config).unwrap()
+}
+
+/// Starts the service on a database already holding the scenario and a running sandbox.
+pub async fn start_service(db_url: &str, sandbox_url: &str) -> (String, oneshot::Sender<()>) {
+    let store = Store::open(db_url).await.unwrap();
+    let config = ServiceConfig {
+        stream_key: KEY.into(),
+        stream_secret: SECRET.into(),
+        identity: IdentityConfig::Hs256 { secret: JWT_SECRET.into(), issuer: None, audience: None },
+        worker_api_key: Some(WORKER_KEY.into()),
+        token_ttl: chrono::Duration::hours(1),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(gymchat_service::serve(listener, AppState::new(store, client(sandbox_url), config), async {
+        let _ = stopped.await;
+    }));
+    (url, stop)
+}
+
+/// The reference scenario on `db`, the sandbox, and the service.
+pub async fn spawn_app(db: &TestDb) -> App {
+    let store = Store::open(db.url()).await.unwrap();
+    store.load_fixture(&DbFixture::from_json(&read_fixture("gym4.json")).unwrap()).await.unwrap();
+    let (sandbox_url, sandbox_stop) = sandbox().await;
+    let (url, service_stop) = start_service(db.url(), &sandbox_url).await;
+    App {
+        url,
+        stream: client(&sandbox_url),
+        sandbox_url,
+        store,
+        http: reqwest::Client::new(),
+        _stops: vec![sandbox_stop, service_stop],
+    }
+}
+
+/// An identity provider's token for `subject`, valid for an hour.
+pub fn jwt(subject: &str) -> String {
+    let now = Utc::now().timestamp();
+    encode(
+        &Header::default(),
+        &json!({ "sub": subject, "iat": now, "exp": now + 3600 }),
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// The hex HMAC-SHA256 of `body` with Stream's secret, as Stream signs webhooks.
+pub fn signature(body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+impl App {
+    /// Calls the service as `subject` in gym `gym`: the status and the JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        subject: &str,
+        gym: i64,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(jwt(subject))
+            .header("X-Gym-ID", gym.to_string());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET` as `subject` in gym `gym`.
+    pub async fn get(&self, path: &str, subject: &str, gym: i64) -> (StatusCode, Value) {
+        self.call(Method::GET, path, subject, gym, None).await
+    }
+
+    /// `POST` as `subject` in gym `gym`.
+    pub async fn post(&self, path: &str, subject: &str, gym: i64, body: Option<Value>) -> (StatusCode, Value) {
+        self.call(Method::POST, path, subject, gym, body).await
+    }
+
+    /// A worker's `POST` with the right key.
+    pub async fn worker(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("X-API-Key", WORKER_KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Stream's webhook delivery of `event` with id `webhook_id`, signed.
+    pub async fn webhook(&self, path: &str, webhook_id: &str, event: &Value) -> StatusCode {
+        let body = serde_json::to_vec(event).unwrap();
+        self.http
+            .post(format!("{}{path}", self.url))
+            .header("X-Signature", signature(&body))
+            .header("X-Webhook-Id", webhook_id)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// The sandbox's whole state.
+    pub async fn stream_state(&self) -> Value {
+        self.http.get(format!("{}/_sandbox/state", self.sandbox_url)).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The sandbox's channel with this bare id, if any.
+    pub async fn stream_channel(&self, id: &str) -> Option<Value> {
+        let state = self.stream_state().await;
+        state["channels"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned()
+    }
+
+    /// The sandbox's user with this id, if any.
+    pub async fn stream_user(&self, id: &str) -> Option<Value> {
+        let state = self.stream_state().await;
+        state["users"].as_array().unwrap().iter().find(|u| u["id"] == id).cloned()
+    }
+
+    /// The next `n` calls of `operation` fail with 503 at the sandbox.
+    pub async fn stream_outage(&self, operation: &str, n: usize) {
+        let answers: Vec<Value> = (0..n).map(|_| json!({ "status": 503, "code": -1 })).collect();
+        self.http
+            .post(format!("{}/_sandbox/script", self.sandbox_url))
+            .json(&json!({ "operation": operation, "answers": answers }))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// Waits until `check` holds, up to 5 s (for work done after a webhook's answer).
+pub async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
