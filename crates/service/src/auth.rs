@@ -48,6 +48,10 @@ pub enum IdentityConfig {
         issuer: String,
         /// Required `aud`.
         audience: String,
+        /// The keys are fetched again for an unknown `kid` at most this often, so tokens with
+        /// made-up key ids cannot make the service hammer the identity provider
+        /// ([`JWKS_REFETCH_INTERVAL`] in production).
+        refetch_interval: Duration,
     },
 }
 
@@ -60,16 +64,19 @@ impl std::fmt::Debug for IdentityConfig {
                 .field("issuer", issuer)
                 .field("audience", audience)
                 .finish(),
-            IdentityConfig::Jwks { url, issuer, audience } => {
-                f.debug_struct("Jwks").field("url", url).field("issuer", issuer).field("audience", audience).finish()
-            }
+            IdentityConfig::Jwks { url, issuer, audience, refetch_interval } => f
+                .debug_struct("Jwks")
+                .field("url", url)
+                .field("issuer", issuer)
+                .field("audience", audience)
+                .field("refetch_interval", refetch_interval)
+                .finish(),
         }
     }
 }
 
-/// A JWKS is fetched again for an unknown `kid` at most this often, so tokens with made-up key
-/// ids cannot make the service hammer the identity provider.
-const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// How often, at most, the JWKS is fetched again for an unknown `kid` in production.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 
 #[derive(Deserialize)]
 struct Claims {
@@ -88,7 +95,7 @@ pub struct Verifier {
 
 enum VerifierKind {
     Hs256 { key: DecodingKey, validation: Validation },
-    Jwks { url: String, validation: Validation, http: reqwest::Client, cache: RwLock<JwksCache> },
+    Jwks { url: String, validation: Validation, http: reqwest::Client, cache: RwLock<JwksCache>, refetch: Duration },
 }
 
 fn validation(algorithm: Algorithm, issuer: Option<&str>, audience: Option<&str>) -> Validation {
@@ -115,11 +122,12 @@ impl Verifier {
                 key: DecodingKey::from_secret(secret.as_bytes()),
                 validation: validation(Algorithm::HS256, issuer.as_deref(), audience.as_deref()),
             },
-            IdentityConfig::Jwks { url, issuer, audience } => VerifierKind::Jwks {
+            IdentityConfig::Jwks { url, issuer, audience, refetch_interval } => VerifierKind::Jwks {
                 url: url.clone(),
                 validation: validation(Algorithm::RS256, Some(issuer), Some(audience)),
                 http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default(),
                 cache: RwLock::new(JwksCache { keys: HashMap::new(), fetched_at: None }),
+                refetch: *refetch_interval,
             },
         };
         Verifier { kind }
@@ -133,13 +141,13 @@ impl Verifier {
         };
         let claims = match &self.kind {
             VerifierKind::Hs256 { key, validation } => decode::<Claims>(token, key, validation).map_err(invalid)?,
-            VerifierKind::Jwks { url, validation, http, cache } => {
+            VerifierKind::Jwks { url, validation, http, cache, refetch } => {
                 let header = decode_header(token).map_err(invalid)?;
                 let kid = header.kid.ok_or_else(|| ApiError::unauthorized("invalid token: no key id (kid)"))?;
                 let key = match cached_key(cache, &kid) {
                     Some(key) => key,
                     None => {
-                        refresh_jwks(url, http, cache).await?;
+                        refresh_jwks(url, http, cache, *refetch).await?;
                         cached_key(cache, &kid)
                             .ok_or_else(|| ApiError::unauthorized(format!("invalid token: unknown key id {kid}")))?
                     }
@@ -155,11 +163,16 @@ fn cached_key(cache: &RwLock<JwksCache>, kid: &str) -> Option<DecodingKey> {
     cache.read().unwrap_or_else(|p| p.into_inner()).keys.get(kid).cloned()
 }
 
-/// Fetches the JWKS again, unless it was fetched within [`JWKS_REFETCH_INTERVAL`].
-async fn refresh_jwks(url: &str, http: &reqwest::Client, cache: &RwLock<JwksCache>) -> ApiResult<()> {
+/// Fetches the JWKS again, unless it was fetched within `interval`.
+async fn refresh_jwks(
+    url: &str,
+    http: &reqwest::Client,
+    cache: &RwLock<JwksCache>,
+    interval: Duration,
+) -> ApiResult<()> {
     {
         let c = cache.read().unwrap_or_else(|p| p.into_inner());
-        if c.fetched_at.is_some_and(|t| t.elapsed() < JWKS_REFETCH_INTERVAL) {
+        if c.fetched_at.is_some_and(|t| t.elapsed() < interval) {
             return Ok(());
         }
     }

@@ -7,7 +7,8 @@
 //!   local user, `X-Gym-ID` mapped to the gym and the caller's active membership; the workers'
 //!   `X-API-Key`.
 //! - `rooms`: the room endpoints (my rooms, direct, event, group, members, hide, show, leave,
-//!   delete) and the Stream token.
+//!   delete, clear a conversation, delete an orphan channel) and the Stream token.
+//! - `general`: the gym's General channel.
 //! - `provision`: the Stream side of a room: target users upserted with their team, the
 //!   channel created, and the room row committed only once the channel exists.
 //! - `worker`: the workers' event-chat and event-completion.
@@ -23,6 +24,7 @@
 
 pub mod auth;
 pub mod error;
+mod general;
 mod health;
 mod provision;
 mod rooms;
@@ -114,7 +116,14 @@ pub fn router(state: AppState) -> Router {
         .route("/rooms/{room_id}/members/{user_id}", post(rooms::add_member).delete(rooms::remove_member))
         .route("/rooms/{room_id}/hide", post(rooms::hide))
         .route("/rooms/{room_id}/show", post(rooms::show))
-        .route("/rooms/{room_id}/leave", post(rooms::leave));
+        .route("/rooms/{room_id}/leave", post(rooms::leave))
+        .route("/rooms/{room_id}/conversation", delete(rooms::clear_conversation))
+        .route("/channels/orphan/{channel_id}", delete(rooms::delete_orphan))
+        .route("/general-channel/info", get(general::info))
+        .route("/general-channel/join", post(general::join_self))
+        .route("/general-channel/leave", delete(general::leave_self))
+        .route("/general-channel/add-member/{user_id}", post(general::add_member))
+        .route("/general-channel/remove-member/{user_id}", delete(general::remove_member));
     let worker = Router::new()
         .route("/event-chat", post(worker::event_chat))
         .route("/event-completion", post(worker::event_completion));

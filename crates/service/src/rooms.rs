@@ -55,7 +55,7 @@ impl From<Room> for ChatRoom {
 }
 
 /// A positive integer id from the path, or 400.
-fn path_id<T: TryFrom<i64>>(text: &str, what: &str) -> ApiResult<T> {
+pub(crate) fn path_id<T: TryFrom<i64>>(text: &str, what: &str) -> ApiResult<T> {
     text.trim()
         .parse::<i64>()
         .ok()
@@ -134,7 +134,7 @@ pub(crate) async fn my_rooms(
 
 /// The room a key points at, when it still exists in the gym; a key whose room is gone is
 /// released.
-async fn keyed_room(db: &mut Session, gym: GymId, key: &str) -> ApiResult<Option<Room>> {
+pub(crate) async fn keyed_room(db: &mut Session, gym: GymId, key: &str) -> ApiResult<Option<Room>> {
     let Some(id) = db.room_key(key).await? else { return Ok(None) };
     match db.room(id).await?.filter(|r| r.gym_id == gym) {
         Some(room) => Ok(Some(room)),
@@ -147,7 +147,7 @@ async fn keyed_room(db: &mut Session, gym: GymId, key: &str) -> ApiResult<Option
 
 /// An existing room found another way is claimed for the key, unless another request claimed
 /// the key first (then theirs is the room).
-async fn claim(db: &mut Session, gym: GymId, key: &str, room: Room) -> ApiResult<Room> {
+pub(crate) async fn claim(db: &mut Session, gym: GymId, key: &str, room: Room) -> ApiResult<Room> {
     if db.claim_room_key(key, gym, room.id).await? {
         return Ok(room);
     }
@@ -384,7 +384,13 @@ pub(crate) async fn remove_member(
     Ok(Json(json!({ "room_id": room.id.get(), "user_id": user.get(), "removed": true })))
 }
 
-async fn remove_from_room(s: &AppState, db: &mut Session, gym: GymId, room: &Room, user: UserId) -> ApiResult<()> {
+pub(crate) async fn remove_from_room(
+    s: &AppState,
+    db: &mut Session,
+    gym: GymId,
+    room: &Room,
+    user: UserId,
+) -> ApiResult<()> {
     let cid = room_cid(room)?;
     let update =
         ChannelUpdate { remove_members: vec![StreamUserId::for_member(gym, user)], ..ChannelUpdate::default() };
@@ -481,4 +487,64 @@ pub(crate) async fn delete_group(
     }
     db.delete_room(room.id).await?;
     Ok(Json(json!({ "room_id": room.id.get(), "deleted": true })))
+}
+
+/// `DELETE /chat/rooms/{room_id}/conversation`: clears a 1:1 chat's history for the caller
+/// only (the other member keeps it) and hides it until a new message arrives.
+pub(crate) async fn clear_conversation(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Path(room): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let room: RoomId = path_id(&room, "room_id")?;
+    let mut db = s.store().session().await?;
+    let room = room_in_gym(&mut db, caller.gym_id(), room).await?;
+    if !room.is_direct {
+        return Err(ApiError::conflict("only a direct chat's conversation can be cleared"));
+    }
+    if !db.room_members(room.id).await?.contains(&caller.user_id()) {
+        return Err(ApiError::not_found(format!("room {} not found", room.id)));
+    }
+    s.stream().hide_channel(&room_cid(&room)?, &caller.stream_id(), true).await?;
+    db.hide_room(caller.user_id(), room.id, Utc::now()).await?;
+    Ok(Json(json!({ "room_id": room.id.get(), "cleared": true })))
+}
+
+/// `DELETE /chat/channels/orphan/{channel_id}` (ADMIN and OWNER): deletes (soft) a Stream
+/// channel of this gym that no room points at. `type:id` and a bare id (type `messaging`) are the
+/// same channel. A channel of another gym, or one whose gym cannot be proven, is not found.
+pub(crate) async fn delete_orphan(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Path(channel): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(GymRole::Admin)?;
+    let gym = caller.gym_id();
+    let (kind, id) = channel.split_once(':').unwrap_or(("messaging", channel.as_str()));
+    let cid = gymchat_ids::ChannelType::parse(kind)
+        .and_then(|t| ChannelId::parse(id).map(|id| gymchat_ids::Cid::new(t, id)))
+        .map_err(|e| ApiError::bad_request(format!("{channel:?} is not a channel id: {e}")))?;
+    let not_found = || ApiError::not_found(format!("channel {cid} not found in this gym"));
+    let query = gymchat_stream::model::ChannelQuery {
+        filter_conditions: json!({ "cid": cid.to_string() }),
+        sort: Vec::new(),
+        limit: 1,
+        offset: 0,
+        state: false,
+        message_limit: 0,
+        member_limit: 0,
+    };
+    let found = s.stream().query_channels(&query).await?.body.into_iter().next().ok_or_else(not_found)?.channel;
+    let team_gym = found.team.as_ref().is_some_and(|t| *t == gymchat_ids::Team::for_gym(gym));
+    let field_gym = found.custom.get("gym_id").and_then(Value::as_i64) == Some(gym.get());
+    if !team_gym && !field_gym {
+        return Err(not_found());
+    }
+    let mut db = s.store().session().await?;
+    let pointing = db.rooms_by_channel_ids(&[cid.id().as_str().to_owned()]).await?;
+    if let Some(room) = pointing.rows.iter().find(|r| r.stream_channel_type == cid.channel_type().as_str()) {
+        return Err(ApiError::conflict(format!("room {} points at this channel; it is not an orphan", room.id)));
+    }
+    s.stream().delete_channel(&cid, false).await?;
+    Ok(Json(json!({ "cid": cid.to_string(), "deleted": true })))
 }

@@ -375,3 +375,85 @@ on_both_backends!(
         assert!(app.stream_channel("direct_gym_4_user_17_gym_4_user_8").await.is_some());
     }
 );
+
+on_both_backends!(
+    async fn the_general_channel_is_the_gyms_legacy_one_or_created_by_a_post_with_every_member(db) {
+        let app = spawn_app(&db).await;
+        // Gym 4 had a General room before gymchat: it is that one.
+        let (status, body) = app.get("/api/v1/chat/general-channel/info", CARLA, 4).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["room"]["id"], 639);
+        assert_eq!(body["is_member"], true);
+
+        // Gym 1 has none: a GET creates nothing; a POST creates general_1 with every active member.
+        let (status, body) = app.get("/api/v1/chat/general-channel/info", BRUNO, 1).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["room"], Value::Null);
+        assert!(app.stream_channel("general_1").await.is_none());
+        let (status, body) = app.post("/api/v1/chat/general-channel/join", BRUNO, 1, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["room"]["stream_channel_id"], "general_1");
+        let channel = app.stream_channel("general_1").await.expect("created");
+        assert_eq!(channel["team"], "gym_1");
+        assert_eq!(channel["members"], json!(["gym_1_user_8"]));
+        let (_, body) = app.get("/api/v1/chat/general-channel/info", BRUNO, 1).await;
+        assert_eq!(body["member_count"], 1);
+        // Leave and join again; a MEMBER may not add others.
+        assert_eq!(app.call(Method::DELETE, "/api/v1/chat/general-channel/leave", BRUNO, 1, None).await.0, StatusCode::OK);
+        assert_eq!(app.get("/api/v1/chat/general-channel/info", BRUNO, 1).await.1["is_member"], false);
+        assert_eq!(app.stream_channel("general_1").await.unwrap()["members"], json!([]));
+        assert_eq!(app.post("/api/v1/chat/general-channel/add-member/8", BRUNO, 1, None).await.0, StatusCode::FORBIDDEN);
+        // An admin of gym 4 adds and removes members of gym 4's General room, not gym 5's people.
+        assert_eq!(app.post("/api/v1/chat/general-channel/add-member/21", ANA, 4, None).await.0, StatusCode::NOT_FOUND);
+        let (status, body) = app.call(Method::DELETE, "/api/v1/chat/general-channel/remove-member/17", ANA, 4, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut db = app.store.session().await.unwrap();
+        assert!(!db.room_members(RoomId::new(639).unwrap()).await.unwrap().contains(&user(17)));
+    }
+);
+
+on_both_backends!(
+    async fn a_conversation_is_cleared_for_the_caller_only_and_orphans_are_deleted_only_when_orphaned(db) {
+        let app = spawn_app(&db).await;
+        // A new direct room (tenant-scoped, so both identities are in the channel).
+        let (_, room) = app.get("/api/v1/chat/rooms/direct/17", BRUNO, 4).await;
+        let id = room["id"].as_i64().unwrap();
+        let (status, body) = app.call(Method::DELETE, &format!("/api/v1/chat/rooms/{id}/conversation"), BRUNO, 4, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let listed = |body: Value| body.as_array().unwrap().iter().any(|r| r["id"] == id);
+        assert!(!listed(app.get("/api/v1/chat/my-rooms", BRUNO, 4).await.1));
+        assert!(listed(app.get("/api/v1/chat/my-rooms", DIEGO, 4).await.1), "the other member keeps it");
+        // Only a direct chat, only its members.
+        assert_eq!(app.call(Method::DELETE, "/api/v1/chat/rooms/639/conversation", ANA, 4, None).await.0, StatusCode::CONFLICT);
+        assert_eq!(app.call(Method::DELETE, &format!("/api/v1/chat/rooms/{id}/conversation"), CARLA, 4, None).await.0, StatusCode::NOT_FOUND);
+
+        // Orphans: a channel a room points at is refused; a channel of gym 4 that no room points
+        // at is deleted, by bare id or by cid alike; another gym's is not found; MEMBERs may not.
+        let path = |c: &str| format!("/api/v1/chat/channels/orphan/{c}");
+        let room_channel = room["stream_channel_id"].as_str().unwrap().to_owned();
+        assert_eq!(app.call(Method::DELETE, &path(&room_channel), ANA, 4, None).await.0, StatusCode::CONFLICT);
+        let data = gymchat_stream::model::ChannelData {
+            created_by_id: Some(gymchat_ids::StreamUserId::parse("gym_4_user_8").unwrap()),
+            team: Some(gymchat_ids::Team::for_gym(gym(4))),
+            ..Default::default()
+        };
+        for id in ["room_4_99999", "room_4_99998"] {
+            let cid = gymchat_ids::Cid::parse(&format!("messaging:{id}")).unwrap();
+            app.stream.get_or_create_channel(&cid, Some(&data), 0, None).await.unwrap();
+        }
+        assert_eq!(app.call(Method::DELETE, &path("room_4_99999"), CARLA, 4, None).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(app.call(Method::DELETE, &path("room_4_99999"), ELENA, 5, None).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.call(Method::DELETE, &path("bad%20id"), ANA, 4, None).await.0, StatusCode::BAD_REQUEST);
+        for c in ["room_4_99999", "messaging:room_4_99998"] {
+            let (status, body) = app.call(Method::DELETE, &path(c), ANA, 4, None).await;
+            assert_eq!(status, StatusCode::OK, "{c}: {body}");
+        }
+        let state = app.stream_state().await;
+        for id in ["room_4_99999", "room_4_99998"] {
+            let channel = state["channels"].as_array().unwrap().iter().find(|c| c["id"] == id);
+            assert!(channel.is_none_or(|c| !c["deleted_at"].is_null()), "{id} still there: {channel:?}");
+        }
+        // A legacy channel without team or gym_id cannot be proven to be this gym's.
+        assert_eq!(app.call(Method::DELETE, &path("direct_user_10_user_8"), ANA, 4, None).await.0, StatusCode::NOT_FOUND);
+    }
+);

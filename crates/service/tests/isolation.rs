@@ -14,8 +14,8 @@ mod support;
 
 use support::*;
 
-/// Every room route, with a room, a user and an event id filled in.
-fn routes(room: i64, user: i64, event: i64) -> Vec<(Method, String, Option<Value>)> {
+/// Every route that names something, with a room, a user, an event and a channel filled in.
+fn routes(room: i64, user: i64, event: i64, channel: &str) -> Vec<(Method, String, Option<Value>)> {
     vec![
         (Method::GET, "/api/v1/chat/token".into(), None),
         (Method::GET, "/api/v1/chat/my-rooms".into(), None),
@@ -28,6 +28,10 @@ fn routes(room: i64, user: i64, event: i64) -> Vec<(Method, String, Option<Value
         (Method::POST, format!("/api/v1/chat/rooms/{room}/hide"), None),
         (Method::POST, format!("/api/v1/chat/rooms/{room}/show"), None),
         (Method::POST, format!("/api/v1/chat/rooms/{room}/leave"), None),
+        (Method::DELETE, format!("/api/v1/chat/rooms/{room}/conversation"), None),
+        (Method::DELETE, format!("/api/v1/chat/channels/orphan/{channel}"), None),
+        (Method::POST, format!("/api/v1/chat/general-channel/add-member/{user}"), None),
+        (Method::DELETE, format!("/api/v1/chat/general-channel/remove-member/{user}"), None),
     ]
 }
 
@@ -70,7 +74,7 @@ on_both_backends!(
 
         // No membership, or an expired one: every route of gym 4 is 403.
         for (who, name) in [(ELENA, "Elena, no membership"), (DIEGO, "Diego, membership expired")] {
-            for (method, path, body) in routes(638, 10, 639) {
+            for (method, path, body) in routes(638, 10, 639, "room_General_10") {
                 let (status, answer) = app.call(method.clone(), &path, who, 4, body).await;
                 assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {method} {path}: {answer}");
                 assert!(answer["detail"].is_string());
@@ -78,7 +82,7 @@ on_both_backends!(
         }
         // Elena in her own gym, naming gym 4's room 638, user 10 and event 639: not found
         // (the group's member 10 is not hers to add: 422); her token and rooms are gym 5's.
-        for (method, path, body) in routes(638, 10, 639) {
+        for (method, path, body) in routes(638, 10, 639, "room_General_10") {
             let (status, answer) = app.call(method.clone(), &path, ELENA, 5, body).await;
             let expected = match path.as_str() {
                 "/api/v1/chat/token" | "/api/v1/chat/my-rooms" => StatusCode::OK,
@@ -94,7 +98,7 @@ on_both_backends!(
             }
         }
         // Ana, owner of gym 4, naming gym 5's room 670 and user 21: not found.
-        for (method, path, body) in routes(670, 21, 639) {
+        for (method, path, body) in routes(670, 21, 639, "room_General_21") {
             if path.ends_with("/token") || path.ends_with("/my-rooms") || path.contains("/event/") {
                 continue;
             }

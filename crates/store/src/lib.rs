@@ -36,5 +36,5 @@ pub use model::{
 };
 pub use repo::{
     CallerInGym, ChannelMove, CleanupAction, Lease, MigrationItem, MigrationRun, NewItem, NewRoom, RetiredRoom, Rows,
-    SkippedRow, TextRow, direct_room_key, event_room_key,
+    SkippedRow, TextRow, direct_room_key, event_room_key, general_room_key,
 };

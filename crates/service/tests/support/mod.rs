@@ -68,11 +68,21 @@ pub fn client(sandbox_url: &str) -> Client {
 
 /// Starts the service on a database already holding the scenario and a running sandbox.
 pub async fn start_service(db_url: &str, sandbox_url: &str) -> (String, oneshot::Sender<()>) {
+    let identity = IdentityConfig::Hs256 { secret: JWT_SECRET.into(), issuer: None, audience: None };
+    start_service_with(db_url, sandbox_url, identity).await
+}
+
+/// Like [`start_service`], with callers' tokens checked as `identity` says.
+pub async fn start_service_with(
+    db_url: &str,
+    sandbox_url: &str,
+    identity: IdentityConfig,
+) -> (String, oneshot::Sender<()>) {
     let store = Store::open(db_url).await.unwrap();
     let config = ServiceConfig {
         stream_key: KEY.into(),
         stream_secret: SECRET.into(),
-        identity: IdentityConfig::Hs256 { secret: JWT_SECRET.into(), issuer: None, audience: None },
+        identity,
         worker_api_key: Some(WORKER_KEY.into()),
         token_ttl: chrono::Duration::hours(1),
     };

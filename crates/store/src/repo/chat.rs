@@ -44,6 +44,11 @@ pub fn event_room_key(gym: GymId, event: EventId) -> String {
     format!("event:{}:{}", gym.get(), event.get())
 }
 
+/// The key that makes a gym's General room unique.
+pub fn general_room_key(gym: GymId) -> String {
+    format!("general:{}", gym.get())
+}
+
 /// `WHERE` condition: the room is not CLOSED (NULL counts as active, SYSTEM.md §4).
 const ROOM_IS_ACTIVE: &str = "COALESCE(CAST(status AS TEXT), 'ACTIVE') <> 'CLOSED'";
 
@@ -169,6 +174,18 @@ impl Session {
         let sql = format!("{SELECT_ROOMS} WHERE gym_id = $1 AND event_id = $2 ORDER BY id");
         Ok(
             on_db!(self.db(), c => sqlx::query(AssertSqlSafe(sql.as_str())).bind(gym.get()).bind(event.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, RoomRow>))?,
+        )
+    }
+
+    /// The gym's active group rooms named `name` (the platform's General rooms), oldest first.
+    pub async fn general_rooms(&mut self, gym: GymId, name: &str) -> Result<Rows<Room>> {
+        let sql = format!(
+            "{SELECT_ROOMS} WHERE gym_id = $1 AND name = $2 AND event_id IS NULL AND {ROOM_IS_ACTIVE} \
+             AND COALESCE(is_direct, $3) = $3 ORDER BY id"
+        );
+        Ok(
+            on_db!(self.db(), c => sqlx::query(AssertSqlSafe(sql.as_str())).bind(gym.get()).bind(name).bind(false).fetch_all(&mut *c).await
             .map(collect_rows::<_, RoomRow>))?,
         )
     }

@@ -19,7 +19,7 @@ mod people;
 mod rooms;
 mod snapshot;
 
-pub use chat::{NewRoom, direct_room_key, event_room_key};
+pub use chat::{NewRoom, direct_room_key, event_room_key, general_room_key};
 pub use journal::{MigrationItem, MigrationRun, NewItem};
 pub use locks::Lease;
 pub use ops::{ChannelMove, CleanupAction, RetiredRoom};

@@ -1,0 +1,136 @@
+//! A gym's General channel (`/api/v1/chat/general-channel/…`): one per gym, `general_{G}`,
+//! created on first use by a POST (never by a GET) with every active member of the gym. A gym
+//! that had a General room before gymchat (a group room named "General", as the platform made
+//! them) keeps it: it is found and claimed under the gym's key.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::Utc;
+use gymchat_ids::{ChannelId, GymId, StreamUserId, UserId};
+use gymchat_store::{GymRole, Room, Session, User, general_room_key};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::GymCaller;
+use crate::error::{ApiError, ApiResult};
+use crate::provision::{self, Outcome, RoomSpec, room_cid};
+use crate::rooms::{ChatRoom, active_member, claim, keyed_room, path_id, remove_from_room};
+
+/// The name the platform gives General rooms.
+const GENERAL: &str = "General";
+
+/// The gym's General room, if it exists.
+async fn find(db: &mut Session, gym: GymId) -> ApiResult<Option<Room>> {
+    let key = general_room_key(gym);
+    if let Some(room) = keyed_room(db, gym, &key).await? {
+        return Ok(Some(room));
+    }
+    let legacy = db.general_rooms(gym, GENERAL).await?.rows.into_iter().next();
+    match legacy {
+        Some(room) => Ok(Some(claim(db, gym, &key, room).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The gym's General room, created with every active member when it does not exist yet.
+async fn find_or_create(s: &AppState, caller: &GymCaller) -> ApiResult<Room> {
+    let gym = caller.gym_id();
+    let mut db = s.store().session().await?;
+    if let Some(room) = find(&mut db, gym).await? {
+        return Ok(room);
+    }
+    let now = Utc::now();
+    let active: Vec<UserId> =
+        db.memberships_of_gym(gym).await?.rows.into_iter().filter(|m| m.active_at(now)).map(|m| m.user_id).collect();
+    let members: Vec<User> = db.users(&active).await?.rows.into_iter().filter(|u| u.is_active != Some(false)).collect();
+    drop(db);
+    let spec = RoomSpec {
+        key: Some(general_room_key(gym)),
+        gym,
+        name: GENERAL.to_owned(),
+        channel_id: Some(ChannelId::general(gym)),
+        event_id: None,
+        is_direct: false,
+        members,
+        creator: caller.stream_id(),
+    };
+    match provision::create_room(s.store(), s.stream(), &spec).await? {
+        Outcome::Created(room) => Ok(room),
+        Outcome::Existing(id) => crate::rooms::room_in_gym(&mut s.store().session().await?, gym, id).await,
+    }
+}
+
+/// Adds `user` to the General room on both sides.
+async fn join(s: &AppState, gym: GymId, room: &Room, user: &User) -> ApiResult<bool> {
+    let cid = room_cid(room)?;
+    provision::ensure_users(s.stream(), gym, std::slice::from_ref(user)).await?;
+    provision::add_members(s.stream(), &cid, &[StreamUserId::for_member(gym, user.id)]).await?;
+    Ok(s.store().session().await?.add_room_member(room.id, user.id, Utc::now()).await?)
+}
+
+/// `GET /chat/general-channel/info`: the room (null until someone joins), whether the caller is
+/// in it, and how many members it has.
+pub(crate) async fn info(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<Value>> {
+    let mut db = s.store().session().await?;
+    let Some(room) = find(&mut db, caller.gym_id()).await? else {
+        return Ok(Json(json!({ "room": null, "is_member": false, "member_count": 0 })));
+    };
+    let members = db.room_members(room.id).await?;
+    Ok(Json(json!({
+        "room": ChatRoom::from(room),
+        "is_member": members.contains(&caller.user_id()),
+        "member_count": members.len(),
+    })))
+}
+
+/// `POST /chat/general-channel/join`: the caller joins (the room is created on first use).
+pub(crate) async fn join_self(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<Value>> {
+    let room = find_or_create(&s, &caller).await?;
+    join(&s, caller.gym_id(), &room, &caller.user).await?;
+    Ok(Json(json!({ "room": ChatRoom::from(room), "is_member": true })))
+}
+
+/// `DELETE /chat/general-channel/leave`.
+pub(crate) async fn leave_self(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<Value>> {
+    let mut db = s.store().session().await?;
+    let room = find(&mut db, caller.gym_id())
+        .await?
+        .ok_or_else(|| ApiError::not_found("this gym has no General channel yet"))?;
+    if db.room_members(room.id).await?.contains(&caller.user_id()) {
+        remove_from_room(&s, &mut db, caller.gym_id(), &room, caller.user_id()).await?;
+    }
+    Ok(Json(json!({ "room_id": room.id.get(), "is_member": false })))
+}
+
+/// `POST /chat/general-channel/add-member/{user_id}` (ADMIN and OWNER).
+pub(crate) async fn add_member(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Path(user): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let user: UserId = path_id(&user, "user_id")?;
+    caller.require(GymRole::Admin)?;
+    let member = active_member(&mut s.store().session().await?, caller.gym_id(), user).await?;
+    let room = find_or_create(&s, &caller).await?;
+    let added = join(&s, caller.gym_id(), &room, &member).await?;
+    Ok(Json(json!({ "room_id": room.id.get(), "user_id": user.get(), "added": added })))
+}
+
+/// `DELETE /chat/general-channel/remove-member/{user_id}` (ADMIN and OWNER).
+pub(crate) async fn remove_member(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Path(user): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let user: UserId = path_id(&user, "user_id")?;
+    caller.require(GymRole::Admin)?;
+    let mut db = s.store().session().await?;
+    let room = find(&mut db, caller.gym_id())
+        .await?
+        .ok_or_else(|| ApiError::not_found("this gym has no General channel yet"))?;
+    if !db.room_members(room.id).await?.contains(&user) {
+        return Err(ApiError::not_found(format!("user {user} is not in the General channel")));
+    }
+    remove_from_room(&s, &mut db, caller.gym_id(), &room, user).await?;
+    Ok(Json(json!({ "room_id": room.id.get(), "user_id": user.get(), "removed": true })))
+}
