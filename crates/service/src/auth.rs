@@ -232,6 +232,8 @@ pub struct GymCaller {
     pub gym: Gym,
     /// The caller's role in the gym; `None` for a SUPER_ADMIN without a membership.
     pub role: Option<GymRole>,
+    /// What the service last upserted of the caller's Stream identity here, and when.
+    pub stream_synced: Option<(String, chrono::DateTime<Utc>)>,
 }
 
 impl GymCaller {
@@ -284,7 +286,8 @@ impl FromRequestParts<AppState> for GymCaller {
         if active.is_none() && !found.user.is_super_admin() {
             return Err(ApiError::forbidden(format!("you are not an active member of gym {gym_id}")));
         }
-        Ok(GymCaller { user: found.user, gym, role: active.map(|m| m.role) })
+        let role = active.map(|m| m.role);
+        Ok(GymCaller { user: found.user, gym, role, stream_synced: found.stream_synced })
     }
 }
 

@@ -45,8 +45,18 @@ fn patch(gym: GymId, user: &User) -> UserPatch {
     UserPatch { id: full.id, set, unset: Vec::new() }
 }
 
-/// The caller's own identity, in one call when it exists already (the token's hot path): a
-/// partial update, and an upsert only when Stream does not know the user yet.
+/// What the service sends of a person's identity in a gym, as 16 hex digits of its SHA-256: when
+/// it has not changed since the last upsert, the token needs no call to Stream.
+pub(crate) fn fingerprint(gym: GymId, user: &User) -> String {
+    use sha2::{Digest, Sha256};
+    let sent = serde_json::to_vec(&stream_user(gym, user)).unwrap_or_default();
+    let mut hex = hex::encode(Sha256::digest(sent));
+    hex.truncate(16);
+    hex
+}
+
+/// The caller's own identity, in one call when it exists already: a partial update, and an
+/// upsert only when Stream does not know the user yet.
 pub(crate) async fn ensure_caller(stream: &Client, gym: GymId, user: &User) -> Result<(), StreamError> {
     match stream.update_users_partial(&[patch(gym, user)]).await {
         Ok(_) => Ok(()),

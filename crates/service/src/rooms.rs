@@ -93,13 +93,24 @@ async fn require_member(db: &mut Session, caller: &GymCaller, room: &Room) -> Ap
     }
 }
 
-/// `GET /chat/token`: a Stream user token for the caller's identity in this gym, after the
-/// identity is upserted with the gym's team (a partial update that keeps name and avatar).
+/// The caller's Stream identity is upserted again after this long even when nothing changed.
+const RESYNC_AFTER: chrono::Duration = chrono::Duration::hours(24);
+
+/// `GET /chat/token`: a Stream user token for the caller's identity in this gym. The identity is
+/// upserted with the gym's team (a partial update that keeps name and avatar) when the person's
+/// name, avatar or team changed since the last upsert, or a day has passed: usually the token
+/// needs one database statement and no call to Stream.
 pub(crate) async fn token(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<Value>> {
     let gym = caller.gym_id();
-    provision::ensure_caller(s.stream(), gym, &caller.user).await?;
-    let id = caller.stream_id();
     let now = Utc::now();
+    let fingerprint = provision::fingerprint(gym, &caller.user);
+    let fresh =
+        caller.stream_synced.as_ref().is_some_and(|(sent, at)| *sent == fingerprint && now - *at < RESYNC_AFTER);
+    if !fresh {
+        provision::ensure_caller(s.stream(), gym, &caller.user).await?;
+        s.store().session().await?.record_stream_user(gym, caller.user_id(), &fingerprint, now).await?;
+    }
+    let id = caller.stream_id();
     let expires = now + s.config().token_ttl;
     let token = user_token(&s.config().stream_secret, &id, now, Some(expires)).map_err(ApiError::from)?;
     Ok(Json(json!({

@@ -55,8 +55,20 @@ on_both_backends!(
             }])
             .await
             .unwrap();
+        // Nothing changed: the next token calls Stream not at all.
+        let calls = || async {
+            let stats: Value = app.http.get(format!("{}/_sandbox/stats", app.sandbox_url)).send().await.unwrap().json().await.unwrap();
+            stats["operations"].as_object().unwrap().values().map(|o| o["calls"].as_u64().unwrap()).sum::<u64>()
+        };
+        let before = calls().await;
         assert_eq!(app.get("/api/v1/chat/token", ANA, 4).await.0, StatusCode::OK);
-        assert_eq!(app.stream_user("gym_4_user_10").await.unwrap()["favourite"], "deadlift");
+        assert_eq!(calls().await, before, "an unchanged identity is not upserted again");
+        // Her name changes: the next token updates it, keeping what the app set on the user.
+        execute(&db, "UPDATE \"user\" SET last_name = 'Torres Vega' WHERE id = 10").await;
+        assert_eq!(app.get("/api/v1/chat/token", ANA, 4).await.0, StatusCode::OK);
+        let stream_user = app.stream_user("gym_4_user_10").await.unwrap();
+        assert_eq!(stream_user["name"], "Ana Torres Vega");
+        assert_eq!(stream_user["favourite"], "deadlift", "a partial update keeps what it does not set");
         // The same person in another gym is another identity.
         let (status, body) = app.get("/api/v1/chat/token", BRUNO, 1).await;
         assert_eq!(status, StatusCode::OK, "{body}");

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use gymchat_ids::GymId;
-use gymchat_testkit::{TestDb, on_both_backends};
+use gymchat_testkit::on_both_backends;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -51,18 +51,6 @@ async fn world(app: &App) -> (String, Value) {
     }
     let channels = app.stream_state().await["channels"].clone();
     (text, channels)
-}
-
-/// Runs SQL on the test database directly (what an operator's change would be).
-async fn execute(db: &TestDb, sql: &str) {
-    use sqlx::Connection;
-    if db.is_postgres() {
-        let mut c = sqlx::PgConnection::connect(db.url()).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await.unwrap();
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await.unwrap();
-    }
 }
 
 on_both_backends!(

@@ -234,3 +234,15 @@ where
     }
     false
 }
+
+/// Runs SQL on the test database directly (what an operator's change would be).
+pub async fn execute(db: &TestDb, sql: &str) {
+    use sqlx::Connection;
+    if db.is_postgres() {
+        let mut c = sqlx::PgConnection::connect(db.url()).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await.unwrap();
+    }
+}

@@ -16,3 +16,14 @@ CREATE TABLE IF NOT EXISTS gymchat_webhooks (
     kind TEXT NOT NULL,
     received_at_ms BIGINT NOT NULL
 );
+
+-- The Stream identities the service has upserted (what it sent, as a fingerprint, and when), so
+-- that handing out a token calls Stream only when the person's name, avatar or team changed or a
+-- day has passed: Stream allows few user updates a minute, and the apps ask for tokens often.
+CREATE TABLE IF NOT EXISTS gymchat_stream_users (
+    gym_id BIGINT NOT NULL,
+    user_id BIGINT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    synced_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (gym_id, user_id)
+);

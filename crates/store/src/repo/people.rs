@@ -1,5 +1,6 @@
 //! Gyms, users and memberships (`gyms`, `user`, `user_gyms`).
 
+use chrono::{DateTime, Utc};
 use gymchat_ids::{GymId, UserId};
 use sqlx::{AssertSqlSafe, FromRow};
 
@@ -116,6 +117,8 @@ struct CallerRow {
     m_role: Option<DbText>,
     m_is_active: Option<bool>,
     m_expires_at: Option<DbTime>,
+    s_fingerprint: Option<String>,
+    s_synced_at_ms: Option<i64>,
 }
 
 /// Who calls, in which gym: what every request of the chat service checks first.
@@ -127,6 +130,9 @@ pub struct CallerInGym {
     pub gym: Option<Gym>,
     /// The user's membership of that gym, active or not; `None` when there is none.
     pub membership: Option<Membership>,
+    /// What the chat service last upserted of the user's Stream identity in that gym:
+    /// `(fingerprint, when)`; `None` when it never did.
+    pub stream_synced: Option<(String, DateTime<Utc>)>,
 }
 
 macro_rules! select_gyms {
@@ -205,9 +211,12 @@ impl Session {
         let sql = "SELECT u.id, u.email, u.first_name, u.last_name, u.picture, u.auth0_id, u.is_active, u.role, \
                    g.id AS g_id, g.name AS g_name, g.subdomain AS g_subdomain, g.logo_url AS g_logo_url, \
                    g.is_active AS g_is_active, ug.role AS m_role, ug.is_active AS m_is_active, \
-                   ug.membership_expires_at AS m_expires_at \
+                   ug.membership_expires_at AS m_expires_at, su.fingerprint AS s_fingerprint, \
+                   su.synced_at_ms AS s_synced_at_ms \
                    FROM \"user\" u LEFT JOIN gyms g ON g.id = $2 \
-                   LEFT JOIN user_gyms ug ON ug.user_id = u.id AND ug.gym_id = $2 WHERE u.auth0_id = $1";
+                   LEFT JOIN user_gyms ug ON ug.user_id = u.id AND ug.gym_id = $2 \
+                   LEFT JOIN gymchat_stream_users su ON su.gym_id = $2 AND su.user_id = u.id \
+                   WHERE u.auth0_id = $1";
         let row: Option<CallerRow> =
             on_db!(self.db(), c => sqlx::query_as(sql).bind(subject).bind(gym.get()).fetch_optional(&mut *c).await)?;
         let Some(r) = row else { return Ok(None) };
@@ -247,7 +256,33 @@ impl Session {
                 .map_err(|e| bad("user_gyms", format!("user_id = {}", user.id), e))
             })
             .transpose()?;
-        Ok(Some(CallerInGym { user, gym: found, membership }))
+        let stream_synced = r
+            .s_fingerprint
+            .zip(r.s_synced_at_ms)
+            .map(|(f, ms)| (f, DateTime::from_timestamp_millis(ms).unwrap_or_default()));
+        Ok(Some(CallerInGym { user, gym: found, membership, stream_synced }))
+    }
+
+    /// Records that the user's Stream identity in the gym was upserted as `fingerprint` at `at`.
+    pub async fn record_stream_user(
+        &mut self,
+        gym: GymId,
+        user: UserId,
+        fingerprint: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let sql = "INSERT INTO gymchat_stream_users (gym_id, user_id, fingerprint, synced_at_ms) \
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (gym_id, user_id) \
+                   DO UPDATE SET fingerprint = excluded.fingerprint, synced_at_ms = excluded.synced_at_ms";
+        on_db!(self.db(), c => sqlx::query(sql)
+            .bind(gym.get())
+            .bind(user.get())
+            .bind(fingerprint)
+            .bind(at.timestamp_millis())
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))?;
+        Ok(())
     }
 
     /// The user's membership of the gym, active or not.

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Chat service benchmark (issue 11): GET /api/v1/chat/token and GET /api/v1/chat/my-rooms for
+# one member of a gym of 1,000 members and 5,000 rooms (`gymchat sandbox generate`), on
+# PostgreSQL, with the sandbox (a separate process) standing in for Stream.
+#
+# Figures come from independent observers: throughput and latency percentiles from wrk (Debian's
+# package), database statements per request from PostgreSQL's own counter of committed
+# transactions (pg_stat_database.xact_commit; every statement of the service runs in its own),
+# Stream calls per request from the sandbox's counters.
+#
+# Usage: bench/service.sh [SECONDS] [CONNECTIONS]   (needs wrk, psql, python3; PostgreSQL on
+# 127.0.0.1:5432 with trust auth, as the tests use)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-15}"
+connections="${2:-16}"
+command -v wrk > /dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
+work="$(mktemp -d)"
+db=gymchat_bench_service
+pg="postgres://postgres@127.0.0.1:5432"
+trap 'kill $sandbox $service 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cargo build -q --release -p gymchat
+gymchat="$PWD/target/release/gymchat"
+
+"$gymchat" sandbox generate --out "$work/gym.json" --users 1000 --rooms 5000 --members 5 > /dev/null
+psql -q "$pg/test" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
+export DATABASE_URL="$pg/$db" STREAM_KEY=bench STREAM_SECRET=bench-secret
+"$gymchat" db load-fixture "$work/gym.json" > /dev/null
+
+# The member with the most rooms, and a token of the identity provider for them (HS256).
+read -r gym user subject < <(python3 - "$work/gym.json" <<'PY'
+import json, sys, collections
+db = json.load(open(sys.argv[1]))["db"]
+count = collections.Counter(m["user_id"] for m in db["chat_members"] if m.get("room_id"))
+user, _ = count.most_common(1)[0]
+gym = next(m["gym_id"] for m in db["user_gyms"] if m["user_id"] == user)
+subject = next(u["auth0_id"] for u in db["user"] if u["id"] == user)
+print(gym, user, subject)
+PY
+)
+token="$(python3 - "$subject" <<'PY'
+import base64, hmac, hashlib, json, sys, time
+b = lambda d: base64.urlsafe_b64encode(json.dumps(d, separators=(",", ":")).encode()).rstrip(b"=")
+head = b({"alg": "HS256", "typ": "JWT"}) + b"." + b({"sub": sys.argv[1], "exp": int(time.time()) + 3600})
+sig = base64.urlsafe_b64encode(hmac.new(b"bench-jwt-secret", head, hashlib.sha256).digest()).rstrip(b"=")
+print((head + b"." + sig).decode())
+PY
+)"
+
+"$gymchat" sandbox --listen 127.0.0.1:0 --key bench --secret bench-secret --rate-limits off \
+  --fixture "$work/gym.json" > "$work/sandbox.out" &
+sandbox=$!
+for _ in $(seq 1 600); do grep -q url "$work/sandbox.out" 2>/dev/null && break; sleep 0.1; done
+export STREAM_URL="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["url"])' "$work/sandbox.out")"
+"$gymchat" serve --listen 127.0.0.1:0 --jwt-hs256-secret bench-jwt-secret > "$work/service.out" &
+service=$!
+for _ in $(seq 1 600); do grep -q url "$work/service.out" 2>/dev/null && break; sleep 0.1; done
+url="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["url"])' "$work/service.out")"
+rooms="$(curl -sf -H "Authorization: Bearer $token" -H "X-Gym-ID: $gym" "$url/api/v1/chat/my-rooms" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+curl -sf -H "Authorization: Bearer $token" -H "X-Gym-ID: $gym" "$url/api/v1/chat/token" > /dev/null
+echo "gym $gym, user $user: $rooms rooms; wrk -c $connections -d ${seconds}s"
+
+commits() { psql -tA "$pg/test" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'"; }
+stream_calls() { curl -sf "$STREAM_URL/_sandbox/stats" | python3 -c 'import json,sys; print(sum(o["calls"] for o in json.load(sys.stdin)["operations"].values()))'; }
+
+for path in token my-rooms; do
+  curl -sf -X POST "$STREAM_URL/_sandbox/stats/reset" > /dev/null
+  before="$(commits)"
+  wrk -t 2 -c "$connections" -d "${seconds}s" --latency \
+    -H "Authorization: Bearer $token" -H "X-Gym-ID: $gym" "$url/api/v1/chat/$path" > "$work/wrk.txt"
+  sleep 1  # pg_stat_database is updated when a backend reports, at most every second
+  after="$(commits)"
+  calls="$(stream_calls)"
+  python3 - "$path" "$work/wrk.txt" "$before" "$after" "$calls" <<'PY'
+import re, sys
+path, text, before, after, calls = sys.argv[1], open(sys.argv[2]).read(), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+requests = int(re.search(r"(\d+) requests in", text).group(1))
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", text, re.M))
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+print(f"{path:9} {rps:8.0f} req/s  p50 {pct['50']:>8}  p90 {pct['90']:>8}  p99 {pct['99']:>8}  "
+      f"db statements/request {(after - before) / requests:.2f}  Stream calls/request {calls / requests:.2f}  "
+      f"non-2xx {errors.group(1) if errors else 0}")
+PY
+done
+psql -q "$pg/test" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
