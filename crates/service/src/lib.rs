@@ -14,6 +14,7 @@
 //! - `worker`: the workers' event-chat and event-completion.
 //! - `webhooks`: Stream's webhooks, signature checked over the raw body, deduplicated by id.
 //! - `health`: `/healthz` and `/readyz`.
+//! - `metrics`: `/metrics` (Prometheus) and the middleware that counts and times requests.
 //! - [`error`]: `{"detail": …}` answers.
 //!
 //! Design decisions: every room route loads the room through the request's gym, so a room of
@@ -26,6 +27,7 @@ pub mod auth;
 pub mod error;
 mod general;
 mod health;
+mod metrics;
 mod provision;
 mod rooms;
 mod webhooks;
@@ -83,6 +85,8 @@ struct Inner {
 impl AppState {
     /// The state of a service on `store` and `stream`.
     pub fn new(store: Store, stream: Client, config: ServiceConfig) -> Self {
+        // Installed before the first request, so the first requests are counted too.
+        metrics::handle();
         let verifier = Verifier::new(&config.identity);
         AppState(Arc::new(Inner { store, stream, config, verifier }))
     }
@@ -141,7 +145,9 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/webhooks/stream", webhooks)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
         .fallback(health::not_found)
+        .layer(axum::middleware::from_fn(metrics::record))
         .with_state(state)
 }
 

@@ -469,3 +469,26 @@ on_both_backends!(
         assert_eq!(app.call(Method::DELETE, &path("direct_user_10_user_8"), ANA, 4, None).await.0, StatusCode::NOT_FOUND);
     }
 );
+
+on_both_backends!(
+    async fn metrics_count_requests_by_route_and_status_and_stream_calls_by_operation(db) {
+        let app = spawn_app(&db).await;
+        assert_eq!(app.get("/api/v1/chat/my-rooms", ANA, 4).await.0, StatusCode::OK);
+        assert_eq!(app.get("/api/v1/chat/rooms/direct/999", ANA, 4).await.0, StatusCode::NOT_FOUND);
+        app.stream_outage("UpdateUsersPartial", 1).await;
+        assert_eq!(app.get("/api/v1/chat/token", BRUNO, 4).await.0, StatusCode::OK, "retried after one 503");
+        let response = app.http.get(format!("{}/metrics", app.url)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let text = response.text().await.unwrap();
+        // A series by route pattern, never by concrete path.
+        let has = |needle: &str| text.lines().any(|l| l.starts_with(needle) && l.contains(' '));
+        assert!(has(r#"gymchat_http_requests_total{route="/api/v1/chat/my-rooms",method="GET",status="200"}"#), "{text}");
+        assert!(has(r#"gymchat_http_requests_total{route="/api/v1/chat/rooms/direct/{other_user_id}",method="GET",status="404"}"#), "{text}");
+        assert!(!text.contains("/direct/999"), "{text}");
+        assert!(text.contains("gymchat_http_request_duration_seconds_bucket{route=\"/api/v1/chat/my-rooms\""), "{text}");
+        assert!(has(r#"gymchat_stream_calls_total{operation="UpdateUsersPartial",status="503"}"#), "{text}");
+        // Bruno's identity did not exist yet: the partial update's 400 led to an upsert.
+        assert!(has(r#"gymchat_stream_calls_total{operation="UpdateUsersPartial",status="400"}"#), "{text}");
+        assert!(has(r#"gymchat_stream_calls_total{operation="UpdateUsers",status="201"}"#), "{text}");
+    }
+);

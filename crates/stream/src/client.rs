@@ -361,8 +361,16 @@ impl Client {
             if let Some(body) = body {
                 req = req.json(body);
             }
-            let res = req.send().await.map_err(|e| transport_error(operation, &e))?;
+            let res = req.send().await.map_err(|e| {
+                metrics::counter!(CALLS_METRIC, "operation" => operation, "status" => "transport").increment(1);
+                transport_error(operation, &e)
+            })?;
             let status = res.status();
+            metrics::counter!(CALLS_METRIC, "operation" => operation, "status" => status.as_u16().to_string())
+                .increment(1);
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                metrics::counter!(RATE_LIMITED_METRIC, "operation" => operation).increment(1);
+            }
             tracing::Span::current().record("status", status.as_u16());
             let headers = res.headers().clone();
             let limit = rate_limit(&headers);
@@ -385,6 +393,12 @@ impl Client {
         .await
     }
 }
+
+/// Calls sent to Stream, by operation and HTTP status (`transport` when no answer came), for
+/// whichever metrics recorder the program installed (none: nothing is recorded).
+pub const CALLS_METRIC: &str = "gymchat_stream_calls_total";
+/// Calls Stream answered with 429, by operation.
+pub const RATE_LIMITED_METRIC: &str = "gymchat_stream_rate_limited_total";
 
 fn transport_error(operation: &'static str, e: &reqwest::Error) -> StreamError {
     let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Connection(e.to_string()) };
