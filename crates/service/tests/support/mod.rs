@@ -45,9 +45,15 @@ pub struct App {
 
 /// A sandbox with the reference scenario's Stream side, limits off.
 pub async fn sandbox() -> (String, oneshot::Sender<()>) {
+    sandbox_with(|_| {}).await
+}
+
+/// Like [`sandbox`], with its configuration edited (faults, latency).
+pub async fn sandbox_with(edit: impl FnOnce(&mut Config)) -> (String, oneshot::Sender<()>) {
     let mut config = Config::new(KEY, SECRET);
     config.limits = LimitMode::Off;
     config.initial = InitialState::Snapshot(load_snapshot(&fixture_path("gym4.json")).unwrap());
+    edit(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -59,10 +65,16 @@ pub async fn sandbox() -> (String, oneshot::Sender<()>) {
 
 /// A Stream client of the sandbox that gives up quickly.
 pub fn client(sandbox_url: &str) -> Client {
+    client_trying(sandbox_url, 3)
+}
+
+/// A Stream client of the sandbox that makes at most `attempts` attempts per call.
+pub fn client_trying(sandbox_url: &str, attempts: u32) -> Client {
     let mut config = ClientConfig::new(sandbox_url, KEY, SECRET);
     config.pace = false;
     config.retry.base_delay = Duration::from_millis(5);
-    config.retry.max_attempts = 3;
+    config.retry.max_attempts = attempts;
+    config.timeout = Duration::from_secs(2);
     Client::new(config).unwrap()
 }
 
@@ -78,6 +90,15 @@ pub async fn start_service_with(
     sandbox_url: &str,
     identity: IdentityConfig,
 ) -> (String, oneshot::Sender<()>) {
+    start_service_using(db_url, client(sandbox_url), identity).await
+}
+
+/// Like [`start_service`], calling Stream with `stream`.
+pub async fn start_service_using(
+    db_url: &str,
+    stream: Client,
+    identity: IdentityConfig,
+) -> (String, oneshot::Sender<()>) {
     let store = Store::open(db_url).await.unwrap();
     let config = ServiceConfig {
         stream_key: KEY.into(),
@@ -89,7 +110,7 @@ pub async fn start_service_with(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(gymchat_service::serve(listener, AppState::new(store, client(sandbox_url), config), async {
+    tokio::spawn(gymchat_service::serve(listener, AppState::new(store, stream, config), async {
         let _ = stopped.await;
     }));
     (url, stop)
@@ -97,10 +118,17 @@ pub async fn start_service_with(
 
 /// The reference scenario on `db`, the sandbox, and the service.
 pub async fn spawn_app(db: &TestDb) -> App {
+    spawn_app_with(db, |_| {}, 3).await
+}
+
+/// Like [`spawn_app`], with the sandbox's configuration edited (faults, latency) and the
+/// service's Stream client making at most `attempts` attempts per call.
+pub async fn spawn_app_with(db: &TestDb, edit: impl FnOnce(&mut Config), attempts: u32) -> App {
     let store = Store::open(db.url()).await.unwrap();
     store.load_fixture(&DbFixture::from_json(&read_fixture("gym4.json")).unwrap()).await.unwrap();
-    let (sandbox_url, sandbox_stop) = sandbox().await;
-    let (url, service_stop) = start_service(db.url(), &sandbox_url).await;
+    let (sandbox_url, sandbox_stop) = sandbox_with(edit).await;
+    let identity = IdentityConfig::Hs256 { secret: JWT_SECRET.into(), issuer: None, audience: None };
+    let (url, service_stop) = start_service_using(db.url(), client_trying(&sandbox_url, attempts), identity).await;
     App {
         url,
         stream: client(&sandbox_url),
