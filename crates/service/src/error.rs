@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gymchat_store::StoreError;
 use gymchat_stream::StreamError;
-use serde_json::json;
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +83,6 @@ impl From<StreamError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "detail": self.detail }))).into_response()
+        (self.status, Json(crate::openapi::ErrorBody { detail: self.detail })).into_response()
     }
 }

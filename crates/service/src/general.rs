@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::GymCaller;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{GymHeader, Refusals};
 use crate::provision::{self, Outcome, RoomSpec, room_cid};
 use crate::rooms::{ChatRoom, active_member, claim, keyed_room, path_id, remove_from_room};
 
@@ -70,6 +71,7 @@ async fn join(s: &AppState, gym: GymId, room: &Room, user: &User) -> ApiResult<b
 
 /// `GET /chat/general-channel/info`: the room (null until someone joins), whether the caller is
 /// in it, and how many members it has.
+#[utoipa::path(get, path = "/api/v1/chat/general-channel/info", tag = "chat", params(GymHeader), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn info(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<Value>> {
     let mut db = s.store().session().await?;
     let Some(room) = find(&mut db, caller.gym_id()).await? else {
@@ -84,6 +86,7 @@ pub(crate) async fn info(State(s): State<AppState>, caller: GymCaller) -> ApiRes
 }
 
 /// `POST /chat/general-channel/join`: the caller joins (the room is created on first use).
+#[utoipa::path(post, path = "/api/v1/chat/general-channel/join", tag = "chat", params(GymHeader), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn join_self(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<Value>> {
     let room = find_or_create(&s, &caller).await?;
     join(&s, caller.gym_id(), &room, &caller.user).await?;
@@ -91,6 +94,7 @@ pub(crate) async fn join_self(State(s): State<AppState>, caller: GymCaller) -> A
 }
 
 /// `DELETE /chat/general-channel/leave`.
+#[utoipa::path(delete, path = "/api/v1/chat/general-channel/leave", tag = "chat", params(GymHeader), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn leave_self(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<Value>> {
     let mut db = s.store().session().await?;
     let room = find(&mut db, caller.gym_id())
@@ -103,6 +107,7 @@ pub(crate) async fn leave_self(State(s): State<AppState>, caller: GymCaller) -> 
 }
 
 /// `POST /chat/general-channel/add-member/{user_id}` (ADMIN and OWNER).
+#[utoipa::path(post, path = "/api/v1/chat/general-channel/add-member/{user_id}", tag = "chat", params(GymHeader, ("user_id" = i64, Path, description = "an internal user id")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn add_member(
     State(s): State<AppState>,
     caller: GymCaller,
@@ -117,6 +122,7 @@ pub(crate) async fn add_member(
 }
 
 /// `DELETE /chat/general-channel/remove-member/{user_id}` (ADMIN and OWNER).
+#[utoipa::path(delete, path = "/api/v1/chat/general-channel/remove-member/{user_id}", tag = "chat", params(GymHeader, ("user_id" = i64, Path, description = "an internal user id")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn remove_member(
     State(s): State<AppState>,
     caller: GymCaller,

@@ -9,11 +9,13 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// `GET /healthz`.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "done", body = Object)))]
 pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: 200 when the database and Stream both answer, else 503 naming which does not.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "done", body = Object), (status = 503, description = "the database or Stream does not answer", body = Object)))]
 pub(crate) async fn readyz(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = match s.store().session().await {
         Ok(mut db) => db.ping().await.is_ok(),

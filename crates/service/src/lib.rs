@@ -15,6 +15,7 @@
 //! - `webhooks`: Stream's webhooks, signature checked over the raw body, deduplicated by id.
 //! - `health`: `/healthz` and `/readyz`.
 //! - `metrics`: `/metrics` (Prometheus) and the middleware that counts and times requests.
+//! - [`openapi`]: the OpenAPI document at `/api/v1/openapi.json`, from the handlers' annotations.
 //! - [`error`]: `{"detail": …}` answers.
 //!
 //! Design decisions: every room route loads the room through the request's gym, so a room of
@@ -28,6 +29,7 @@ pub mod error;
 mod general;
 mod health;
 mod metrics;
+pub mod openapi;
 mod provision;
 mod rooms;
 mod webhooks;
@@ -146,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
+        .route("/api/v1/openapi.json", get(openapi::document))
         .fallback(health::not_found)
         .layer(axum::middleware::from_fn(metrics::record))
         .with_state(state)

@@ -54,6 +54,7 @@ pub(crate) async fn record(request: Request, next: Next) -> Response {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "done", body = String, content_type = "text/plain")))]
 pub(crate) async fn render() -> Response {
     match handle() {
         Some(h) => ([(CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),

@@ -20,18 +20,44 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::GymCaller;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{GymHeader, Refusals};
 use crate::provision::{self, Outcome, RoomSpec, room_cid};
 
 /// A room as the apps know it (the platform's `ChatRoom`), plus its gym.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub(crate) struct ChatRoom {
+    /// The room id.
     id: i64,
+    /// Display name.
     name: Option<String>,
+    /// A 1:1 chat.
     is_direct: bool,
+    /// The event it is the chat of.
     event_id: Option<i64>,
+    /// The bare Stream channel id.
     stream_channel_id: Option<String>,
+    /// The Stream channel type.
     stream_channel_type: String,
+    /// When it was created (RFC 3339, UTC).
     created_at: Option<String>,
+    /// Its gym.
+    gym_id: i64,
+}
+
+/// The answer of `GET /chat/token`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub(crate) struct TokenAnswer {
+    /// The Stream user token (HS256 with the Stream secret; `user_id`, `iat`, `exp`).
+    token: String,
+    /// The Stream API key the app connects with.
+    api_key: String,
+    /// The caller's internal user id.
+    internal_user_id: i64,
+    /// The caller's Stream identity in this gym: `gym_{G}_user_{U}`.
+    stream_user_id: String,
+    /// When the token runs out (RFC 3339, UTC).
+    expires_at: String,
+    /// The gym.
     gym_id: i64,
 }
 
@@ -100,7 +126,8 @@ const RESYNC_AFTER: chrono::Duration = chrono::Duration::hours(24);
 /// upserted with the gym's team (a partial update that keeps name and avatar) when the person's
 /// name, avatar or team changed since the last upsert, or a day has passed: usually the token
 /// needs one database statement and no call to Stream.
-pub(crate) async fn token(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/api/v1/chat/token", tag = "chat", params(GymHeader), responses((status = 200, description = "done", body = TokenAnswer), Refusals), security(("bearer" = [])))]
+pub(crate) async fn token(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<TokenAnswer>> {
     let gym = caller.gym_id();
     let now = Utc::now();
     let fingerprint = provision::fingerprint(gym, &caller.user);
@@ -113,23 +140,27 @@ pub(crate) async fn token(State(s): State<AppState>, caller: GymCaller) -> ApiRe
     let id = caller.stream_id();
     let expires = now + s.config().token_ttl;
     let token = user_token(&s.config().stream_secret, &id, now, Some(expires)).map_err(ApiError::from)?;
-    Ok(Json(json!({
-        "token": token,
-        "api_key": s.config().stream_key,
-        "internal_user_id": caller.user_id().get(),
-        "stream_user_id": id,
-        "expires_at": expires.to_rfc3339_opts(SecondsFormat::Secs, true),
-        "gym_id": gym.get(),
-    })))
+    Ok(Json(TokenAnswer {
+        token,
+        api_key: s.config().stream_key.clone(),
+        internal_user_id: caller.user_id().get(),
+        stream_user_id: id.as_str().to_owned(),
+        expires_at: expires.to_rfc3339_opts(SecondsFormat::Secs, true),
+        gym_id: gym.get(),
+    }))
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /chat/my-rooms`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct MyRoomsQuery {
+    /// Also the rooms the caller hid (default false).
     #[serde(default)]
     include_hidden: bool,
 }
 
 /// `GET /chat/my-rooms?include_hidden=false`: the caller's active rooms of this gym.
+#[utoipa::path(get, path = "/api/v1/chat/my-rooms", tag = "chat", params(GymHeader, MyRoomsQuery), responses((status = 200, description = "done", body = [ChatRoom]), Refusals), security(("bearer" = [])))]
 pub(crate) async fn my_rooms(
     State(s): State<AppState>,
     caller: GymCaller,
@@ -174,6 +205,7 @@ async fn load_outcome(s: &AppState, gym: GymId, outcome: Outcome) -> ApiResult<R
 
 /// `GET /chat/rooms/direct/{other_user_id}`: the one 1:1 room of the caller and the other user
 /// in this gym, created on first use. Found through the database, never by recomputing an id.
+#[utoipa::path(get, path = "/api/v1/chat/rooms/direct/{other_user_id}", tag = "chat", params(GymHeader, ("other_user_id" = i64, Path, description = "the other member's internal user id")), responses((status = 200, description = "done", body = ChatRoom), Refusals), security(("bearer" = [])))]
 pub(crate) async fn direct(
     State(s): State<AppState>,
     caller: GymCaller,
@@ -295,6 +327,7 @@ pub(crate) async fn event_room(
 }
 
 /// `GET /chat/rooms/event/{event_id}`: the event's one room, created on first use.
+#[utoipa::path(get, path = "/api/v1/chat/rooms/event/{event_id}", tag = "chat", params(GymHeader, ("event_id" = i64, Path, description = "the event")), responses((status = 200, description = "done", body = ChatRoom), Refusals), security(("bearer" = [])))]
 pub(crate) async fn event(
     State(s): State<AppState>,
     caller: GymCaller,
@@ -304,14 +337,18 @@ pub(crate) async fn event(
     Ok(Json(event_room(&s, caller.gym_id(), event, &caller.user, None).await?.into()))
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /chat/rooms`.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct NewGroup {
+    /// Display name, 1 to 255 characters.
     name: String,
+    /// Internal ids of the other members, each an active member of the gym.
     #[serde(default)]
     member_ids: Vec<i64>,
 }
 
 /// `POST /chat/rooms` (TRAINER and above): a group room of the caller and the named members.
+#[utoipa::path(post, path = "/api/v1/chat/rooms", tag = "chat", params(GymHeader), request_body = NewGroup, responses((status = 200, description = "done", body = ChatRoom), Refusals), security(("bearer" = [])))]
 pub(crate) async fn create_group(
     State(s): State<AppState>,
     caller: GymCaller,
@@ -353,6 +390,7 @@ pub(crate) async fn create_group(
 }
 
 /// `POST /chat/rooms/{room_id}/members/{user_id}` (ADMIN and OWNER).
+#[utoipa::path(post, path = "/api/v1/chat/rooms/{room_id}/members/{user_id}", tag = "chat", params(GymHeader, ("room_id" = i64, Path, description = "the room"), ("user_id" = i64, Path, description = "an internal user id")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn add_member(
     State(s): State<AppState>,
     caller: GymCaller,
@@ -375,6 +413,7 @@ pub(crate) async fn add_member(
 }
 
 /// `DELETE /chat/rooms/{room_id}/members/{user_id}` (ADMIN and OWNER).
+#[utoipa::path(delete, path = "/api/v1/chat/rooms/{room_id}/members/{user_id}", tag = "chat", params(GymHeader, ("room_id" = i64, Path, description = "the room"), ("user_id" = i64, Path, description = "an internal user id")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn remove_member(
     State(s): State<AppState>,
     caller: GymCaller,
@@ -426,6 +465,7 @@ fn tolerate_legacy(result: Result<(), gymchat_stream::StreamError>, room: &Room)
 
 /// `POST /chat/rooms/{room_id}/hide`: hidden from the caller's list until a new message arrives;
 /// the history stays.
+#[utoipa::path(post, path = "/api/v1/chat/rooms/{room_id}/hide", tag = "chat", params(GymHeader, ("room_id" = i64, Path, description = "the room")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn hide(
     State(s): State<AppState>,
     caller: GymCaller,
@@ -441,6 +481,7 @@ pub(crate) async fn hide(
 }
 
 /// `POST /chat/rooms/{room_id}/show`.
+#[utoipa::path(post, path = "/api/v1/chat/rooms/{room_id}/show", tag = "chat", params(GymHeader, ("room_id" = i64, Path, description = "the room")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn show(
     State(s): State<AppState>,
     caller: GymCaller,
@@ -456,6 +497,7 @@ pub(crate) async fn show(
 }
 
 /// `POST /chat/rooms/{room_id}/leave`: the caller leaves a group or event room.
+#[utoipa::path(post, path = "/api/v1/chat/rooms/{room_id}/leave", tag = "chat", params(GymHeader, ("room_id" = i64, Path, description = "the room")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn leave(
     State(s): State<AppState>,
     caller: GymCaller,
@@ -477,6 +519,7 @@ pub(crate) async fn leave(
 
 /// `DELETE /chat/rooms/{room_id}` (ADMIN and OWNER): deletes an empty group room and its
 /// channel (soft, so Stream keeps it recoverable).
+#[utoipa::path(delete, path = "/api/v1/chat/rooms/{room_id}", tag = "chat", params(GymHeader, ("room_id" = i64, Path, description = "the room")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn delete_group(
     State(s): State<AppState>,
     caller: GymCaller,
@@ -502,6 +545,7 @@ pub(crate) async fn delete_group(
 
 /// `DELETE /chat/rooms/{room_id}/conversation`: clears a 1:1 chat's history for the caller
 /// only (the other member keeps it) and hides it until a new message arrives.
+#[utoipa::path(delete, path = "/api/v1/chat/rooms/{room_id}/conversation", tag = "chat", params(GymHeader, ("room_id" = i64, Path, description = "the room")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn clear_conversation(
     State(s): State<AppState>,
     caller: GymCaller,
@@ -524,6 +568,7 @@ pub(crate) async fn clear_conversation(
 /// `DELETE /chat/channels/orphan/{channel_id}` (ADMIN and OWNER): deletes (soft) a Stream
 /// channel of this gym that no room points at. `type:id` and a bare id (type `messaging`) are the
 /// same channel. A channel of another gym, or one whose gym cannot be proven, is not found.
+#[utoipa::path(delete, path = "/api/v1/chat/channels/orphan/{channel_id}", tag = "chat", params(GymHeader, ("channel_id" = String, Path, description = "`type:id` or a bare id (type `messaging`)")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn delete_orphan(
     State(s): State<AppState>,
     caller: GymCaller,

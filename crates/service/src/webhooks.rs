@@ -23,6 +23,7 @@ use sha2::Sha256;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::ErrorBody;
 
 /// 401 unless `signature` is the HMAC-SHA256 of `body` keyed with `secret`.
 fn verify(secret: &str, body: &[u8], signature: Option<&str>) -> ApiResult<()> {
@@ -36,6 +37,7 @@ fn verify(secret: &str, body: &[u8], signature: Option<&str>) -> ApiResult<()> {
 }
 
 /// Receives one webhook delivery.
+#[utoipa::path(post, path = "/api/v1/webhooks/stream", tag = "webhooks", params(("X-Signature" = String, Header, description = "hex HMAC-SHA256 of the raw body keyed with the Stream secret"), ("X-Webhook-Id" = Option<String>, Header, description = "deduplication key; the same across Stream's retries")), request_body = Object, responses((status = 200, description = "done", body = Object), (status = 401, description = "missing or wrong signature", body = ErrorBody)))]
 pub(crate) async fn receive(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     verify(&s.config().stream_secret, &body, header("x-signature"))?;

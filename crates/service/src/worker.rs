@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::WorkerKey;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::WorkerRefusals;
 use crate::provision::{self, room_cid};
 use crate::rooms::{ChatRoom, active_member, event_room};
 
@@ -23,19 +24,26 @@ fn ids(gym: i64, event: i64) -> ApiResult<(GymId, EventId)> {
     Ok((gym, event))
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /worker/event-chat`.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct EventChat {
+    /// The event.
     event_id: i64,
+    /// Its creator, an active member of the gym; the first message is posted as them.
     creator_id: i64,
+    /// The event's gym.
     gym_id: i64,
+    /// The room's name when it is created (default: the event's title).
     #[serde(default)]
     event_title: Option<String>,
+    /// The first message, posted once.
     #[serde(default)]
     first_message_chat: Option<String>,
 }
 
 /// `POST /worker/event-chat`: the event's room, created when missing, and its first message
 /// posted as the creator's gym identity (a deterministic id: a repeated call posts it once).
+#[utoipa::path(post, path = "/api/v1/worker/event-chat", tag = "worker", request_body = EventChat, responses((status = 200, description = "done", body = Object), WorkerRefusals), security(("worker_key" = [])))]
 pub(crate) async fn event_chat(
     State(s): State<AppState>,
     _key: WorkerKey,
@@ -62,14 +70,18 @@ pub(crate) async fn event_chat(
     Ok(Json(json!({ "room": ChatRoom::from(room), "first_message_posted": posted })))
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /worker/event-completion`.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct EventCompletion {
+    /// The event.
     event_id: i64,
+    /// The event's gym.
     gym_id: i64,
 }
 
 /// `POST /worker/event-completion`: the event is marked COMPLETED, its room CLOSED, a system
 /// message says so, and the channel is frozen (frozen even when the message fails).
+#[utoipa::path(post, path = "/api/v1/worker/event-completion", tag = "worker", request_body = EventCompletion, responses((status = 200, description = "done", body = Object), WorkerRefusals), security(("worker_key" = [])))]
 pub(crate) async fn event_completion(
     State(s): State<AppState>,
     _key: WorkerKey,

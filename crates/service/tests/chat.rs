@@ -492,3 +492,64 @@ on_both_backends!(
         assert!(has(r#"gymchat_stream_calls_total{operation="UpdateUsers",status="201"}"#), "{text}");
     }
 );
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_with_its_security() {
+    let db = gymchat_testkit::TestDb::sqlite().await;
+    let app = spawn_app(&db).await;
+    let doc: Value =
+        app.http.get(format!("{}/api/v1/openapi.json", app.url)).send().await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let expected = [
+        ("get", "/api/v1/chat/token"),
+        ("get", "/api/v1/chat/my-rooms"),
+        ("post", "/api/v1/chat/rooms"),
+        ("get", "/api/v1/chat/rooms/direct/{other_user_id}"),
+        ("get", "/api/v1/chat/rooms/event/{event_id}"),
+        ("delete", "/api/v1/chat/rooms/{room_id}"),
+        ("post", "/api/v1/chat/rooms/{room_id}/members/{user_id}"),
+        ("delete", "/api/v1/chat/rooms/{room_id}/members/{user_id}"),
+        ("post", "/api/v1/chat/rooms/{room_id}/hide"),
+        ("post", "/api/v1/chat/rooms/{room_id}/show"),
+        ("post", "/api/v1/chat/rooms/{room_id}/leave"),
+        ("delete", "/api/v1/chat/rooms/{room_id}/conversation"),
+        ("delete", "/api/v1/chat/channels/orphan/{channel_id}"),
+        ("get", "/api/v1/chat/general-channel/info"),
+        ("post", "/api/v1/chat/general-channel/join"),
+        ("delete", "/api/v1/chat/general-channel/leave"),
+        ("post", "/api/v1/chat/general-channel/add-member/{user_id}"),
+        ("delete", "/api/v1/chat/general-channel/remove-member/{user_id}"),
+        ("post", "/api/v1/worker/event-chat"),
+        ("post", "/api/v1/worker/event-completion"),
+        ("post", "/api/v1/webhooks/stream"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+    ];
+    let documented: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(documented, expected.len(), "{}", doc["paths"]);
+    for (method, path) in expected {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is not documented");
+        if path.starts_with("/api/v1/chat/") {
+            assert_eq!(op["security"], json!([{ "bearer": [] }]), "{method} {path}");
+            let header =
+                op["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "X-Gym-ID" && p["in"] == "header");
+            assert!(header, "{method} {path} does not document X-Gym-ID");
+            assert!(op["responses"]["403"].is_object(), "{method} {path}");
+        }
+    }
+    assert_eq!(doc["paths"]["/api/v1/worker/event-chat"]["post"]["security"], json!([{ "worker_key": [] }]));
+    assert_eq!(doc["components"]["securitySchemes"]["worker_key"]["name"], "X-API-Key");
+    assert!(doc["components"]["schemas"]["ChatRoom"]["properties"]["stream_channel_id"].is_object());
+    // A real answer has the documented shape.
+    let (_, token) = app.get("/api/v1/chat/token", ANA, 4).await;
+    let documented: BTreeSet<&str> = doc["components"]["schemas"]["TokenAnswer"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let answered: BTreeSet<&str> = token.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(documented, answered);
+}
