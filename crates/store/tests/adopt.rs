@@ -158,6 +158,9 @@ on_both_backends! {
         let added: Vec<&String> = after.difference(&before).collect();
         assert!(added.iter().any(|l| l.contains(MIGRATIONS_TABLE)), "{added:#?}");
         assert!(added.iter().any(|l| l.contains("gymchat_locks")), "{added:#?}");
+        // The one addition to a platform table: the member index, named as gymchat's (every other
+        // added line names a gymchat_ table, as `platform_after` shows).
+        assert!(added.iter().any(|l| l.contains("gymchat_chat_members_user") && l.contains("chat_members")), "{added:#?}");
     }
 }
 
