@@ -229,6 +229,19 @@ on_both_backends! {
         assert_eq!(pointers(&w).await, before);
         let chans = channels(&state(&w).await);
         assert_eq!(chans["messaging:direct_user_10_user_8"]["frozen"], json!(false), "old channels unfrozen");
+        // Older apps still on the old channel read that the conversation is back there.
+        let raw = state(&w).await;
+        let old = raw["channels"].as_array().unwrap().iter().find(|c| c["id"] == "direct_user_10_user_8").unwrap();
+        let notes: Vec<&Value> = old["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["id"].as_str().is_some_and(|id| id.starts_with("gymchat-moved-")))
+            .collect();
+        assert_eq!(notes.len(), 2, "the move's note and the note of its undoing: {notes:?}");
+        assert!(notes[1]["text"].as_str().unwrap().contains("back in this channel"), "{notes:?}");
+        assert_eq!(notes[1]["type"], "system", "{notes:?}");
+        assert_eq!(notes[1]["user_id"], "gym_4_bot", "{notes:?}");
         assert_eq!(chans["messaging:direct_gym_4_user_10_gym_4_user_8"]["frozen"], json!(true), "new ones frozen, kept");
         let moves = w.store.session().await.unwrap().channel_moves(gym4_id()).await.unwrap();
         assert!(moves.is_empty(), "{moves:?}");

@@ -238,6 +238,9 @@ impl Store {
             advance_sequences(&mut tx).await?;
         }
         tx.commit().await?;
+        // A bulk load leaves the planner without statistics until autovacuum gets to the tables;
+        // refresh them now, so the first queries plan as they will in production.
+        self.session().await?.execute_sql("ANALYZE").await?;
         Ok(report)
     }
 }

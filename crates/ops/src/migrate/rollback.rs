@@ -1,6 +1,7 @@
 //! `gymchat migrate rollback RUN_ID`: every room the run switched goes back to its old channel
 //! (pointer and channel move in one transaction with the item's state); old channels the run
-//! froze are unfrozen (unless they were frozen before); new channels are frozen, not deleted;
+//! froze are unfrozen (unless they were frozen before) with a system note saying the conversation
+//! is back; new channels are frozen, not deleted;
 //! target users are kept. `in-place` items get their old members and data back.
 //!
 //! Rollback takes the same lock as apply, and is itself safe to repeat: an item already rolled
@@ -12,12 +13,12 @@ use chrono::Utc;
 use gymchat_ids::{Cid, RoomId, StreamUserId};
 use gymchat_store::{MigrationItem, Store};
 use gymchat_stream::Client;
-use gymchat_stream::model::ChannelUpdate;
+use gymchat_stream::model::{ChannelUpdate, NewMessage};
 use serde::Serialize;
 use serde_json::json;
 
 use super::apply::{rank, update_data_and_members};
-use super::plan::ChannelSpec;
+use super::plan::{ChannelSpec, NOTE_PREFIX};
 use super::{MigrateError, Strategy, take_lock};
 
 /// What a rollback did.
@@ -99,18 +100,31 @@ fn spec_of(item: &MigrationItem) -> Result<(ChannelSpec, Cid, Cid), String> {
     Ok((spec, old, new))
 }
 
-async fn set_frozen(client: &Client, cid: &Cid, frozen: bool) -> Result<(), String> {
+async fn set_frozen(client: &Client, cid: &Cid, frozen: bool, rest: ChannelUpdate) -> Result<(), String> {
     client
         .update_channel_data(
             cid,
             |d| {
                 d.insert("frozen".into(), json!(frozen));
             },
-            ChannelUpdate::default(),
+            rest,
         )
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// The system note posted in the old channel as it is unfrozen: the conversation is back here.
+/// Its id is the same for every attempt of one run (so a repeated rollback posts it once) and
+/// starts like the move's own note, so a later migration does not copy it as history.
+fn back_note(spec: &ChannelSpec, old: &Cid, new: &Cid, run_id: &str) -> Result<ChannelUpdate, String> {
+    use sha2::{Digest, Sha256};
+    let bot = StreamUserId::parse(&spec.gym_bot()).map_err(|e| e.to_string())?;
+    let digest = Sha256::digest(format!("{old}\n{run_id}").as_bytes());
+    let id = format!("{NOTE_PREFIX}back-{}", &hex::encode(digest)[..40]);
+    let text = format!("This conversation is back in this channel: the move to {new} was undone.");
+    let note = NewMessage::new(id, bot, text).system();
+    Ok(ChannelUpdate { message: Some(note), skip_push: true, ..ChannelUpdate::default() })
 }
 
 /// Undoes a rebuilt room; true when its pointer went back.
@@ -136,11 +150,12 @@ async fn undo_rebuild(
         tx.commit().await.map_err(|e| e.to_string())?;
     }
     if at >= rank("freezing_old") && !spec.old_frozen {
-        set_frozen(client, &old, false).await?;
+        // Older app versions still connected to the old channel read that it is in use again.
+        set_frozen(client, &old, false, back_note(&spec, &old, &new, &item.run_id)?).await?;
     }
     // The new channel stays, frozen: nobody writes where the room no longer points.
     if at >= rank("copying") || client.channel_exists(&new).await.map_err(|e| e.to_string())? {
-        set_frozen(client, &new, true).await?;
+        set_frozen(client, &new, true, ChannelUpdate::default()).await?;
     }
     Ok(switched_back)
 }
