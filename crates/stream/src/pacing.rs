@@ -68,6 +68,8 @@ const MIN_GUARD_US: u64 = 5_000;
 /// the windows re-align) nor as departures (also when calls whose slots fell due together, after
 /// the process was descheduled, all wake at once).
 const BURST_SAFETY: f64 = 0.6;
+/// The runtime's timer resolution: a sleep lasts at least this long (µs).
+pub const TIMER_RESOLUTION_US: u64 = 1_000;
 /// How many consecutive readings of a shorter window it takes to believe it. One suffices: a
 /// reading is the difference between the resets of two consecutive windows, which Stream's fixed
 /// windows keep equal to their length (a minute), so a shorter one is never an accident of timing.
@@ -279,12 +281,19 @@ impl Pacer {
     /// the shortest gap after gymchat's previous call of `op`. Slots are spaced already; this
     /// spaces the departures too, when calls whose slots fell due together wake at once (the
     /// process was descheduled, or they waited for a concurrency slot).
+    ///
+    /// A wait shorter than [`TIMER_RESOLUTION_US`] is not slept (a timer cannot sleep less, so
+    /// each such sleep would cost a whole tick and throttle fast operations to one call a tick);
+    /// the departures it stands for still count, so a backlog is spaced once it adds up to a tick.
     pub fn depart(&self, op: &'static str) -> Duration {
         let now = now_us();
         self.with_op(op, |p, share| {
             let at = now.max(p.last_departure_us + p.min_gap_us(share));
             p.last_departure_us = at;
-            Duration::from_micros(at - now)
+            match at - now {
+                wait if wait < TIMER_RESOLUTION_US => Duration::ZERO,
+                wait => Duration::from_micros(wait),
+            }
         })
     }
 
@@ -480,6 +489,20 @@ mod tests {
             let gap = pair[1].saturating_sub(pair[0]);
             assert!(gap >= Duration::from_millis(215) && gap <= Duration::from_millis(230), "{waits:?}");
         }
+    }
+
+    #[test]
+    fn fast_operations_are_not_held_to_one_departure_a_timer_tick() {
+        let pacer = Pacer::new(1.0);
+        let now_s = now_us() / 1_000_000;
+        answer(&pacer, "GetOrCreateChannel", 10_000, 9_999, now_s + 1);
+        answer(&pacer, "GetOrCreateChannel", 10_000, 9_999, now_s + 2);
+        // One-second windows of 10,000: the shortest gap is 1 s / (0.6 × 20,000) ≈ 83 µs, so the
+        // first twelve calls due together leave at once, and later ones wait their turn.
+        let waits: Vec<Duration> = (0..40).map(|_| pacer.depart("GetOrCreateChannel")).collect();
+        let at_once = waits.iter().take_while(|w| w.is_zero()).count();
+        assert!((10..=13).contains(&at_once), "{waits:?}");
+        assert!(waits[39] >= Duration::from_millis(2) && waits[39] <= Duration::from_millis(4), "{waits:?}");
     }
 
     #[test]
