@@ -517,8 +517,8 @@ pub(crate) async fn leave(
     Ok(Json(json!({ "room_id": room.id.get(), "left": true })))
 }
 
-/// `DELETE /chat/rooms/{room_id}` (ADMIN and OWNER): deletes an empty group room and its
-/// channel (soft, so Stream keeps it recoverable).
+/// `DELETE /chat/rooms/{room_id}` (ADMIN, OWNER, or the room's creator): deletes an empty group
+/// room and its channel (soft, so Stream keeps it recoverable).
 #[utoipa::path(delete, path = "/api/v1/chat/rooms/{room_id}", tag = "chat", params(GymHeader, ("room_id" = i64, Path, description = "the room")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn delete_group(
     State(s): State<AppState>,
@@ -526,9 +526,16 @@ pub(crate) async fn delete_group(
     Path(room): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let room: RoomId = path_id(&room, "room_id")?;
-    caller.require(GymRole::Admin)?;
     let mut db = s.store().session().await?;
     let room = room_in_gym(&mut db, caller.gym_id(), room).await?;
+    if !caller.has_role(GymRole::Admin) {
+        // The room's creator may delete it too; the channel records who that is.
+        let cid = room_cid(&room)?;
+        let creator = stream_channel(&s, &cid).await?.and_then(|c| c.created_by).map(|u| u.id);
+        if creator.as_ref() != Some(&caller.stream_id()) {
+            return Err(ApiError::forbidden("only the gym's ADMIN and OWNER, and the room's creator, may delete it"));
+        }
+    }
     if room.is_direct || room.event_id.is_some() {
         return Err(ApiError::conflict("only group rooms can be deleted"));
     }
@@ -541,6 +548,20 @@ pub(crate) async fn delete_group(
     }
     db.delete_room(room.id).await?;
     Ok(Json(json!({ "room_id": room.id.get(), "deleted": true })))
+}
+
+/// The channel as Stream has it (without state), or `None` when it does not exist.
+async fn stream_channel(s: &AppState, cid: &gymchat_ids::Cid) -> ApiResult<Option<gymchat_stream::model::Channel>> {
+    let query = gymchat_stream::model::ChannelQuery {
+        filter_conditions: json!({ "cid": cid.to_string() }),
+        sort: Vec::new(),
+        limit: 1,
+        offset: 0,
+        state: false,
+        message_limit: 0,
+        member_limit: 0,
+    };
+    Ok(s.stream().query_channels(&query).await?.body.into_iter().next().map(|state| state.channel))
 }
 
 /// `DELETE /chat/rooms/{room_id}/conversation`: clears a 1:1 chat's history for the caller
@@ -581,16 +602,7 @@ pub(crate) async fn delete_orphan(
         .and_then(|t| ChannelId::parse(id).map(|id| gymchat_ids::Cid::new(t, id)))
         .map_err(|e| ApiError::bad_request(format!("{channel:?} is not a channel id: {e}")))?;
     let not_found = || ApiError::not_found(format!("channel {cid} not found in this gym"));
-    let query = gymchat_stream::model::ChannelQuery {
-        filter_conditions: json!({ "cid": cid.to_string() }),
-        sort: Vec::new(),
-        limit: 1,
-        offset: 0,
-        state: false,
-        message_limit: 0,
-        member_limit: 0,
-    };
-    let found = s.stream().query_channels(&query).await?.body.into_iter().next().ok_or_else(not_found)?.channel;
+    let found = stream_channel(&s, &cid).await?.ok_or_else(not_found)?;
     let team_gym = found.team.as_ref().is_some_and(|t| *t == gymchat_ids::Team::for_gym(gym));
     let field_gym = found.custom.get("gym_id").and_then(Value::as_i64) == Some(gym.get());
     if !team_gym && !field_gym {

@@ -239,8 +239,10 @@ on_both_backends!(
         assert_eq!(app.post(&path, ANA, 4, None).await.0, StatusCode::OK);
         assert_eq!(db.room_members(RoomId::new(id).unwrap()).await.unwrap(), vec![user(8), user(11), user(17)]);
 
-        // Leave, then delete only once the group is empty.
+        // Leave, then delete only once the group is empty; Carla (a MEMBER who did not create it)
+        // may not delete it at all.
         assert_eq!(app.call(Method::DELETE, &format!("/api/v1/chat/rooms/{id}"), ANA, 4, None).await.0, StatusCode::CONFLICT);
+        assert_eq!(app.call(Method::DELETE, &format!("/api/v1/chat/rooms/{id}"), CARLA, 4, None).await.0, StatusCode::FORBIDDEN);
         for who in [BRUNO, CARLA, DIEGO] {
             let (status, body) = app.post(&format!("/api/v1/chat/rooms/{id}/leave"), who, 4, None).await;
             assert_eq!(status, StatusCode::OK, "{body}");
@@ -248,6 +250,12 @@ on_both_backends!(
         let (status, body) = app.call(Method::DELETE, &format!("/api/v1/chat/rooms/{id}"), ANA, 4, None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(db.room(RoomId::new(id).unwrap()).await.unwrap().is_none());
+        // A trainer deletes the empty group they created, without being an admin.
+        let (_, own) = app.post("/api/v1/chat/rooms", BRUNO, 4, Some(json!({ "name": "Solo" }))).await;
+        let own_id = own["id"].as_i64().unwrap();
+        assert_eq!(app.post(&format!("/api/v1/chat/rooms/{own_id}/leave"), BRUNO, 4, None).await.0, StatusCode::OK);
+        let (status, body) = app.call(Method::DELETE, &format!("/api/v1/chat/rooms/{own_id}"), BRUNO, 4, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
         // A direct room can be neither left nor deleted.
         assert_eq!(app.post("/api/v1/chat/rooms/638/leave", ANA, 4, None).await.0, StatusCode::CONFLICT);
         assert_eq!(app.call(Method::DELETE, "/api/v1/chat/rooms/638", ANA, 4, None).await.0, StatusCode::CONFLICT);
