@@ -293,13 +293,18 @@ pub(crate) async fn event_room(
         }
     };
     if let Some(room) = existing {
-        // Membership follows participation: an allowed caller who is not in the room joins it.
-        let members = db.room_members(room.id).await?;
-        if room.is_active() && !members.contains(&acting.id) && active.contains(&acting.id) {
-            let cid = room_cid(&room)?;
-            provision::ensure_users(s.stream(), gym, std::slice::from_ref(acting)).await?;
-            provision::add_members(s.stream(), &cid, &[StreamUserId::for_member(gym, acting.id)]).await?;
-            db.add_room_member(room.id, acting.id, now).await?;
+        if room.is_active() {
+            let staff: BTreeSet<UserId> = memberships
+                .iter()
+                .filter(|m| m.active_at(now) && m.role.at_least(GymRole::Trainer))
+                .map(|m| m.user_id)
+                .collect();
+            let mut wanted = registered;
+            wanted.extend(event.creator_id.filter(|c| active.contains(c)));
+            if active.contains(&acting.id) {
+                wanted.insert(acting.id);
+            }
+            follow_participation(s, &mut db, gym, &room, &wanted, &staff).await?;
         }
         return Ok(room);
     }
@@ -324,6 +329,43 @@ pub(crate) async fn event_room(
     };
     let outcome = provision::create_room(s.store(), s.stream(), &spec).await?;
     load_outcome(s, gym, outcome).await
+}
+
+/// Membership follows participation: who holds a place (`wanted`: REGISTERED participants, the
+/// creator, the allowed caller) and is missing joins; a member who no longer holds one (a
+/// cancelled, waiting or unpaid participation, or a lapsed membership) leaves, unless they are
+/// the gym's staff (trainers and above may be in any event's chat). Both sides, one Stream call.
+async fn follow_participation(
+    s: &AppState,
+    db: &mut Session,
+    gym: GymId,
+    room: &Room,
+    wanted: &BTreeSet<UserId>,
+    staff: &BTreeSet<UserId>,
+) -> ApiResult<()> {
+    let members: BTreeSet<UserId> = db.room_members(room.id).await?.into_iter().collect();
+    let joining: Vec<UserId> = wanted.difference(&members).copied().collect();
+    let leaving: Vec<UserId> = members.iter().filter(|m| !wanted.contains(m) && !staff.contains(m)).copied().collect();
+    if joining.is_empty() && leaving.is_empty() {
+        return Ok(());
+    }
+    let cid = room_cid(room)?;
+    let users = db.users(&joining).await?.rows;
+    provision::ensure_users(s.stream(), gym, &users).await?;
+    let update = ChannelUpdate {
+        add_members: users.iter().map(|u| StreamUserId::for_member(gym, u.id)).collect(),
+        remove_members: leaving.iter().map(|u| StreamUserId::for_member(gym, *u)).collect(),
+        ..ChannelUpdate::default()
+    };
+    s.stream().update_channel(&cid, &update).await?;
+    let now = Utc::now();
+    for user in &users {
+        db.add_room_member(room.id, user.id, now).await?;
+    }
+    for user in leaving {
+        db.remove_room_member(room.id, user).await?;
+    }
+    Ok(())
 }
 
 /// `GET /chat/rooms/event/{event_id}`: the event's one room, created on first use.

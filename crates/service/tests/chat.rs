@@ -333,6 +333,7 @@ on_both_backends!(
 on_both_backends!(
     async fn an_events_room_follows_participation_and_the_workers_complete_it(db) {
         let app = spawn_app(&db).await;
+        let db_handle = &db;
         // Carla is REGISTERED for 639: she gets its one room (the legacy one), Diego on the
         // waiting list does not.
         let (status, body) = app.get("/api/v1/chat/rooms/event/639", CARLA, 4).await;
@@ -345,6 +346,21 @@ on_both_backends!(
         assert!(db.room_members(RoomId::new(665).unwrap()).await.unwrap().contains(&user(8)));
         let channel = app.stream_channel("event_639_d3d94468").await.unwrap();
         assert!(channel["members"].as_array().unwrap().contains(&json!("gym_4_user_8")));
+        // Membership follows participation: Diego, added by hand while on the waiting list,
+        // leaves at the next access; once REGISTERED he joins; the trainer stays throughout.
+        assert_eq!(app.post("/api/v1/chat/rooms/665/members/17", ANA, 4, None).await.0, StatusCode::OK);
+        assert!(db.room_members(RoomId::new(665).unwrap()).await.unwrap().contains(&user(17)));
+        assert_eq!(app.get("/api/v1/chat/rooms/event/639", CARLA, 4).await.0, StatusCode::OK);
+        let members = db.room_members(RoomId::new(665).unwrap()).await.unwrap();
+        assert_eq!(members, vec![user(8), user(10), user(11)], "the waiting list holds no place");
+        let channel = app.stream_channel("event_639_d3d94468").await.unwrap();
+        assert!(!channel["members"].as_array().unwrap().contains(&json!("gym_4_user_17")), "{channel}");
+        execute(db_handle, "UPDATE event_participations SET status = 'REGISTERED' WHERE event_id = 639 AND member_id = 17").await;
+        assert_eq!(app.get("/api/v1/chat/rooms/event/639", CARLA, 4).await.0, StatusCode::OK);
+        let members = db.room_members(RoomId::new(665).unwrap()).await.unwrap();
+        assert_eq!(members, vec![user(8), user(10), user(11), user(17)]);
+        let channel = app.stream_channel("event_639_d3d94468").await.unwrap();
+        assert!(channel["members"].as_array().unwrap().contains(&json!("gym_4_user_17")), "{channel}");
         // Another gym's event is not found from gym 5.
         assert_eq!(app.get("/api/v1/chat/rooms/event/639", ELENA, 5).await.0, StatusCode::NOT_FOUND);
 
