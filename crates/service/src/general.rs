@@ -1,13 +1,17 @@
 //! A gym's General channel (`/api/v1/chat/general-channel/…`): one per gym, `general_{G}`,
-//! created on first use by a POST (never by a GET) with every active member of the gym. A gym
+//! created on first use by a POST (never by a GET) with every active member of the gym; each
+//! POST takes out members whose gym membership lapsed. A gym
 //! that had a General room before gymchat (a group room named "General", as the platform made
 //! them) keeps it: it is found and claimed under the gym's key.
+
+use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
 use gymchat_ids::{ChannelId, GymId, StreamUserId, UserId};
 use gymchat_store::{GymRole, Room, Session, User, general_room_key};
+use gymchat_stream::model::ChannelUpdate;
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -61,6 +65,29 @@ async fn find_or_create(s: &AppState, caller: &GymCaller) -> ApiResult<Room> {
     }
 }
 
+/// Members follow gym membership: whoever is in the General room without an active membership
+/// (it ran out, was deactivated, or the person left the gym) is taken out on both sides. Nobody
+/// is put back in: leaving the General channel is a member's own choice.
+async fn drop_lapsed(s: &AppState, gym: GymId, room: &Room) -> ApiResult<()> {
+    let mut db = s.store().session().await?;
+    let now = Utc::now();
+    let active: BTreeSet<UserId> =
+        db.memberships_of_gym(gym).await?.rows.into_iter().filter(|m| m.active_at(now)).map(|m| m.user_id).collect();
+    let lapsed: Vec<UserId> = db.room_members(room.id).await?.into_iter().filter(|m| !active.contains(m)).collect();
+    if lapsed.is_empty() {
+        return Ok(());
+    }
+    let update = ChannelUpdate {
+        remove_members: lapsed.iter().map(|u| StreamUserId::for_member(gym, *u)).collect(),
+        ..ChannelUpdate::default()
+    };
+    s.stream().update_channel(&room_cid(room)?, &update).await?;
+    for user in lapsed {
+        db.remove_room_member(room.id, user).await?;
+    }
+    Ok(())
+}
+
 /// Adds `user` to the General room on both sides.
 async fn join(s: &AppState, gym: GymId, room: &Room, user: &User) -> ApiResult<bool> {
     let cid = room_cid(room)?;
@@ -89,6 +116,7 @@ pub(crate) async fn info(State(s): State<AppState>, caller: GymCaller) -> ApiRes
 #[utoipa::path(post, path = "/api/v1/chat/general-channel/join", tag = "chat", params(GymHeader), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn join_self(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<Value>> {
     let room = find_or_create(&s, &caller).await?;
+    drop_lapsed(&s, caller.gym_id(), &room).await?;
     join(&s, caller.gym_id(), &room, &caller.user).await?;
     Ok(Json(json!({ "room": ChatRoom::from(room), "is_member": true })))
 }
@@ -117,6 +145,7 @@ pub(crate) async fn add_member(
     caller.require(GymRole::Admin)?;
     let member = active_member(&mut s.store().session().await?, caller.gym_id(), user).await?;
     let room = find_or_create(&s, &caller).await?;
+    drop_lapsed(&s, caller.gym_id(), &room).await?;
     let added = join(&s, caller.gym_id(), &room, &member).await?;
     Ok(Json(json!({ "room_id": room.id.get(), "user_id": user.get(), "added": added })))
 }

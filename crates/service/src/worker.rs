@@ -94,9 +94,16 @@ pub(crate) async fn event_completion(
     let event = found.ok_or_else(|| ApiError::not_found(format!("event {event} not found")))?;
     db.set_event_status(event.id, EventStatus::Completed).await?;
     let rooms = db.rooms_of_event(gym, event.id).await?.rows;
-    let mut frozen = Vec::new();
+    let (mut frozen, mut without_channel) = (Vec::new(), Vec::new());
     for room in rooms.into_iter().filter(|r| r.stream_channel_id.is_some()) {
         let cid = room_cid(&room)?;
+        if !s.stream().channel_exists(&cid).await? {
+            // Nothing to freeze (the audit reports such a room); the room is closed all the same.
+            tracing::warn!(%cid, room = %room.id, "the event's room has no channel in Stream");
+            db.set_room_status(room.id, RoomStatus::Closed, Utc::now()).await?;
+            without_channel.push(room.id.get());
+            continue;
+        }
         let note = async {
             let bot = provision::ensure_bot(s.stream(), gym).await?;
             let mut message = NewMessage::new(
@@ -122,5 +129,10 @@ pub(crate) async fn event_completion(
         db.set_room_status(room.id, RoomStatus::Closed, Utc::now()).await?;
         frozen.push(room.id.get());
     }
-    Ok(Json(json!({ "event_id": event.id.get(), "status": "COMPLETED", "rooms_closed": frozen })))
+    Ok(Json(json!({
+        "event_id": event.id.get(),
+        "status": "COMPLETED",
+        "rooms_closed": frozen,
+        "rooms_without_channel": without_channel,
+    })))
 }

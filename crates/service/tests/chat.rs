@@ -415,6 +415,7 @@ on_both_backends!(
 on_both_backends!(
     async fn the_general_channel_is_the_gyms_legacy_one_or_created_by_a_post_with_every_member(db) {
         let app = spawn_app(&db).await;
+        let db_handle = &db;
         // Gym 4 had a General room before gymchat: it is that one.
         let (status, body) = app.get("/api/v1/chat/general-channel/info", CARLA, 4).await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -439,6 +440,13 @@ on_both_backends!(
         assert_eq!(app.get("/api/v1/chat/general-channel/info", BRUNO, 1).await.1["is_member"], false);
         assert_eq!(app.stream_channel("general_1").await.unwrap()["members"], json!([]));
         assert_eq!(app.post("/api/v1/chat/general-channel/add-member/8", BRUNO, 1, None).await.0, StatusCode::FORBIDDEN);
+        // Members follow gym membership: Diego's runs out, and the next POST takes him out.
+        execute(db_handle, "UPDATE user_gyms SET is_active = false WHERE user_id = 17 AND gym_id = 4").await;
+        assert_eq!(app.post("/api/v1/chat/general-channel/join", CARLA, 4, None).await.0, StatusCode::OK);
+        let members = app.store.session().await.unwrap().room_members(RoomId::new(639).unwrap()).await.unwrap();
+        assert!(!members.contains(&user(17)) && members.contains(&user(11)), "{members:?}");
+        execute(db_handle, "UPDATE user_gyms SET is_active = true WHERE user_id = 17 AND gym_id = 4").await;
+        assert_eq!(app.post("/api/v1/chat/general-channel/add-member/17", ANA, 4, None).await.0, StatusCode::OK);
         // An admin of gym 4 adds and removes members of gym 4's General room, not gym 5's people.
         assert_eq!(app.post("/api/v1/chat/general-channel/add-member/21", ANA, 4, None).await.0, StatusCode::NOT_FOUND);
         let (status, body) = app.call(Method::DELETE, "/api/v1/chat/general-channel/remove-member/17", ANA, 4, None).await;
@@ -577,3 +585,21 @@ async fn the_openapi_document_describes_every_route_with_its_security() {
     let answered: BTreeSet<&str> = token.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(documented, answered);
 }
+
+on_both_backends!(
+    async fn an_event_is_completed_and_frozen_even_when_its_message_fails(db) {
+        let app = spawn_app(&db).await;
+        // Every attempt of the completion message fails (the service's client tries 3 times).
+        app.stream_outage("SendMessage", 3).await;
+        let (status, body) = app.worker("/api/v1/worker/event-completion", json!({ "event_id": 639, "gym_id": 4 })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["rooms_closed"], json!([665]));
+        let channel = app.stream_channel("event_639_d3d94468").await.unwrap();
+        assert_eq!(channel["frozen"], true, "frozen although the message failed");
+        assert!(!channel["messages"].as_array().unwrap().iter().any(|m| m["type"] == "system"), "{channel}");
+        // An event whose room lost its channel: the room is closed, nothing else fails.
+        let (status, body) = app.worker("/api/v1/worker/event-completion", json!({ "event_id": 604, "gym_id": 4 })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["rooms_without_channel"], json!([641]));
+    }
+);
