@@ -18,8 +18,8 @@ use crate::AppState;
 use crate::auth::GymCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::{GymHeader, Refusals};
-use crate::provision::{self, Outcome, RoomSpec, room_cid};
-use crate::rooms::{ChatRoom, active_member, claim, keyed_room, path_id, remove_from_room};
+use crate::provision::{self, RoomSpec, room_cid};
+use crate::rooms::{ChatRoom, active_member, claim, keyed_room, load_outcome, path_id, remove_from_room};
 
 /// The name the platform gives General rooms.
 const GENERAL: &str = "General";
@@ -59,10 +59,8 @@ async fn find_or_create(s: &AppState, caller: &GymCaller) -> ApiResult<Room> {
         members,
         creator: caller.stream_id(),
     };
-    match provision::create_room(s.store(), s.stream(), &spec).await? {
-        Outcome::Created(room) => Ok(room),
-        Outcome::Existing(id) => crate::rooms::room_in_gym(&mut s.store().session().await?, gym, id).await,
-    }
+    let outcome = provision::create_room(s.store(), s.stream(), &spec).await?;
+    load_outcome(s, gym, outcome).await
 }
 
 /// Members follow gym membership: whoever is in the General room without an active membership

@@ -196,7 +196,8 @@ pub(crate) async fn claim(db: &mut Session, gym: GymId, key: &str, room: Room) -
     keyed_room(db, gym, key).await?.ok_or_else(|| ApiError::conflict("the room changed meanwhile; try again"))
 }
 
-async fn load_outcome(s: &AppState, gym: GymId, outcome: Outcome) -> ApiResult<Room> {
+/// The room [`provision::create_room`] made or found.
+pub(crate) async fn load_outcome(s: &AppState, gym: GymId, outcome: Outcome) -> ApiResult<Room> {
     match outcome {
         Outcome::Created(room) => Ok(room),
         Outcome::Existing(id) => room_in_gym(&mut s.store().session().await?, gym, id).await,
