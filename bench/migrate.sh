@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Migration benchmark (issue 10): a synthetic tenant (default 2,000 users and 1,500 rooms, from
 # `gymchat sandbox generate`) migrated against the release sandbox in its own process, under
-# Stream's default limits at --time-scale 60 (a one-minute window lasts one second).
+# Stream's default limits at --time-scale 60 (a one-minute window lasts one second; TIME_SCALE=N
+# in the environment for another scale, e.g. 10: six-second windows).
 #
 # Figures come from independent observers: wall time from GNU time, calls per operation and the
 # per-window counts from the sandbox's own counters. The floor is, per phase, the slowest
-# operation's calls divided by its allowed rate (limit × budget per one-second window); the
+# operation's calls divided by its allowed rate (limit × budget per scaled window); the
 # phases are the plan's reads (measured by a separate `migrate plan`), the users, the channels.
 #
 # Usage: bench/migrate.sh [SCENARIO] [ROOMS] [USERS]
@@ -17,6 +18,7 @@ cd "$(dirname "$0")/.."
 scenario="${1:-rebuild}"
 rooms="${2:-1500}"
 users="${3:-2000}"
+scale="${TIME_SCALE:-60}"
 work="$(mktemp -d)"
 trap 'kill $sandbox 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -35,7 +37,7 @@ gymchat="$PWD/target/release/gymchat"
 
 export DATABASE_URL="sqlite://$work/tenant.db" STREAM_KEY=bench STREAM_SECRET=bench-secret GYMCHAT_RATE_BUDGET="$budget"
 "$gymchat" db load-fixture "$work/tenant.json" > /dev/null
-"$gymchat" sandbox --listen 127.0.0.1:0 --key bench --secret bench-secret --time-scale 60 --rate-limits "${SANDBOX_LIMITS:-stream}" \
+"$gymchat" sandbox --listen 127.0.0.1:0 --key bench --secret bench-secret --time-scale "$scale" --rate-limits "${SANDBOX_LIMITS:-stream}" \
   --fixture "$work/tenant.json" > "$work/sandbox.out" &
 sandbox=$!
 for _ in $(seq 1 600); do grep -q url "$work/sandbox.out" 2>/dev/null && break; sleep 0.1; done
@@ -50,9 +52,9 @@ status=0
   --concurrency "$concurrency" > "$work/report.json" 2> "$work/apply.err" || status=$?
 curl -s "$STREAM_URL/_sandbox/stats" > "$work/apply-stats.json"
 
-python3 - "$work" "$status" "$budget" "$scenario" <<'EOF'
+python3 - "$work" "$status" "$budget" "$scenario" "$scale" <<'EOF'
 import json, sys
-work, status, budget, scenario = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+work, status, budget, scenario, scale = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5])
 limits = {"GetOrCreateChannel": 10000, "QueryChannels": 10000, "QueryUsers": 1000, "SendMessage": 1000,
           "GetMessage": 1000, "UpdateUsers": 300, "UpdateUsersPartial": 300, "UpdateChannel": 300}
 t = {}
@@ -64,7 +66,7 @@ wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
 plan = json.load(open(f"{work}/plan-stats.json"))["operations"]
 apply = json.load(open(f"{work}/apply-stats.json"))["operations"]
 calls = lambda ops, op: ops.get(op, {}).get("calls", 0)
-rate = lambda op: limits.get(op, 60) * budget  # per second: a minute lasts a second
+rate = lambda op: limits.get(op, 60) * budget * scale / 60  # per second: a minute lasts 60/scale s
 reads = max((calls(plan, op) / rate(op) for op in plan), default=0)
 users = sum(calls(apply, op) / rate(op) for op in ("UpdateUsers", "UpdateUsersPartial"))
 channel_ops = {op: calls(apply, op) - calls(plan, op) for op in apply if op not in ("UpdateUsers", "UpdateUsersPartial")}
