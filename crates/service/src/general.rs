@@ -19,7 +19,7 @@ use crate::auth::GymCaller;
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::{GymHeader, Refusals};
 use crate::provision::{self, RoomSpec, room_cid};
-use crate::rooms::{ChatRoom, active_member, claim, keyed_room, load_outcome, path_id, remove_from_room};
+use crate::rooms::{ChatRoom, active_member, claim, join_room, keyed_room, load_outcome, path_id, remove_from_room};
 
 /// The name the platform gives General rooms.
 const GENERAL: &str = "General";
@@ -88,10 +88,7 @@ async fn drop_lapsed(s: &AppState, gym: GymId, room: &Room) -> ApiResult<()> {
 
 /// Adds `user` to the General room on both sides.
 async fn join(s: &AppState, gym: GymId, room: &Room, user: &User) -> ApiResult<bool> {
-    let cid = room_cid(room)?;
-    provision::ensure_users(s.stream(), gym, std::slice::from_ref(user)).await?;
-    provision::add_members(s.stream(), &cid, &[StreamUserId::for_member(gym, user.id)]).await?;
-    Ok(s.store().session().await?.add_room_member(room.id, user.id, Utc::now()).await?)
+    join_room(s, &mut s.store().session().await?, gym, room, user).await
 }
 
 /// `GET /chat/general-channel/info`: the room (null until someone joins), whether the caller is

@@ -439,20 +439,32 @@ pub(crate) async fn add_member(
     caller: GymCaller,
     Path((room, user)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let (room, user): (RoomId, UserId) = (path_id(&room, "room_id")?, path_id(&user, "user_id")?);
+    let (mut db, room, user) = members_route(&s, &caller, &room, &user).await?;
+    let member = active_member(&mut db, caller.gym_id(), user).await?;
+    let added = join_room(&s, &mut db, caller.gym_id(), &room, &member).await?;
+    Ok(Json(json!({ "room_id": room.id.get(), "user_id": member.id.get(), "added": added })))
+}
+
+/// The session, room and user of a members route, checked: ADMIN or OWNER, the room is this
+/// gym's, and it is not a 1:1 chat.
+async fn members_route(s: &AppState, caller: &GymCaller, room: &str, user: &str) -> ApiResult<(Session, Room, UserId)> {
+    let (room, user): (RoomId, UserId) = (path_id(room, "room_id")?, path_id(user, "user_id")?);
     caller.require(GymRole::Admin)?;
-    let gym = caller.gym_id();
     let mut db = s.store().session().await?;
-    let room = room_in_gym(&mut db, gym, room).await?;
+    let room = room_in_gym(&mut db, caller.gym_id(), room).await?;
     if room.is_direct {
         return Err(ApiError::conflict("a direct chat has exactly its two members"));
     }
-    let member = active_member(&mut db, gym, user).await?;
-    let cid = room_cid(&room)?;
-    provision::ensure_users(s.stream(), gym, std::slice::from_ref(&member)).await?;
-    provision::add_members(s.stream(), &cid, &[StreamUserId::for_member(gym, member.id)]).await?;
-    let added = db.add_room_member(room.id, member.id, Utc::now()).await?;
-    Ok(Json(json!({ "room_id": room.id.get(), "user_id": member.id.get(), "added": added })))
+    Ok((db, room, user))
+}
+
+/// Adds `user` to the room on both sides: their identity upserted, the channel's member, the
+/// member row. True when the row was new.
+pub(crate) async fn join_room(s: &AppState, db: &mut Session, gym: GymId, room: &Room, user: &User) -> ApiResult<bool> {
+    let cid = room_cid(room)?;
+    provision::ensure_users(s.stream(), gym, std::slice::from_ref(user)).await?;
+    provision::add_members(s.stream(), &cid, &[StreamUserId::for_member(gym, user.id)]).await?;
+    Ok(db.add_room_member(room.id, user.id, Utc::now()).await?)
 }
 
 /// `DELETE /chat/rooms/{room_id}/members/{user_id}` (ADMIN and OWNER).
@@ -462,18 +474,11 @@ pub(crate) async fn remove_member(
     caller: GymCaller,
     Path((room, user)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let (room, user): (RoomId, UserId) = (path_id(&room, "room_id")?, path_id(&user, "user_id")?);
-    caller.require(GymRole::Admin)?;
-    let gym = caller.gym_id();
-    let mut db = s.store().session().await?;
-    let room = room_in_gym(&mut db, gym, room).await?;
-    if room.is_direct {
-        return Err(ApiError::conflict("a direct chat has exactly its two members"));
-    }
+    let (mut db, room, user) = members_route(&s, &caller, &room, &user).await?;
     if !db.room_members(room.id).await?.contains(&user) {
         return Err(ApiError::not_found(format!("user {user} is not a member of room {}", room.id)));
     }
-    remove_from_room(&s, &mut db, gym, &room, user).await?;
+    remove_from_room(&s, &mut db, caller.gym_id(), &room, user).await?;
     Ok(Json(json!({ "room_id": room.id.get(), "user_id": user.get(), "removed": true })))
 }
 
