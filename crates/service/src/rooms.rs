@@ -498,6 +498,16 @@ pub(crate) async fn remove_from_room(
     Ok(())
 }
 
+/// The session and the room of a per-member route (hide, show), checked: the room is this gym's
+/// and the caller is in it ([`require_member`]).
+async fn member_room(s: &AppState, caller: &GymCaller, room: &str) -> ApiResult<(Session, Room)> {
+    let room: RoomId = path_id(room, "room_id")?;
+    let mut db = s.store().session().await?;
+    let room = room_in_gym(&mut db, caller.gym_id(), room).await?;
+    require_member(&mut db, caller, &room).await?;
+    Ok((db, room))
+}
+
 /// A per-user change of a channel (hide, show) that Stream refused because the caller's
 /// tenant-scoped identity is not in it (a room not migrated yet holds the legacy ids): the
 /// database's record, which the room lists follow, is enough. Other failures stop the request.
@@ -519,10 +529,7 @@ pub(crate) async fn hide(
     caller: GymCaller,
     Path(room): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let room: RoomId = path_id(&room, "room_id")?;
-    let mut db = s.store().session().await?;
-    let room = room_in_gym(&mut db, caller.gym_id(), room).await?;
-    require_member(&mut db, &caller, &room).await?;
+    let (mut db, room) = member_room(&s, &caller, &room).await?;
     tolerate_legacy(s.stream().hide_channel(&room_cid(&room)?, &caller.stream_id(), false).await, &room)?;
     db.hide_room(caller.user_id(), room.id, Utc::now()).await?;
     Ok(Json(json!({ "room_id": room.id.get(), "hidden": true })))
@@ -535,10 +542,7 @@ pub(crate) async fn show(
     caller: GymCaller,
     Path(room): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let room: RoomId = path_id(&room, "room_id")?;
-    let mut db = s.store().session().await?;
-    let room = room_in_gym(&mut db, caller.gym_id(), room).await?;
-    require_member(&mut db, &caller, &room).await?;
+    let (mut db, room) = member_room(&s, &caller, &room).await?;
     tolerate_legacy(s.stream().show_channel(&room_cid(&room)?, &caller.stream_id()).await, &room)?;
     db.show_room(caller.user_id(), room.id).await?;
     Ok(Json(json!({ "room_id": room.id.get(), "hidden": false })))
