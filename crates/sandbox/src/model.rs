@@ -117,6 +117,11 @@ impl ChannelRec {
         format!("{}:{}", self.kind, self.id)
     }
 
+    /// The cid's bytes, without building it: compares as [`ChannelRec::cid`] does.
+    pub fn cid_bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        self.kind.bytes().chain(*b":").chain(self.id.bytes())
+    }
+
     /// When the last message was sent.
     pub fn last_message_at(&self) -> Option<DateTime<Utc>> {
         self.messages.last().map(|m| m.created_at)

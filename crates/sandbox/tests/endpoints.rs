@@ -89,6 +89,17 @@ async fn users_upsert_replace_update_query_and_delete() {
         )
         .await;
     assert_eq!(by_ids.body["users"].as_array().unwrap().len(), 2);
+    // Looked up by id, the rest of the filter still applies.
+    let by_ids_and_team = sbx
+        .call(
+            Method::GET,
+            &payload(json!({ "filter_conditions": { "id": { "$in": ["user_8", "gym_5_user_21"] }, "teams": { "$contains": "gym_5" } } })),
+            None,
+        )
+        .await;
+    let ids: Vec<&str> =
+        by_ids_and_team.body["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["gym_5_user_21"]);
     let too_many = sbx.call(Method::GET, &payload(json!({ "filter_conditions": {}, "limit": 101 })), None).await;
     assert_eq!(too_many.error_code(), 4);
     let too_far = sbx.call(Method::GET, &payload(json!({ "filter_conditions": {}, "offset": 1001 })), None).await;
@@ -341,6 +352,13 @@ async fn query_channels_filters_sorts_and_bounds_its_paging() {
     let first = &team4.body["channels"][0]["channel"]["created_at"];
     let later = query(json!({ "filter_conditions": { "created_at": { "$gt": first }, "members": { "$in": ["a"] } }, "sort": [{ "field": "created_at", "direction": 1 }] })).await;
     assert_eq!(cids(&later), ["r2"]);
+    // A team's span of creation times, as the keyset listing asks: the upper bound holds.
+    let second = &team4.body["channels"][1]["channel"]["created_at"];
+    let by_creation = [{ json!({ "field": "created_at", "direction": 1 }) }];
+    let span = |lo: &str, hi: &str| json!({ "filter_conditions": { "team": "gym_4", "created_at": { lo: first, hi: second } }, "sort": by_creation });
+    assert_eq!(cids(&query(span("$gte", "$lt")).await), ["r1"]);
+    assert_eq!(cids(&query(span("$gte", "$lte")).await), ["r1", "r2"]);
+    assert_eq!(cids(&query(span("$gt", "$lte")).await), ["r2"]);
     let by_cid =
         query(json!({ "filter_conditions": { "cid": { "$in": ["messaging:r3", "messaging:zz"] } }, "state": false }))
             .await;

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::messages::{append_message, check_sender};
 use super::{
     ApiResult, body_object, bounded, can_see, channel_json, check_channel_part, check_user_id, clamped, created,
-    member_json, message_json, ok, server_only,
+    member_json, message_json, object, ok, server_only,
 };
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -134,12 +134,14 @@ fn state_json(app: &App, c: &ChannelRec, messages: Option<&Value>, members: Opti
     let start = end.saturating_sub(msg_limit);
     let member_limit = bounded(members.and_then(|m| m.get("limit")), "members.limit", 100, 300)?;
     let member_offset = bounded(members.and_then(|m| m.get("offset")), "members.offset", 0, 10_000)?;
-    Ok(json!({
-        "channel": channel_json(c),
-        "members": c.members.iter().rev().skip(member_offset).take(member_limit).map(|m| member_json(app, m)).collect::<Vec<_>>(),
-        "messages": c.messages[start..end].iter().map(|m| message_json(app, c, m)).collect::<Vec<_>>(),
-        "watcher_count": 0,
-    }))
+    let members = c.members.iter().rev().skip(member_offset).take(member_limit).map(|m| member_json(app, m));
+    let messages = c.messages[start..end].iter().map(|m| message_json(app, c, m));
+    Ok(object([
+        ("channel", channel_json(c)),
+        ("members", Value::Array(members.collect())),
+        ("messages", Value::Array(messages.collect())),
+        ("watcher_count", Value::from(0)),
+    ]))
 }
 
 /// `POST /channels/{type}/{id}/query`: returns the channel, creating it from `data` when it does
@@ -268,15 +270,45 @@ fn sort_key(c: &ChannelRec, field: &str) -> SortKey {
 
 const SORT_FIELDS: &[&str] = &["last_updated", "created_at", "updated_at", "last_message_at", "member_count"];
 
+/// What a keyset listing's filter pins down: one team and the span of creation times it allows.
+struct TeamSpan {
+    team: String,
+    /// The lowest creation time allowed (`$gte` or `$gt`; the filter itself still decides ties).
+    since: Option<chrono::DateTime<Utc>>,
+    /// The creation time at which the span ends: past it, nothing can match (`$lt`: at it
+    /// already; `$lte`: just after it).
+    until: Option<(chrono::DateTime<Utc>, bool)>,
+}
+
+impl TeamSpan {
+    /// Whether a channel created at `t`, and every one created later, is past the span. Times
+    /// compare as the filter sees them: to the microsecond, as they are written.
+    fn ended_by(&self, t: chrono::DateTime<Utc>) -> bool {
+        let t = chrono::SubsecRound::trunc_subsecs(t, 6);
+        match self.until {
+            Some((end, inclusive)) => t > end || (!inclusive && t == end),
+            None => false,
+        }
+    }
+}
+
 /// The team a filter requires (`"team": "x"` or `{"$eq": "x"}`, at the top or in a top-level
-/// `$and`) and the lowest creation time it allows (`$gte`/`$gt`), when it requires one team.
-fn team_and_lower_bound(filter: &Map<String, Value>) -> Option<(String, Option<chrono::DateTime<Utc>>)> {
+/// `$and`) and the creation times it allows (`$gte`/`$gt`, `$lt`/`$lte`), when it requires one
+/// team.
+fn team_span(filter: &Map<String, Value>) -> Option<TeamSpan> {
     let mut parts: Vec<&Map<String, Value>> = vec![filter];
     if let Some(Value::Array(items)) = filter.get("$and") {
         parts.extend(items.iter().filter_map(Value::as_object));
     }
+    let time = |ops: &Map<String, Value>, op: &str| {
+        ops.get(op)
+            .and_then(Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
     let mut team = None;
     let mut since = None;
+    let mut until: Option<(chrono::DateTime<Utc>, bool)> = None;
     for part in parts {
         match part.get("team") {
             Some(Value::String(t)) => team = Some(t.clone()),
@@ -289,15 +321,22 @@ fn team_and_lower_bound(filter: &Map<String, Value>) -> Option<(String, Option<c
         }
         if let Some(Value::Object(ops)) = part.get("created_at") {
             for op in ["$gte", "$gt"] {
-                if let Some(t) =
-                    ops.get(op).and_then(Value::as_str).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                {
-                    since = Some(t.with_timezone(&Utc));
+                if let Some(t) = time(ops, op) {
+                    since = Some(since.map_or(t, |s: chrono::DateTime<Utc>| s.max(t)));
+                }
+            }
+            for (op, inclusive) in [("$lt", false), ("$lte", true)] {
+                if let Some(t) = time(ops, op) {
+                    // Several upper bounds: the tightest one ends the span.
+                    let tighter = until.is_none_or(|(u, i)| t < u || (t == u && !inclusive && i));
+                    if tighter {
+                        until = Some((t, inclusive));
+                    }
                 }
             }
         }
     }
-    team.map(|t| (t, since))
+    team.map(|team| TeamSpan { team, since, until })
 }
 
 /// A user token may only name teams it is in: Stream answers 403/17 otherwise (seen live).
@@ -353,13 +392,17 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
     check_named_teams(&app, &caller, &filter)?;
     let mut found = Vec::new();
     let by_creation = sort == [("created_at".to_owned(), false)];
-    match team_and_lower_bound(&filter).filter(|_| by_creation && !s.settings.shuffle_ties) {
-        // The keyset listing's shape: walk the team's channels in creation order from the bound
-        // and stop once the page is full, instead of scanning every channel of the app.
-        Some((team, since)) => {
-            let from = (Some(team.clone()), since.unwrap_or(chrono::DateTime::<Utc>::MIN_UTC), String::new());
-            for (t, _, cid) in app.by_team.range(from..) {
-                if t.as_deref() != Some(team.as_str()) || found.len() >= offset + limit {
+    match team_span(&filter).filter(|_| by_creation && !s.settings.shuffle_ties) {
+        // The keyset listing's shape: walk the team's channels in creation order from the lower
+        // bound and stop once the page is full or the span has ended, instead of scanning every
+        // channel of the app.
+        Some(span) => {
+            let from = (Some(span.team.clone()), span.since.unwrap_or(chrono::DateTime::<Utc>::MIN_UTC), String::new());
+            for (t, created_at, cid) in app.by_team.range(from..) {
+                if t.as_deref() != Some(span.team.as_str())
+                    || found.len() >= offset + limit
+                    || span.ended_by(*created_at)
+                {
                     break;
                 }
                 let Some(c) = app.channels.get(cid) else { continue };
@@ -396,9 +439,12 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
                 return o;
             }
         }
+        if tie.is_empty() {
+            return a.cid_bytes().cmp(b.cid_bytes());
+        }
         match (tie.get(&a.cid()), tie.get(&b.cid())) {
             (Some(x), Some(y)) => x.cmp(y),
-            _ => a.cid().cmp(&b.cid()),
+            _ => a.cid_bytes().cmp(b.cid_bytes()),
         }
     });
     let mut channels = Vec::new();
@@ -408,10 +454,10 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
             let mem = json!({ "limit": member_limit });
             channels.push(state_json(&app, c, Some(&m), Some(&mem))?);
         } else {
-            channels.push(json!({ "channel": channel_json(c) }));
+            channels.push(object([("channel", channel_json(c))]));
         }
     }
-    Ok(created(json!({ "channels": channels })))
+    Ok(created(object([("channels", Value::Array(channels))])))
 }
 
 /// `POST /channels/{type}/{id}`: full `data` update, `add_members`, `remove_members`, `message`.

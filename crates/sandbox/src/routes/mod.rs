@@ -120,15 +120,18 @@ pub fn can_see(app: &App, caller: &Caller, channel: &ChannelRec) -> Result<(), A
 
 /// A user as Stream returns it: custom fields flat.
 pub fn user_json(u: &UserRec) -> Value {
-    let mut v = serde_json::to_value(u).unwrap_or_default();
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("created_at".into(), json!(fmt_time(u.created_at)));
-        obj.insert("updated_at".into(), json!(fmt_time(u.updated_at)));
-        if let Some(d) = u.deleted_at {
-            obj.insert("deleted_at".into(), json!(fmt_time(d)));
-        }
+    // Built field by field (every member of every channel of a page is one): the custom fields,
+    // then the user's own fields over them.
+    let mut obj = u.custom.clone();
+    obj.insert("id".into(), Value::String(u.id.clone()));
+    obj.insert("role".into(), Value::String(u.role.clone()));
+    obj.insert("teams".into(), Value::Array(u.teams.iter().cloned().map(Value::String).collect()));
+    obj.insert("created_at".into(), Value::String(fmt_time(u.created_at)));
+    obj.insert("updated_at".into(), Value::String(fmt_time(u.updated_at)));
+    if let Some(d) = u.deleted_at {
+        obj.insert("deleted_at".into(), Value::String(fmt_time(d)));
     }
-    v
+    Value::Object(obj)
 }
 
 fn user_ref(app: &App, id: &str) -> Value {
@@ -160,15 +163,22 @@ pub fn channel_json(c: &ChannelRec) -> Value {
     Value::Object(obj)
 }
 
+/// A JSON object of these fields, taking the values as they are (`json!` would copy each value
+/// it is given once more, which matters for whole pages of channels).
+pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
 /// A member object.
 pub fn member_json(app: &App, m: &MemberRec) -> Value {
-    json!({
-        "user_id": m.user_id,
-        "user": user_ref(app, &m.user_id),
-        "channel_role": m.channel_role,
-        "created_at": fmt_time(m.created_at),
-        "updated_at": fmt_time(m.created_at),
-    })
+    let created_at = fmt_time(m.created_at);
+    object([
+        ("user_id", Value::String(m.user_id.clone())),
+        ("user", user_ref(app, &m.user_id)),
+        ("channel_role", Value::String(m.channel_role.clone())),
+        ("updated_at", Value::String(created_at.clone())),
+        ("created_at", Value::String(created_at)),
+    ])
 }
 
 /// A message object.

@@ -1,7 +1,7 @@
 //! Users: upsert (`POST /users`), partial update (`PATCH /users`), query (`GET /users`), delete
 //! one (`DELETE /users/{id}`) and delete many (`POST /users/delete`, a task).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::Extension;
@@ -184,7 +184,13 @@ pub async fn query(
     let visible_teams =
         if filter::named_values(&filter, "teams").is_empty() { visible_teams(&app, &caller) } else { None };
     let mut found = Vec::new();
-    for user in app.users.values() {
+    // A query by id looks those users up instead of scanning every user of the app; the filter
+    // as a whole still decides.
+    let candidates: Box<dyn Iterator<Item = &UserRec>> = match required_ids(&filter) {
+        Some(ids) => Box::new(ids.into_iter().filter_map(|id| app.users.get(id))),
+        None => Box::new(app.users.values()),
+    };
+    for user in candidates {
         if user.deleted_at.is_some() {
             continue;
         }
@@ -207,6 +213,21 @@ pub async fn query(
     }
     let users: Vec<Value> = found.into_iter().skip(offset).take(limit).map(user_json).collect();
     Ok(ok(json!({ "users": users })))
+}
+
+/// The ids a filter's top level requires (`"id": x`, `{"$eq": x}` or `{"$in": [...]}`), in the
+/// order the app keeps its users: every match is one of them.
+fn required_ids(filter: &Map<String, Value>) -> Option<BTreeSet<&str>> {
+    let ids: Vec<&Value> = match filter.get("id")? {
+        Value::String(_) => vec![filter.get("id")?],
+        Value::Object(ops) if ops.len() == 1 => match ops.iter().next()? {
+            (op, v) if op == "$eq" => vec![v],
+            (op, Value::Array(vs)) if op == "$in" => vs.iter().collect(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    ids.into_iter().map(Value::as_str).collect()
 }
 
 /// With multi-tenancy, a user-token caller sees only users sharing one of its teams.
