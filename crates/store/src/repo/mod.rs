@@ -26,6 +26,8 @@ pub use ops::{ChannelMove, CleanupAction, RetiredRoom};
 pub use people::CallerInGym;
 pub use snapshot::TextRow;
 
+use futures_util::TryStreamExt;
+use futures_util::stream::BoxStream;
 use gymchat_ids::IdError;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, ColumnIndex, Decode, FromRow, Row, Type};
@@ -108,24 +110,55 @@ where
 {
     let mut out = Rows::default();
     for row in rows {
-        match Raw::from_row(&row) {
-            Ok(raw) => {
-                let key = raw.key();
-                match raw.convert() {
-                    Ok(v) => out.rows.push(v),
-                    Err(reason) => out.skipped.push(SkippedRow { table: Raw::TABLE, key, reason }),
-                }
-            }
-            Err(e) => {
-                let key = match row.try_get::<Option<DbInt>, _>(0usize) {
-                    Ok(Some(v)) => format!("{} = {}", Raw::KEY, v.0),
-                    _ => format!("{} unknown", Raw::KEY),
-                };
-                out.skipped.push(SkippedRow { table: Raw::TABLE, key, reason: e.to_string() });
-            }
-        }
+        collect_row::<R, Raw>(&mut out, &row);
     }
     out
+}
+
+/// [`collect_rows`] as the rows arrive: a read of many rows never holds all of its raw rows at
+/// once, only what they turn into.
+pub(crate) async fn stream_rows<R, Raw>(
+    mut rows: BoxStream<'_, std::result::Result<R, sqlx::Error>>,
+) -> std::result::Result<Rows<Raw::Out>, sqlx::Error>
+where
+    R: Row,
+    Raw: RawRow + for<'r> FromRow<'r, R>,
+    for<'r> DbInt: Decode<'r, R::Database>,
+    DbInt: Type<R::Database>,
+    usize: ColumnIndex<R>,
+{
+    let mut out = Rows::default();
+    while let Some(row) = rows.try_next().await? {
+        collect_row::<R, Raw>(&mut out, &row);
+    }
+    Ok(out)
+}
+
+/// Decodes and converts one row into `out`, or sets it aside with the reason.
+fn collect_row<R, Raw>(out: &mut Rows<Raw::Out>, row: &R)
+where
+    R: Row,
+    Raw: RawRow + for<'r> FromRow<'r, R>,
+    for<'r> DbInt: Decode<'r, R::Database>,
+    DbInt: Type<R::Database>,
+    usize: ColumnIndex<R>,
+{
+    match Raw::from_row(row) {
+        Ok(raw) => {
+            let key = raw.key();
+            match raw.convert() {
+                Ok(v) => out.rows.push(v),
+                Err(reason) => out.skipped.push(SkippedRow { table: Raw::TABLE, key, reason }),
+            }
+        }
+        Err(e) => {
+            let key = match row.try_get::<Option<DbInt>, _>(0usize) {
+                Ok(Some(v)) => format!("{} = {}", Raw::KEY, v.0),
+                _ => format!("{} unknown", Raw::KEY),
+            };
+            out.skipped.push(SkippedRow { table: Raw::TABLE, key, reason: e.to_string() });
+        }
+    }
 }
 
 /// The one row of a single-row read, or [`StoreError::BadRow`].

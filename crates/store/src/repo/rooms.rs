@@ -1,12 +1,12 @@
 //! Chat rooms, their members and hidden rows (`chat_rooms`, `chat_members`, `chat_member_hidden`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use gymchat_ids::{GymId, RoomId, UserId};
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::{IDS_PER_QUERY, RawRow, Rows, collect_rows, one_row, opt_id, placeholders, req_id};
+use super::{IDS_PER_QUERY, RawRow, Rows, collect_rows, one_row, opt_id, placeholders, req_id, stream_rows};
 use crate::backend::{Session, on_db};
 use crate::error::{Result, StoreError};
 use crate::model::{Hidden, Room, RoomStatus, RoomWithMembers};
@@ -109,15 +109,16 @@ impl Session {
     /// duplicate (room, user) rows count once, both as found in production.
     pub async fn rooms_with_members(&mut self, gym: GymId) -> Result<Rows<RoomWithMembers>> {
         let sql = format!("{SELECT_ROOMS} WHERE gym_id = $1 ORDER BY id");
-        let rooms = on_db!(self.db(), c => sqlx::query(AssertSqlSafe(sql.as_str())).bind(gym.get()).fetch_all(&mut *c).await
-            .map(collect_rows::<_, RoomRow>))?;
+        // Both reads are streamed: a gym of 100,000 rooms never holds its raw rows at once.
+        let rooms = on_db!(self.db(), c => stream_rows::<_, RoomRow>(
+            sqlx::query(AssertSqlSafe(sql.as_str())).bind(gym.get()).fetch(&mut *c)).await)?;
         let sql = "SELECT m.id, m.room_id, m.user_id FROM chat_members m JOIN chat_rooms r ON r.id = m.room_id \
                    WHERE r.gym_id = $1";
-        let pairs = on_db!(self.db(), c => sqlx::query(sql).bind(gym.get()).fetch_all(&mut *c).await
-            .map(collect_rows::<_, MemberPairRow>))?;
-        let mut members: BTreeMap<RoomId, BTreeSet<UserId>> = BTreeMap::new();
+        let pairs = on_db!(self.db(), c => stream_rows::<_, MemberPairRow>(
+            sqlx::query(sql).bind(gym.get()).fetch(&mut *c)).await)?;
+        let mut members: HashMap<RoomId, Vec<UserId>> = HashMap::with_capacity(rooms.rows.len());
         for (room, user) in pairs.rows {
-            members.entry(room).or_default().insert(user);
+            members.entry(room).or_default().push(user);
         }
         let mut skipped = rooms.skipped;
         skipped.extend(pairs.skipped);
@@ -125,7 +126,9 @@ impl Session {
             .rows
             .into_iter()
             .map(|room| {
-                let members = members.remove(&room.id).map(|m| m.into_iter().collect()).unwrap_or_default();
+                let mut members = members.remove(&room.id).unwrap_or_default();
+                members.sort_unstable();
+                members.dedup();
                 RoomWithMembers { room, members }
             })
             .collect();
