@@ -80,6 +80,23 @@ impl Client {
         Ok(users.len())
     }
 
+    /// The users among these ids, 100 per query, the queries in flight together (within the
+    /// client's concurrency and pacing); ids without a user (or a deleted one Stream no longer
+    /// returns) are left out. Fails when any query fails.
+    pub async fn users_by_ids<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<User>, StreamError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for chunk in ids.chunks(BATCH) {
+            let (client, chunk) = (self.clone(), chunk.iter().map(|id| id.as_ref().to_owned()).collect::<Vec<_>>());
+            tasks.spawn(async move { client.query_users(json!({ "id": { "$in": chunk } }), BATCH as u32, 0).await });
+        }
+        let mut users = Vec::with_capacity(ids.len());
+        while let Some(answer) = tasks.join_next().await {
+            let answer = answer.map_err(|e| StreamError::new("QueryUsers", ErrorKind::Connection(e.to_string())))??;
+            users.extend(answer.body);
+        }
+        Ok(users)
+    }
+
     /// Deletes every channel, 100 per batch call, waits for each batch's task, and then confirms
     /// each cid by asking Stream which of them still exist: a cid is `Ok` only when its channel
     /// is gone. A batch answered "not found" or a task that failed marks nothing deleted by

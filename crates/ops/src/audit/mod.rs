@@ -53,12 +53,25 @@ pub async fn audit_gym(
 ) -> Result<GymReport, AuditError> {
     let started = std::time::Instant::now();
     progress(Stage::Database(gym));
-    // The team's listing needs nothing from the database: both are read at once.
-    let (db, team_listing) = tokio::join!(read::read_db(store, gym), read::list_team(client, gym));
-    let mut db = db?;
+    // The team's listing needs nothing from the database: both are read at once, and the users
+    // the database expects are looked up while the listing goes on.
+    let (db, team_listing) = tokio::join!(
+        async {
+            let db = read::read_db(store, gym).await?;
+            tracing::info!(%gym, elapsed = ?started.elapsed(), "audit: database read");
+            let users = read::UserLookup::expected(client, gym, &db).await;
+            Ok::<_, AuditError>((db, users))
+        },
+        async {
+            let listing = read::list_team(client, gym).await;
+            tracing::info!(%gym, elapsed = ?started.elapsed(), "audit: team listing read");
+            listing
+        }
+    );
+    let (mut db, users) = db?;
     tracing::info!(%gym, rooms = db.rooms.len(), elapsed = ?started.elapsed(), "audit: database and team listing read");
     progress(Stage::Stream(gym));
-    let stream = read::read_stream(store, client, gym, &mut db, team_listing).await;
+    let stream = read::read_stream(store, client, gym, &mut db, team_listing, users).await;
     tracing::info!(%gym, channels = stream.channels.len(), elapsed = ?started.elapsed(), "audit: Stream read");
     let report = compare::compare(gym, &db, &stream, now);
     tracing::info!(%gym, findings = report.findings.len(), elapsed = ?started.elapsed(), "audit: compared");

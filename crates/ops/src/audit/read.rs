@@ -6,10 +6,12 @@
 //! A read that fails does not stop the audit: the source is marked incomplete with the reason, and
 //! what was read is kept, so the report says what it knows and that it is not everything.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use gymchat_ids::{ChannelIdForm, Cid, EventId, GymId, Team, UserId, classify_channel_id, sanitize_auth0_subject};
+use gymchat_ids::{
+    ChannelIdForm, Cid, EventId, GymId, StreamUserId, Team, UserId, classify_channel_id, sanitize_auth0_subject,
+};
 use gymchat_store::{ChannelMove, Event, Membership, RetiredRoom, Room, RoomWithMembers, SkippedRow, Store, User};
 use gymchat_stream::model::ChannelState;
 use gymchat_stream::{ChannelListing, Client, StreamError};
@@ -176,14 +178,50 @@ pub(crate) async fn list_team(client: &Client, gym: GymId) -> Result<ChannelList
     client.list_all_channels_as(json!({ "team": Team::for_gym(gym).as_str() }), to_info).await
 }
 
-/// Reads Stream's side of `gym`, given the database's and the team's listing. Never fails: what
-/// could not be read makes the side incomplete, with the reason.
+/// Stream users looked up by id: which ids were asked for, the teams of those found, and why a
+/// lookup failed.
+#[derive(Debug, Default)]
+pub(crate) struct UserLookup {
+    asked: HashSet<String>,
+    found: HashMap<String, Vec<String>>,
+    problems: Vec<String>,
+}
+
+impl UserLookup {
+    /// Looks up the ids not asked for yet.
+    pub async fn look_up(&mut self, client: &Client, ids: impl IntoIterator<Item = String>) {
+        let ids: Vec<String> = ids.into_iter().filter(|id| self.asked.insert(id.clone())).collect();
+        if ids.is_empty() {
+            return;
+        }
+        match client.users_by_ids(&ids).await {
+            Ok(users) => self
+                .found
+                .extend(users.into_iter().map(|u| (u.id.to_string(), u.teams.iter().map(|t| t.to_string()).collect()))),
+            Err(e) => self.problems.push(format!("reading the Stream users of the gym's channels: {e}")),
+        }
+    }
+
+    /// The users the gym's channels should have: each person's tenant-scoped id. Looked up while
+    /// the team's channels are still being listed, so that once they are, only the ids nobody
+    /// expected (legacy ones, strangers) are left to ask for.
+    pub async fn expected(client: &Client, gym: GymId, db: &DbSide) -> Self {
+        let mut lookup = Self::default();
+        lookup.look_up(client, db.users.keys().map(|u| StreamUserId::for_member(gym, *u).to_string())).await;
+        lookup
+    }
+}
+
+/// Reads Stream's side of `gym`, given the database's side, the team's listing and the users
+/// looked up so far. Never fails: what could not be read makes the side incomplete, with the
+/// reason.
 pub(crate) async fn read_stream(
     store: &Store,
     client: &Client,
     gym: GymId,
     db: &mut DbSide,
     team_listing: Result<ChannelListing<ChannelInfo>, StreamError>,
+    mut users: UserLookup,
 ) -> StreamSide {
     let mut side = StreamSide::default();
     let team = Team::for_gym(gym);
@@ -218,23 +256,11 @@ pub(crate) async fn read_stream(
         }
         Err(e) => side.problems.push(format!("reading the channels the rooms point at: {e}")),
     }
-
-    // The Stream users involved: every member of the gym's channels, 100 per query.
+    // The Stream users involved: every member of the gym's channels not looked up already.
     let members: BTreeSet<String> = side.channels.values().flat_map(|c| c.members.iter().cloned()).collect();
-    let members: Vec<String> = members.into_iter().collect();
-    for chunk in members.chunks(100) {
-        match client.query_users(json!({ "id": { "$in": chunk } }), 100, 0).await {
-            Ok(users) => {
-                for user in users.body {
-                    side.users.insert(user.id.to_string(), user.teams.iter().map(|t| t.to_string()).collect());
-                }
-            }
-            Err(e) => {
-                side.problems.push(format!("reading the Stream users of the gym's channels: {e}"));
-                break;
-            }
-        }
-    }
+    users.look_up(client, members).await;
+    side.users = users.found;
+    side.problems.extend(users.problems);
 
     // The team's channels that no room of the gym points at: who else claims them, what they hold.
     let ours: BTreeSet<String> =

@@ -524,14 +524,9 @@ async fn plan_users(
         .chain(std::iter::once(StreamUserId::bot(gym).to_string()))
         .collect();
     let mut found: HashMap<String, gymchat_stream::model::User> = HashMap::new();
-    for chunk in legacy.chunks(100).chain(targets.chunks(100)) {
-        match client.query_users(json!({ "id": { "$in": chunk } }), 100, 0).await {
-            Ok(a) => found.extend(a.body.into_iter().map(|u| (u.id.to_string(), u))),
-            Err(e) => {
-                problems.push(format!("reading Stream users: {e}"));
-                break;
-            }
-        }
+    match client.users_by_ids(&[legacy, targets].concat()).await {
+        Ok(users) => found.extend(users.into_iter().map(|u| (u.id.to_string(), u))),
+        Err(e) => problems.push(format!("reading Stream users: {e}")),
     }
     let needs = |id: &str| match found.get(id) {
         Some(u) if u.deleted_at.is_none() => {
