@@ -3,9 +3,10 @@
 # gym_7 and two of 2,000 members, audited against the sandbox (a separate process) under Stream's
 # default limits at --time-scale 60 and gymchat's default rate budget.
 #
-# Figures come from independent observers: the audit's wall time and peak memory from GNU time,
-# the QueryChannels calls from the sandbox's own counters. The floor is those calls divided by the
-# rate the budget allows (0.5 × 10,000 per minute, a minute lasting a second).
+# Figures come from independent observers: the audit's wall time, CPU time and peak memory from
+# GNU time, the QueryChannels calls from the sandbox's own counters, the sandbox's CPU time from
+# the kernel. The floor is those calls divided by the rate the budget allows (0.5 × 10,000 per
+# minute, a minute lasting a second).
 #
 # Usage: bench/audit.sh [ROOMS]   (needs python3 and /usr/bin/time)
 set -euo pipefail
@@ -54,11 +55,16 @@ sandbox=$!
 for _ in $(seq 1 600); do grep -q url "$work/sandbox.out" 2>/dev/null && break; sleep 0.1; done
 export STREAM_URL="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["url"])' "$work/sandbox.out")"
 
+# The sandbox's CPU time (user + system clock ticks, from the kernel) before and after the audit.
+sandbox_ticks() { awk '{ print $14 + $15 }' "/proc/$sandbox/stat"; }
+before="$(sandbox_ticks)"
 status=0
 /usr/bin/time -v -o "$work/time.txt" "$gymchat" audit --gym-id 7 --out "$work/report.json" > /dev/null 2> "$work/audit.err" || status=$?
-python3 - "$work" "$STREAM_URL" "$status" <<'EOF'
+sandbox_cpu="$(( $(sandbox_ticks) - before ))"
+python3 - "$work" "$STREAM_URL" "$status" "$sandbox_cpu" "$(getconf CLK_TCK)" <<'EOF'
 import json, sys, urllib.request
 work, url, status = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sandbox_cpu = int(sys.argv[4]) / int(sys.argv[5])
 t = {}
 for line in open(f"{work}/time.txt"):
     k, _, v = line.strip().rpartition(": ")
@@ -77,4 +83,7 @@ print(f"audit exit {status}: {s['synced']} synced, {s['stream_only']} stream-onl
       f"{s['total_stream_channels']} channels and {s['total_db_chatrooms']} rooms")
 print(f"wall {seconds:.2f} s; QueryChannels calls {calls}; floor {floor:.2f} s; wall / floor {seconds / floor:.2f}; "
       f"peak RSS {rss_mib:.0f} MiB; 429s {stats['operations'].get('QueryChannels', {}).get('rate_limited', 0)}")
+audit_cpu = float(t["User time (seconds)"]) + float(t["System time (seconds)"])
+print(f"CPU during the audit: audit {audit_cpu:.2f} s, sandbox {sandbox_cpu:.2f} s, together "
+      f"{(audit_cpu + sandbox_cpu) / seconds:.2f} of the machine's {len(__import__('os').sched_getaffinity(0))} cores")
 EOF

@@ -39,9 +39,10 @@ pub async fn run(global: &GlobalOpts, args: &SandboxArgs) -> Result<serde_json::
 
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
-    // One line on stdout as soon as requests can be served, for scripts waiting on it.
-    println!("{}", json!({ "url": url }));
-    gymchat_sandbox::run(listener, config, stop_signal()).await?;
+    // One line on stdout once the initial state is loaded and calls are answered at once, for
+    // scripts (and benchmarks) waiting on it.
+    let announce = || println!("{}", json!({ "url": url }));
+    gymchat_sandbox::run_and_tell(listener, config, stop_signal(), announce).await?;
     Ok(json!({ "stopped": true, "url": url, "saved": args.state.as_ref().map(|p| p.display().to_string()) }))
 }
 

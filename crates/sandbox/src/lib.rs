@@ -30,4 +30,4 @@ pub use config::{Config, InitialState, SandboxError, load_snapshot, parse_limits
 pub use faults::Fault;
 pub use model::Snapshot;
 pub use ratelimit::LimitMode;
-pub use server::run;
+pub use server::{run, run_and_tell};

@@ -74,6 +74,17 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), SandboxError> {
+    run_and_tell(listener, config, shutdown, || {}).await
+}
+
+/// [`run`], calling `ready` once the initial state is loaded and calls are answered at once
+/// (a large fixture takes a while to load; until then, calls wait in the listener's queue).
+pub async fn run_and_tell(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+    ready: impl FnOnce(),
+) -> Result<(), SandboxError> {
     let shared = Arc::new(Shared {
         app: Mutex::new(App::from_snapshot(config.initial.load()?)),
         initial: config.initial,
@@ -93,6 +104,7 @@ pub async fn run(
         chance: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed ^ 0x5EED_7135)),
     });
     let router = router(Arc::clone(&shared));
+    ready();
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
