@@ -303,9 +303,15 @@ impl Client {
         let (slot, _permit) = loop {
             let slot = self.pacer.reserve(operation);
             if !slot.wait.is_zero() {
-                tokio::time::sleep(slot.wait).await;
+                let waiting = std::time::Instant::now();
+                let due = self.pacer.wait_for(operation, &slot).await;
+                paced += waiting.elapsed();
+                if !due {
+                    // The windows changed length while this call waited: its slot is void.
+                    self.pacer.abandon(operation, slot.seq);
+                    continue;
+                }
             }
-            paced += slot.wait;
             let permit = self.in_flight.enter().await.map_err(closed)?;
             let gap = self.pacer.depart(operation);
             if !gap.is_zero() {

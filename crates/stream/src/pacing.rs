@@ -11,7 +11,9 @@
 //! - **Windows.** The pacer counts its own calls per window. Windows are aligned to
 //!   `x-ratelimit-reset`; they last one minute (Stream's rule) unless the headers clearly show a
 //!   shorter one (consecutive resets a shorter period apart, seen twice in a row: a sandbox with a
-//!   time scale). One odd reading never shrinks the window.
+//!   time scale). One odd reading never shrinks the window. A length learnt from one operation
+//!   holds for every operation, at once also for those already in use, and calls waiting for a
+//!   slot of the old windows reserve again instead of sleeping out the old spacing.
 //! - **Slots.** The calls left to gymchat in a window are spread evenly over the time left in it,
 //!   minus a guard band at its end, so no call sent late in one window lands in the next one's
 //!   count.
@@ -221,12 +223,20 @@ pub struct Pacer {
     /// Stream's windows have one length, so an operation first used later starts from it
     /// instead of learning it again.
     learnt_window_us: AtomicU64,
+    /// Told whenever windows change length, so calls waiting for a slot of the old windows
+    /// reserve again at once instead of sleeping out a wait that no longer holds.
+    realigned: tokio::sync::Notify,
 }
 
 impl Pacer {
     /// `share` of each limit and of what is left of it, in (0, 1].
     pub fn new(share: f64) -> Self {
-        Self { share: share.clamp(0.01, 1.0), ops: Mutex::new(HashMap::new()), learnt_window_us: AtomicU64::new(0) }
+        Self {
+            share: share.clamp(0.01, 1.0),
+            ops: Mutex::new(HashMap::new()),
+            learnt_window_us: AtomicU64::new(0),
+            realigned: tokio::sync::Notify::new(),
+        }
     }
 
     fn with_op<R>(&self, op: &'static str, f: impl FnOnce(&mut OpPace, f64) -> R) -> R {
@@ -314,43 +324,52 @@ impl Pacer {
 
     /// Learns from the answer to the call of slot `seq` of `op` (its headers, when it had them).
     pub fn answered(&self, op: &'static str, seq: u64, rate: Option<RateLimit>) {
-        let now = now_us();
-        self.with_op(op, |p, _| {
+        let learnt = self.with_op(op, |p, _| {
             let used_then = p.in_flight.remove(&seq);
-            let Some(rate) = rate else { return };
+            let rate = rate?;
             p.limit = rate.limit.max(1);
-            if learn_window(p, rate.reset) {
-                self.learnt_window_us.store(p.window_us, Ordering::Relaxed);
-            }
-            let reset_us = rate.reset.saturating_mul(1_000_000);
-            // An answer from a window already over says nothing about this one.
-            if reset_us <= now {
-                return;
-            }
-            // Windows are aligned to the first reset read (again after a new window length is
-            // learnt), and only ever moved forward: answers about the window still running while
-            // slots are being reserved in the next one must not pull the count back.
-            if (!p.aligned || reset_us > p.window_end_us) && reset_us <= now + p.window_us {
-                if reset_us != p.window_end_us {
-                    realign(p, now);
-                }
-                p.window_end_us = reset_us;
-                p.aligned = true;
-            }
-            if reset_us != p.window_end_us {
-                return;
-            }
-            let older_in_flight = p.in_flight.range(..seq).count() as u64;
-            let ours_counted = used_then.unwrap_or(p.used).saturating_sub(older_in_flight);
-            let others = p.limit.saturating_sub(rate.remaining).saturating_sub(ours_counted);
-            let elapsed_us = now.saturating_sub(p.window_end_us.saturating_sub(p.window_us));
-            if p.observed.is_none_or(|o| seq > o.seq) {
-                p.observed = Some(Observed { remaining: rate.remaining, seq, older_in_flight, others, elapsed_us });
-            }
-            if rate.remaining == 0 {
-                p.hold_until_us = p.hold_until_us.max(reset_us);
-            }
+            let learnt = learn_window(p, rate.reset).then_some(p.window_us);
+            take_answer(p, seq, used_then, rate);
+            learnt
         });
+        if let Some(window_us) = learnt {
+            self.share_window(op, window_us);
+        }
+    }
+
+    /// All of Stream's windows have one length: once one operation's answers show a shorter one,
+    /// operations first used later start from it, and those already in use that still assume a
+    /// longer one take it at once (a sandbox with a time scale: an operation started while
+    /// another was learning would otherwise keep a minute's spacing until it learnt for itself).
+    fn share_window(&self, from: &'static str, window_us: u64) {
+        self.learnt_window_us.store(window_us, Ordering::Relaxed);
+        let now = now_us();
+        let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, p) in ops.iter_mut().filter(|(op, p)| **op != from && p.window_us > window_us) {
+            p.window_us = window_us;
+            p.window_end_us = p.window_end_us.min(now + window_us);
+            p.aligned = false;
+            p.shorter = None;
+            realign(p, now);
+        }
+        self.realigned.notify_waiters();
+    }
+
+    /// Sleeps until `slot` is due. False when the windows of `op` changed meanwhile: the slot is
+    /// void, and the caller gives it up ([`Pacer::abandon`]) and reserves again.
+    pub async fn wait_for(&self, op: &'static str, slot: &Slot) -> bool {
+        let due = tokio::time::Instant::now() + slot.wait;
+        loop {
+            // Created before the check, so a change between the two is not missed.
+            let realigned = self.realigned.notified();
+            if !self.with_op(op, |p, _| p.epoch == slot.epoch) {
+                return false;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(due) => return true,
+                () = realigned => {}
+            }
+        }
     }
 
     /// After a 429: nothing of `op` starts before `until_ms` (Unix milliseconds).
@@ -361,6 +380,40 @@ impl Pacer {
     /// The window length the pacer believes `op` has.
     pub fn window(&self, op: &'static str) -> Duration {
         self.with_op(op, |p, _| Duration::from_micros(p.window_us))
+    }
+}
+
+/// Takes what an answer's headers say about `p`'s current window: aligns the windows to its
+/// reset and records what was left, with gymchat's calls it may not have counted.
+fn take_answer(p: &mut OpPace, seq: u64, used_then: Option<u64>, rate: RateLimit) {
+    let now = now_us();
+    let reset_us = rate.reset.saturating_mul(1_000_000);
+    // An answer from a window already over says nothing about this one.
+    if reset_us <= now {
+        return;
+    }
+    // Windows are aligned to the first reset read (again after a new window length is
+    // learnt), and only ever moved forward: answers about the window still running while
+    // slots are being reserved in the next one must not pull the count back.
+    if (!p.aligned || reset_us > p.window_end_us) && reset_us <= now + p.window_us {
+        if reset_us != p.window_end_us {
+            realign(p, now);
+        }
+        p.window_end_us = reset_us;
+        p.aligned = true;
+    }
+    if reset_us != p.window_end_us {
+        return;
+    }
+    let older_in_flight = p.in_flight.range(..seq).count() as u64;
+    let ours_counted = used_then.unwrap_or(p.used).saturating_sub(older_in_flight);
+    let others = p.limit.saturating_sub(rate.remaining).saturating_sub(ours_counted);
+    let elapsed_us = now.saturating_sub(p.window_end_us.saturating_sub(p.window_us));
+    if p.observed.is_none_or(|o| seq > o.seq) {
+        p.observed = Some(Observed { remaining: rate.remaining, seq, older_in_flight, others, elapsed_us });
+    }
+    if rate.remaining == 0 {
+        p.hold_until_us = p.hold_until_us.max(reset_us);
     }
 }
 
@@ -474,6 +527,27 @@ mod tests {
         assert_eq!(pacer.window("UpdateChannel"), Duration::from_secs(1), "learnt once for every operation");
         let fresh = Pacer::new(0.5);
         assert_eq!(fresh.window("UpdateChannel"), Duration::from_secs(60), "a minute until an answer says otherwise");
+    }
+
+    #[test]
+    fn an_operation_already_in_use_takes_the_window_another_learnt() {
+        let pacer = Pacer::new(0.5);
+        // QueryUsers starts while the window is still taken to be a minute: its calls are spaced
+        // for a minute's burst cap.
+        let first = pacer.reserve("QueryUsers");
+        let minute_gap = pacer.reserve("QueryUsers").wait.saturating_sub(first.wait);
+        assert!(minute_gap >= Duration::from_millis(50), "{minute_gap:?}");
+        let now_s = now_us() / 1_000_000;
+        for k in 1..=3 {
+            answer(&pacer, "QueryChannels", 10_000, 9_999, now_s + k);
+        }
+        assert_eq!(pacer.window("QueryUsers"), Duration::from_secs(1), "taken from QueryChannels at once");
+        // The slots reserved before are void (their calls reserve again); new ones follow the
+        // second's spacing.
+        let a = pacer.reserve("QueryUsers");
+        let b = pacer.reserve("QueryUsers");
+        assert_ne!(a.epoch, first.epoch);
+        assert!(b.wait.saturating_sub(a.wait) < Duration::from_millis(5), "{:?} then {:?}", a.wait, b.wait);
     }
 
     #[test]
