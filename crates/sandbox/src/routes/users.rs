@@ -219,7 +219,7 @@ pub async fn query(
 /// order the app keeps its users: every match is one of them.
 fn required_ids(filter: &Map<String, Value>) -> Option<BTreeSet<&str>> {
     let ids: Vec<&Value> = match filter.get("id")? {
-        Value::String(_) => vec![filter.get("id")?],
+        one @ Value::String(_) => vec![one],
         Value::Object(ops) if ops.len() == 1 => match ops.iter().next()? {
             (op, v) if op == "$eq" => vec![v],
             (op, Value::Array(vs)) if op == "$in" => vs.iter().collect(),
