@@ -48,6 +48,8 @@ json.dump({"db": db, "stream": stream}, open(out, "w"))
 EOF
 
 export DATABASE_URL="sqlite://$work/big.db" STREAM_KEY=bench STREAM_SECRET=bench-secret
+# The sandbox's windows last a second; the audit is told so (RATE_WINDOW=60 makes it learn them).
+export GYMCHAT_RATE_WINDOW="${RATE_WINDOW:-1}"
 "$gymchat" db load-fixture "$work/big.json" > /dev/null
 "$gymchat" sandbox --listen 127.0.0.1:0 --key bench --secret bench-secret --time-scale 60 \
   --fixture "$work/big.json" > "$work/sandbox.out" &

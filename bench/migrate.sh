@@ -35,7 +35,8 @@ cargo build -q --release -p gymchat
 gymchat="$PWD/target/release/gymchat"
 "$gymchat" sandbox generate --out "$work/tenant.json" --users "$users" --rooms "$rooms" --messages "$messages" > /dev/null
 
-export DATABASE_URL="sqlite://$work/tenant.db" STREAM_KEY=bench STREAM_SECRET=bench-secret GYMCHAT_RATE_BUDGET="$budget"
+export DATABASE_URL="sqlite://$work/tenant.db" STREAM_KEY=bench STREAM_SECRET=bench-secret GYMCHAT_RATE_BUDGET="$budget" \
+  GYMCHAT_RATE_WINDOW="${RATE_WINDOW:-$(python3 -c "print(60 / $scale)")}"
 "$gymchat" db load-fixture "$work/tenant.json" > /dev/null
 "$gymchat" sandbox --listen 127.0.0.1:0 --key bench --secret bench-secret --time-scale "$scale" --rate-limits "${SANDBOX_LIMITS:-stream}" \
   --fixture "$work/tenant.json" > "$work/sandbox.out" &

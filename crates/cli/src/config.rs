@@ -36,6 +36,11 @@ pub struct GlobalOpts {
     /// live app keeps the rest. In (0, 1].
     #[arg(long, env = "GYMCHAT_RATE_BUDGET", default_value_t = 0.5, global = true, value_parser = rate_budget)]
     pub rate_budget: f64,
+    /// Length of Stream's rate windows in seconds: 60, Stream's rule. Only for a sandbox run with
+    /// `--time-scale F`, whose windows last 60/F seconds (1 at F = 60): told up front, gymchat
+    /// paces for them from its first call instead of learning them from the headers.
+    #[arg(long, env = "GYMCHAT_RATE_WINDOW", default_value_t = 60.0, global = true, value_parser = rate_window)]
+    pub rate_window: f64,
 }
 
 /// Parses `--rate-budget`: a fraction in (0, 1].
@@ -45,6 +50,23 @@ fn rate_budget(text: &str) -> Result<f64, String> {
         Ok(share)
     } else {
         Err(format!("{share} is outside (0, 1]: gymchat may use a share of each rate limit, at most all of it"))
+    }
+}
+
+/// Parses `--rate-window`: seconds in (0, 60].
+fn rate_window(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if seconds > 0.0 && seconds <= 60.0 {
+        Ok(seconds)
+    } else {
+        Err(format!("{seconds} is outside (0, 60]: Stream's rate windows last a minute, a time-scaled sandbox's less"))
+    }
+}
+
+impl GlobalOpts {
+    /// `--rate-window` as a duration.
+    pub fn rate_window(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.rate_window)
     }
 }
 

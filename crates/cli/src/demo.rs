@@ -24,6 +24,8 @@ use crate::config::GlobalOpts;
 const SCENARIO: &str = include_str!("../../../fixtures/gym4.json");
 /// The demo's gym.
 const GYM: i64 = 4;
+/// The in-process sandbox's time scale: Stream's one-minute windows last a second.
+const TIME_SCALE: f64 = 60.0;
 
 /// Runs the demo; `database_url` is the one given on the command line, if any.
 pub async fn run(global: &GlobalOpts, database_url: Option<&str>) -> Result<(Value, u8)> {
@@ -46,7 +48,7 @@ pub async fn run(global: &GlobalOpts, database_url: Option<&str>) -> Result<(Val
         serde_json::from_value(scenario["stream"].clone()).context("the scenario's stream part")?;
     let mut config = Config::new("demo-key", "demo-secret");
     config.limits = LimitMode::stream_defaults();
-    config.time_scale = 60.0;
+    config.time_scale = TIME_SCALE;
     config.initial = InitialState::Snapshot(snapshot);
     let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot listen on 127.0.0.1")?;
     let sandbox_url = format!("http://{}", listener.local_addr()?);
@@ -57,6 +59,8 @@ pub async fn run(global: &GlobalOpts, database_url: Option<&str>) -> Result<(Val
     eprintln!("sandbox: {sandbox_url} (Stream's default limits, 60× faster windows)");
     let mut client_config = ClientConfig::new(&sandbox_url, "demo-key", "demo-secret");
     client_config.budget_share = global.rate_budget;
+    // The demo knows its sandbox's windows; the client need not learn them.
+    client_config.rate_window = Duration::from_secs_f64(60.0 / TIME_SCALE);
     let client = Client::new(client_config)?;
 
     let outcome = steps(&store, &client, gym).await;

@@ -74,6 +74,10 @@ pub struct ClientConfig {
     pub max_in_flight: usize,
     /// Retries.
     pub retry: RetryPolicy,
+    /// The length of Stream's rate windows: a minute (Stream's rule). A sandbox run with
+    /// `--time-scale F` has windows F times shorter; telling the pacer spares it a first window
+    /// spent at a minute's pace while it learns that from the headers.
+    pub rate_window: Duration,
     /// Pace calls within `budget_share` of the rate limits. Turn off only against a sandbox
     /// running without limits (benchmarks of the client itself).
     pub pace: bool,
@@ -92,7 +96,7 @@ impl fmt::Debug for ClientConfig {
 
 impl ClientConfig {
     /// Defaults: 10 s per call, 5 s to connect, 50% of every rate limit, 16 calls in flight,
-    /// 6 attempts.
+    /// 6 attempts, one-minute rate windows.
     pub fn new(base_url: impl Into<String>, key: impl Into<String>, secret: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
@@ -103,6 +107,7 @@ impl ClientConfig {
             budget_share: 0.5,
             max_in_flight: 16,
             retry: RetryPolicy::default(),
+            rate_window: Duration::from_secs(60),
             pace: true,
         }
     }
@@ -221,7 +226,7 @@ impl Client {
         let max = config.max_in_flight.max(1);
         Ok(Client {
             http,
-            pacer: Arc::new(Pacer::new(config.budget_share)),
+            pacer: Arc::new(Pacer::new(config.budget_share).with_window(config.rate_window)),
             in_flight: Arc::new(InFlight::new(max)),
             config,
             server_token,

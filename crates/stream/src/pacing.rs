@@ -9,14 +9,18 @@
 //! instead of driving the endpoint into 429 for everyone.
 //!
 //! - **Windows.** The pacer counts its own calls per window. Windows are aligned to
-//!   `x-ratelimit-reset`; they last one minute (Stream's rule) unless the headers clearly show a
-//!   shorter one (consecutive resets a shorter period apart, seen twice in a row: a sandbox with a
+//!   `x-ratelimit-reset`; they last one minute (Stream's rule, or the length the pacer was
+//!   told: [`Pacer::with_window`], for a sandbox with a time scale) unless the headers clearly
+//!   show a shorter one (consecutive resets a shorter period apart, seen twice in a row: a sandbox with a
 //!   time scale). One odd reading never shrinks the window. A length learnt from one operation
 //!   holds for every operation, at once also for those already in use, and calls waiting for a
 //!   slot of the old windows reserve again instead of sleeping out the old spacing.
-//! - **Slots.** The calls left to gymchat in a window are spread evenly over the time left in it,
-//!   minus a guard band at its end, so no call sent late in one window lands in the next one's
-//!   count.
+//! - **Slots.** gymchat's calls start as soon as the burst cap (below) lets them, until its share
+//!   of the window is spent; then they wait for the next window. None starts in a guard band at
+//!   the window's end, so no call sent late in one window lands in the next one's count. (Spread
+//!   evenly over the window instead, the calls would leave the live app neither more of the window
+//!   nor more of any second, and a run would only end later: by up to a window's idle tail per
+//!   operation.)
 //! - **Bursts.** Stream also caps each second at limit ÷ 30, shared with the other traffic. Two of
 //!   gymchat's calls never leave closer together than what the cap leaves it allows, with a
 //!   margin: neither as slots nor as departures, so calls whose slots fell due together (the
@@ -219,9 +223,9 @@ pub struct Slot {
 pub struct Pacer {
     share: f64,
     ops: Mutex<HashMap<&'static str, OpPace>>,
-    /// The window length last learnt from any operation's answers (µs; 0 before any): all of
-    /// Stream's windows have one length, so an operation first used later starts from it
-    /// instead of learning it again.
+    /// The window length last learnt from any operation's answers, or told at the start (µs; 0
+    /// for a minute): all of Stream's windows have one length, so an operation first used later
+    /// starts from it instead of learning it again.
     learnt_window_us: AtomicU64,
     /// Told whenever windows change length, so calls waiting for a slot of the old windows
     /// reserve again at once instead of sleeping out a wait that no longer holds.
@@ -237,6 +241,17 @@ impl Pacer {
             learnt_window_us: AtomicU64::new(0),
             realigned: tokio::sync::Notify::new(),
         }
+    }
+
+    /// A pacer told Stream's window length up front instead of a minute: a sandbox run with a
+    /// time scale F has windows F times shorter, and a pacer that had to learn that from the
+    /// resets would spend its first window at a minute's pace (a sixtieth of the rate at F = 60).
+    /// A shorter window seen in the headers is still learnt; a window of a minute or more is the
+    /// plain default.
+    pub fn with_window(self, window: Duration) -> Self {
+        let us = window.as_micros().min(MINUTE_US as u128) as u64;
+        self.learnt_window_us.store(if us == MINUTE_US { 0 } else { us.max(1) }, Ordering::Relaxed);
+        self
     }
 
     fn with_op<R>(&self, op: &'static str, f: impl FnOnce(&mut OpPace, f64) -> R) -> R {
@@ -262,12 +277,7 @@ impl Pacer {
                     continue;
                 }
                 let min_gap = p.min_gap_us(share);
-                let slot = if p.used == 0 {
-                    start
-                } else {
-                    let from = p.last_slot_us.max(p.window_end_us - p.window_us);
-                    start.max(from + end.saturating_sub(from) / left).max(p.last_slot_us + min_gap)
-                };
+                let slot = if p.used == 0 { start } else { start.max(p.last_slot_us + min_gap) };
                 // `end` is already a guard band before the window's end: a slot at it is safe.
                 if slot > end {
                     start = p.window_end_us;
@@ -468,12 +478,20 @@ mod tests {
     }
 
     #[test]
-    fn the_first_call_goes_at_once_and_the_rest_are_spread_over_the_window() {
+    fn the_first_call_goes_at_once_and_the_rest_at_the_burst_caps_pace() {
         let pacer = Pacer::new(0.5);
-        // DeleteChannel: 60 a minute, half of it is 30; after the first, 29 over the ~59 s left.
+        // DeleteChannel: 60 a minute, so a burst cap of 2 a second (120 a minute); the live app
+        // keeps at least its half of the window (30), and gymchat takes 0.6 of the 90 left: 54 a
+        // minute, one every 1.11 s, until its 30 of the window are spent.
         assert_eq!(pacer.reserve("DeleteChannel").wait, Duration::ZERO);
-        let second = pacer.reserve("DeleteChannel").wait;
-        assert!(second > Duration::from_millis(1_900) && second < Duration::from_millis(2_100), "{second:?}");
+        let waits: Vec<Duration> = (1..30).map(|_| pacer.reserve("DeleteChannel").wait).collect();
+        for (n, wait) in waits.iter().enumerate() {
+            let expected = 1_111 * (n as u64 + 1);
+            let ms = wait.as_millis() as u64;
+            assert!(ms + 5 >= expected && ms <= expected + 5, "call {}: {wait:?}", n + 2);
+        }
+        // The 31st belongs to the next window.
+        assert!(pacer.reserve("DeleteChannel").wait >= Duration::from_secs(58));
     }
 
     #[test]
@@ -527,6 +545,21 @@ mod tests {
         assert_eq!(pacer.window("UpdateChannel"), Duration::from_secs(1), "learnt once for every operation");
         let fresh = Pacer::new(0.5);
         assert_eq!(fresh.window("UpdateChannel"), Duration::from_secs(60), "a minute until an answer says otherwise");
+    }
+
+    #[test]
+    fn a_pacer_told_the_window_paces_for_it_from_the_first_call() {
+        let told = Pacer::new(1.0).with_window(Duration::from_secs(1));
+        assert_eq!(told.window("UpdateChannel"), Duration::from_secs(1));
+        // 300 a one-second window: after the first call, the next slots are milliseconds apart,
+        // not the fifth of a second a minute's pace would give.
+        told.reserve("UpdateChannel");
+        let second = told.reserve("UpdateChannel").wait;
+        assert!(second < Duration::from_millis(10), "{second:?}");
+        let minute = Pacer::new(1.0).with_window(Duration::from_secs(60));
+        assert_eq!(minute.window("UpdateChannel"), Duration::from_secs(60));
+        minute.reserve("UpdateChannel");
+        assert!(minute.reserve("UpdateChannel").wait > Duration::from_millis(150));
     }
 
     #[test]
