@@ -9,7 +9,7 @@ use gymchat_ids::{ChannelIdForm, GymId, UserId, UserIdForm, classify_channel_id,
 use gymchat_store::RoomWithMembers;
 use serde_json::{Value, json};
 
-use super::read::{ChannelInfo, DbSide, StreamSide, events_named, room_cid, value};
+use super::read::{ChannelInfo, DbSide, Pointer, StreamSide, events_named, value};
 use super::report::{
     Archived, ChannelClass, Finding, FindingKind, GymReport, Retired, Skipped, SourceState, Sources, Summary,
 };
@@ -29,8 +29,9 @@ enum Person {
     Unknown,
 }
 
-fn person(id: &str, gym: GymId, db: &DbSide) -> Person {
-    match classify_user_id(id) {
+/// `form` is what [`classify_user_id`] makes of `id`.
+fn person(form: UserIdForm, id: &str, gym: GymId, db: &DbSide) -> Person {
+    match form {
         UserIdForm::Target { gym: g, user } if g == gym => Person::Target(user),
         UserIdForm::Target { .. } => Person::Foreign,
         UserIdForm::Legacy { user } => Person::Legacy(user),
@@ -69,7 +70,11 @@ struct Audit<'a> {
     now: DateTime<Utc>,
     /// Destructive recommendations are made only on complete reads.
     complete: bool,
+    /// The gym's team, `gym_{G}`.
+    team: String,
     findings: Vec<Finding>,
+    /// Legacy member ids (`user_{U}`, sanitised Auth0) of the channels the rooms point at.
+    legacy_ids: BTreeSet<String>,
 }
 
 impl Audit<'_> {
@@ -139,16 +144,26 @@ impl Audit<'_> {
         }
     }
 
-    /// A room whose channel exists: members, ids, team, `gym_id`, frozen state.
-    fn check_pair(&mut self, room: &RoomWithMembers, channel: &ChannelInfo) {
-        let cid = channel.cid.to_string();
+    /// A room whose channel (keyed `cid`) exists: members, ids, team, `gym_id`, frozen state.
+    fn check_pair(&mut self, room: &RoomWithMembers, cid: &str, channel: &ChannelInfo) {
         let room_id = Some(room.room.id.get());
         let mut in_channel = BTreeSet::new();
         let (mut legacy, mut foreign, mut unknown) = (Vec::new(), Vec::new(), Vec::new());
+        // Target ids of this gym whose Stream user lacks the gym's team.
+        let mut outside = Vec::new();
         for id in &channel.members {
-            match person(id, self.gym, self.db) {
+            let form = classify_user_id(id);
+            let legacy_form = matches!(form, UserIdForm::Legacy { .. } | UserIdForm::Auth0 { .. });
+            let person = person(form, id, self.gym, self.db);
+            if legacy_form || matches!(person, Person::Legacy(_)) {
+                self.legacy_ids.insert(id.clone());
+            }
+            match person {
                 Person::Target(u) => {
                     in_channel.insert(u);
+                    if !self.stream.users.get(id).is_some_and(|teams| teams.contains(&self.team)) {
+                        outside.push(id);
+                    }
                 }
                 Person::Legacy(u) => {
                     in_channel.insert(u);
@@ -164,11 +179,13 @@ impl Audit<'_> {
         let missing: Vec<i64> = in_room.difference(&in_channel).map(|u| u.get()).collect();
         let extra: Vec<i64> = in_channel.difference(&in_room).map(|u| u.get()).collect();
         // Legacy channels are put right by the migration, which sets members, team and gym_id.
-        let (fix, fix_cmd) = if is_legacy {
-            ("migrate the gym: the migration gives the room a channel with target ids, team and gym_id", self.migrate())
+        let fix = if is_legacy {
+            "migrate the gym: the migration gives the room a channel with target ids, team and gym_id"
         } else {
-            ("repair the channel with cleanup", self.cleanup())
+            "repair the channel with cleanup"
         };
+        let fix_cmd = |a: &Self| if is_legacy { a.migrate() } else { a.cleanup() };
+        let cid = Some(cid);
         let ev = |pairs: &[(&str, Value)]| -> BTreeMap<String, Value> {
             pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
         };
@@ -177,49 +194,41 @@ impl Audit<'_> {
                 ("room_members_missing_from_channel", value(&missing)),
                 ("channel_members", value(&channel.members)),
             ]);
-            self.add(FindingKind::MissingMembers, room_id, Some(&cid), e, fix, fix_cmd.clone(), false);
+            self.add(FindingKind::MissingMembers, room_id, cid, e, fix, fix_cmd(self), false);
         }
         if !extra.is_empty() {
             let e = ev(&[("channel_members_not_in_room", value(&extra)), ("room_members", value(&in_room))]);
-            self.add(FindingKind::ExtraMembers, room_id, Some(&cid), e, fix, fix_cmd.clone(), false);
+            self.add(FindingKind::ExtraMembers, room_id, cid, e, fix, fix_cmd(self), false);
         }
         if !legacy.is_empty() {
             let e = ev(&[("legacy_member_ids", value(&legacy))]);
             let rec = "migrate the gym: members move to their gym_{G}_user_{U} ids";
-            self.add(FindingKind::LegacyMemberIds, room_id, Some(&cid), e, rec, self.migrate(), false);
+            self.add(FindingKind::LegacyMemberIds, room_id, cid, e, rec, self.migrate(), false);
         }
         if !foreign.is_empty() {
             let e = ev(&[("foreign_member_ids", value(&foreign))]);
             let rec = "remove the other gym's identities from the channel with cleanup";
-            self.add(FindingKind::ForeignGymMemberIds, room_id, Some(&cid), e, rec, self.cleanup(), false);
+            self.add(FindingKind::ForeignGymMemberIds, room_id, cid, e, rec, self.cleanup(), false);
         }
         if !unknown.is_empty() {
             let e = ev(&[("unknown_member_ids", value(&unknown))]);
             let rec = "look at these ids by hand: gymchat cannot tell whose they are";
-            self.add(FindingKind::UnknownMemberIds, room_id, Some(&cid), e, rec, None, false);
+            self.add(FindingKind::UnknownMemberIds, room_id, cid, e, rec, None, false);
         }
-        let team = format!("gym_{}", self.gym);
-        if !is_legacy {
-            let outside: Vec<&String> = channel
-                .members
-                .iter()
-                .filter(|id| matches!(person(id, self.gym, self.db), Person::Target(_)))
-                .filter(|id| !self.stream.users.get(*id).is_some_and(|teams| teams.contains(&team)))
-                .collect();
-            if !outside.is_empty() {
-                let e = ev(&[("members", value(&outside)), ("team", json!(team))]);
-                let rec = "give these members' Stream users the gym's team (the migration upserts them with it)";
-                self.add(FindingKind::MembersNotInTeam, room_id, Some(&cid), e, rec, self.migrate(), false);
-            }
+        let team = self.team.clone();
+        if !is_legacy && !outside.is_empty() {
+            let e = ev(&[("members", value(&outside)), ("team", json!(team))]);
+            let rec = "give these members' Stream users the gym's team (the migration upserts them with it)";
+            self.add(FindingKind::MembersNotInTeam, room_id, cid, e, rec, self.migrate(), false);
         }
         match &channel.team {
             None => {
                 let e = ev(&[("team", Value::Null), ("expected", json!(team))]);
-                self.add(FindingKind::MissingTeam, room_id, Some(&cid), e, fix, fix_cmd.clone(), false);
+                self.add(FindingKind::MissingTeam, room_id, cid, e, fix, fix_cmd(self), false);
             }
             Some(t) if *t != team => {
                 let e = ev(&[("team", json!(t)), ("expected", json!(team))]);
-                self.add(FindingKind::WrongTeam, room_id, Some(&cid), e, fix, fix_cmd.clone(), false);
+                self.add(FindingKind::WrongTeam, room_id, cid, e, fix, fix_cmd(self), false);
             }
             Some(_) => {}
         }
@@ -228,7 +237,7 @@ impl Audit<'_> {
                 ("gym_id", channel.gym_id.clone().unwrap_or(Value::Null)),
                 ("expected", json!(self.gym.to_string())),
             ]);
-            self.add(FindingKind::WrongGymId, room_id, Some(&cid), e, fix, fix_cmd, false);
+            self.add(FindingKind::WrongGymId, room_id, cid, e, fix, fix_cmd(self), false);
         }
         if let Some(event) = room.room.event_id.and_then(|e| self.db.events.get(&e))
             && event.is_over(self.now)
@@ -236,7 +245,7 @@ impl Audit<'_> {
         {
             let e = ev(&[("event", self.event_evidence(event.id)), ("frozen", json!(false))]);
             let rec = "freeze the channel of the finished event (history stays readable)";
-            self.add(FindingKind::NotFrozenEventOver, room_id, Some(&cid), e, rec, self.cleanup(), false);
+            self.add(FindingKind::NotFrozenEventOver, room_id, cid, e, rec, self.cleanup(), false);
         }
     }
 
@@ -338,12 +347,12 @@ impl Audit<'_> {
 /// Compares the two sides of `gym` and writes its report.
 pub(crate) fn compare(gym: GymId, db: &DbSide, stream: &StreamSide, now: DateTime<Utc>) -> GymReport {
     let complete = db.complete() && stream.complete();
-    let mut a = Audit { gym, db, stream, now, complete, findings: Vec::new() };
+    let team = format!("gym_{gym}");
+    let mut a = Audit { gym, db, stream, now, complete, team, findings: Vec::new(), legacy_ids: BTreeSet::new() };
     let retired: HashMap<i64, &gymchat_store::RetiredRoom> = db.retired.iter().map(|r| (r.room_id.get(), r)).collect();
-    let (mut synced, mut retired_out, mut ours) = (0, Vec::new(), BTreeSet::new());
-    let mut legacy_ids = BTreeSet::new();
+    let (mut synced, mut retired_out) = (0, Vec::new());
 
-    for room in &db.rooms {
+    for (room, pointer) in db.rooms_and_pointers() {
         let r = &room.room;
         for member in &room.members {
             if !db.users.contains_key(member) {
@@ -359,43 +368,35 @@ pub(crate) fn compare(gym: GymId, db: &DbSide, stream: &StreamSide, now: DateTim
             let rec = "the room's event does not exist: the migration moves the room as a group room";
             a.add(FindingKind::RoomEventMissing, Some(r.id.get()), None, e, rec, a.migrate(), false);
         }
-        match room_cid(r) {
+        match pointer {
             None => a.db_only(room, None, "the room has no channel id"),
             Some(Err(reason)) => {
                 a.db_only(room, None, &format!("the room's channel id is not one Stream accepts: {reason}"))
             }
-            Some(Ok(cid)) => {
-                let key = cid.to_string();
-                ours.insert(key.clone());
-                match stream.channels.get(&key) {
-                    Some(channel) => {
-                        synced += 1;
-                        for id in &channel.members {
-                            if matches!(person(id, gym, db), Person::Legacy(_))
-                                || matches!(classify_user_id(id), UserIdForm::Legacy { .. } | UserIdForm::Auth0 { .. })
-                            {
-                                legacy_ids.insert(id.clone());
-                            }
-                        }
-                        a.check_pair(room, channel);
-                    }
-                    None => match retired.get(&r.id.get()) {
-                        Some(ret) => retired_out.push(Retired {
-                            room_id: r.id.get(),
-                            cid: ret.cid.clone(),
-                            run_id: ret.run_id.clone(),
-                        }),
-                        None => a.db_only(room, Some(&key), "no channel with this cid exists in Stream"),
-                    },
+            Some(Ok(Pointer { key, .. })) => match stream.channels.get(key) {
+                Some(channel) => {
+                    synced += 1;
+                    a.check_pair(room, key, channel);
                 }
-            }
+                None => match retired.get(&r.id.get()) {
+                    Some(ret) => retired_out.push(Retired {
+                        room_id: r.id.get(),
+                        cid: ret.cid.clone(),
+                        run_id: ret.run_id.clone(),
+                    }),
+                    None => a.db_only(room, Some(key), "no channel with this cid exists in Stream"),
+                },
+            },
         }
     }
 
     let moved: HashMap<&str, &gymchat_store::ChannelMove> = db.moves.iter().map(|m| (m.old_cid.as_str(), m)).collect();
     let mut archived = Vec::new();
-    for cid in stream.in_team.iter().filter(|c| !ours.contains(*c)) {
-        let Some(channel) = stream.channels.get(cid) else { continue };
+    let ours = db.pointed_keys();
+    let mut unclaimed: Vec<(&String, &ChannelInfo)> =
+        stream.channels.iter().filter(|(cid, c)| c.in_team && !ours.contains(cid.as_str())).collect();
+    unclaimed.sort_unstable_by_key(|(cid, _)| *cid);
+    for (cid, channel) in unclaimed {
         match moved.get(cid.as_str()) {
             Some(m) => {
                 archived.push(Archived { cid: cid.clone(), room_id: m.room_id.get(), new_cid: m.new_cid.clone() })
@@ -422,6 +423,7 @@ pub(crate) fn compare(gym: GymId, db: &DbSide, stream: &StreamSide, now: DateTim
         a.add(FindingKind::UnreadableRow, None, None, e, rec, None, false);
     }
 
+    let legacy_ids = a.legacy_ids;
     let mut findings = a.findings;
     findings.sort_by(|x, y| (x.kind, x.room_id, &x.cid).cmp(&(y.kind, y.room_id, &y.cid)));
     let stream_only = findings.iter().filter(|f| f.kind == FindingKind::StreamOnly).count();

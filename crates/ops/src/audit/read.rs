@@ -6,7 +6,7 @@
 //! A read that fails does not stop the audit: the source is marked incomplete with the reason, and
 //! what was read is kept, so the report says what it knows and that it is not everything.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use gymchat_ids::{
@@ -31,6 +31,8 @@ pub(crate) struct ChannelInfo {
     pub last_message_at: Option<DateTime<Utc>>,
     /// Known for channels no room of the gym points at (their history was read).
     pub message_count: Option<usize>,
+    /// Listed as a channel of the gym's team (not only read because a room points at it).
+    pub in_team: bool,
 }
 
 impl ChannelInfo {
@@ -44,15 +46,26 @@ impl ChannelInfo {
             created_at: c.created_at,
             last_message_at: c.last_message_at,
             message_count: None,
+            in_team: false,
             cid: c.cid,
         }
     }
+}
+
+/// A channel a room names, as a cid and as the text the audit keys channels by.
+#[derive(Debug, Clone)]
+pub(crate) struct Pointer {
+    pub cid: Cid,
+    pub key: String,
 }
 
 /// The database's side of a gym.
 #[derive(Debug, Default)]
 pub(crate) struct DbSide {
     pub rooms: Vec<RoomWithMembers>,
+    /// What each room points at (`rooms[i]` at `pointers[i]`), worked out once as the rooms are
+    /// read: none, a channel, or why the id it names is not one Stream accepts.
+    pub pointers: Vec<Option<Result<Pointer, String>>>,
     pub memberships: Vec<Membership>,
     pub users: HashMap<UserId, User>,
     /// Sanitised Auth0 subjects of the gym's people, to map the oldest Stream ids back.
@@ -70,15 +83,23 @@ impl DbSide {
     pub fn complete(&self) -> bool {
         self.problems.is_empty() && self.skipped.is_empty()
     }
+
+    /// Each room with the channel it points at.
+    pub fn rooms_and_pointers(&self) -> impl Iterator<Item = (&RoomWithMembers, Option<&Result<Pointer, String>>)> {
+        self.rooms.iter().zip(&self.pointers).map(|(room, pointer)| (room, pointer.as_ref()))
+    }
+
+    /// The channels the gym's rooms point at, by key.
+    pub fn pointed_keys(&self) -> HashSet<&str> {
+        self.pointers.iter().filter_map(|p| p.as_ref()?.as_ref().ok()).map(|p| p.key.as_str()).collect()
+    }
 }
 
 /// Stream's side of a gym.
 #[derive(Debug, Default)]
 pub(crate) struct StreamSide {
-    /// Every channel read, by cid.
-    pub channels: BTreeMap<String, ChannelInfo>,
-    /// The cids of the gym's team.
-    pub in_team: BTreeSet<String>,
+    /// Every channel read, by cid; those of the gym's team say so ([`ChannelInfo::in_team`]).
+    pub channels: HashMap<String, ChannelInfo>,
     /// Rooms of other gyms pointing at a channel of this gym's team, by cid.
     pub claimed_elsewhere: HashMap<String, Room>,
     /// The Stream users who are members of the gym's channels, with their teams; a member id
@@ -127,6 +148,8 @@ pub(crate) async fn read_db(store: &Store, gym: GymId) -> Result<DbSide, AuditEr
     let rooms = s.rooms_with_members(gym).await?;
     side.skipped.extend(rooms.skipped);
     side.rooms = rooms.rows;
+    side.pointers =
+        side.rooms.iter().map(|r| Some(room_cid(&r.room)?.map(|cid| Pointer { key: cid.to_string(), cid }))).collect();
     let memberships = s.memberships_of_gym(gym).await?;
     side.skipped.extend(memberships.skipped);
     side.memberships = memberships.rows;
@@ -174,7 +197,8 @@ pub(crate) fn events_named(form: &ChannelIdForm) -> Vec<EventId> {
 /// Every channel of the gym's team, each page turned into the audit's smaller records as it
 /// arrives. Needs nothing from the database, so it runs while the database is read.
 pub(crate) async fn list_team(client: &Client, gym: GymId) -> Result<ChannelListing<ChannelInfo>, StreamError> {
-    let to_info: gymchat_stream::ChannelMapper<ChannelInfo> = std::sync::Arc::new(ChannelInfo::from_state);
+    let to_info: gymchat_stream::ChannelMapper<ChannelInfo> =
+        std::sync::Arc::new(|state| ChannelInfo { in_team: true, ..ChannelInfo::from_state(state) });
     client.list_all_channels_as(json!({ "team": Team::for_gym(gym).as_str() }), to_info).await
 }
 
@@ -189,8 +213,16 @@ pub(crate) struct UserLookup {
 
 impl UserLookup {
     /// Looks up the ids not asked for yet.
-    pub async fn look_up(&mut self, client: &Client, ids: impl IntoIterator<Item = String>) {
-        let ids: Vec<String> = ids.into_iter().filter(|id| self.asked.insert(id.clone())).collect();
+    pub async fn look_up(&mut self, client: &Client, ids: impl IntoIterator<Item = impl AsRef<str>>) {
+        let mut fresh = Vec::new();
+        for id in ids {
+            let id = id.as_ref();
+            if !self.asked.contains(id) {
+                self.asked.insert(id.to_owned());
+                fresh.push(id.to_owned());
+            }
+        }
+        let ids = fresh;
         if ids.is_empty() {
             return;
         }
@@ -232,8 +264,8 @@ pub(crate) async fn read_stream(
                     "more than a page of channels share the creation time {t}: the listing cannot vouch for all of them"
                 ));
             }
+            side.channels.reserve(listing.channels.len());
             for info in listing.channels {
-                side.in_team.insert(info.cid.to_string());
                 side.channels.insert(info.cid.to_string(), info);
             }
         }
@@ -242,10 +274,11 @@ pub(crate) async fn read_stream(
 
     // Channels the rooms point at that the team listing did not hold (legacy channels have no team).
     let pointed: Vec<Cid> = db
-        .rooms
+        .pointers
         .iter()
-        .filter_map(|r| room_cid(&r.room)?.ok())
-        .filter(|cid| !side.channels.contains_key(&cid.to_string()))
+        .filter_map(|p| p.as_ref()?.as_ref().ok())
+        .filter(|p| !side.channels.contains_key(&p.key))
+        .map(|p| p.cid.clone())
         .collect();
     match client.channels_by_cids(&pointed).await {
         Ok(states) => {
@@ -257,15 +290,28 @@ pub(crate) async fn read_stream(
         Err(e) => side.problems.push(format!("reading the channels the rooms point at: {e}")),
     }
     // The Stream users involved: every member of the gym's channels not looked up already.
-    let members: BTreeSet<String> = side.channels.values().flat_map(|c| c.members.iter().cloned()).collect();
+    let mut members: Vec<&str> = side
+        .channels
+        .values()
+        .flat_map(|c| c.members.iter().map(String::as_str))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    members.sort_unstable();
     users.look_up(client, members).await;
     side.users = users.found;
     side.problems.extend(users.problems);
 
     // The team's channels that no room of the gym points at: who else claims them, what they hold.
-    let ours: BTreeSet<String> =
-        db.rooms.iter().filter_map(|r| room_cid(&r.room)?.ok()).map(|c| c.to_string()).collect();
-    let unclaimed: Vec<String> = side.in_team.iter().filter(|c| !ours.contains(*c)).cloned().collect();
+    let ours = db.pointed_keys();
+    let mut unclaimed: Vec<String> = side
+        .channels
+        .iter()
+        .filter(|(cid, c)| c.in_team && !ours.contains(cid.as_str()))
+        .map(|(cid, _)| cid.clone())
+        .collect();
+    drop(ours);
+    unclaimed.sort_unstable();
     if !unclaimed.is_empty() {
         let bare: Vec<String> =
             unclaimed.iter().filter_map(|c| c.split_once(':').map(|(_, id)| id.to_owned())).collect();
