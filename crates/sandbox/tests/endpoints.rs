@@ -371,6 +371,82 @@ async fn query_channels_filters_sorts_and_bounds_its_paging() {
 }
 
 #[tokio::test]
+async fn a_teams_channels_newest_first_walk_the_index_as_a_full_scan_would_find_them() {
+    // Twelve channels of gym_4 in groups of three created at the same instant (ids out of
+    // creation order), one soft-deleted, and channels of another team and of none around them.
+    let mut c = config();
+    let mut snapshot = gym4();
+    let template = snapshot.channels[0].clone();
+    let base = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00.123456Z").unwrap().to_utc();
+    snapshot.channels = (0..12)
+        .map(|i| {
+            let mut ch = template.clone();
+            ch.id = format!("w_{}", (i * 7) % 12);
+            ch.team = Some("gym_4".to_owned());
+            ch.created_at = base + chrono::Duration::seconds(i / 3);
+            ch.deleted_at = (i == 4).then_some(base);
+            ch.messages.clear();
+            ch
+        })
+        .chain((0..4).map(|i| {
+            let mut ch = template.clone();
+            ch.id = format!("o_{i}");
+            ch.team = (i % 2 == 0).then(|| "gym_5".to_owned());
+            ch.created_at = base + chrono::Duration::seconds(i);
+            ch.messages.clear();
+            ch
+        }))
+        .collect();
+    c.initial = InitialState::Snapshot(snapshot);
+    let sbx = Sandbox::start(c).await;
+    let ids = |a: &Answer| {
+        let channels = a.body["channels"].as_array().unwrap_or_else(|| panic!("{}", a.body));
+        channels.iter().map(|c| c["channel"]["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    let at = |s: i64| (base + chrono::Duration::seconds(s)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let bounds = [
+        json!({}),
+        json!({ "$lt": at(3) }),
+        json!({ "$lte": at(2) }),
+        json!({ "$gte": at(1) }),
+        json!({ "$gt": at(1), "$lt": at(3) }),
+    ];
+    let mut compared = 0;
+    for created_at in &bounds {
+        for (limit, offset) in [(1, 0), (2, 0), (3, 0), (4, 1), (30, 0), (5, 4)] {
+            let ask = |team: serde_json::Value| {
+                let mut filter = json!({ "team": team });
+                if created_at.as_object().is_some_and(|b| !b.is_empty()) {
+                    filter["created_at"] = created_at.clone();
+                }
+                json!({ "filter_conditions": filter, "sort": [{ "field": "created_at", "direction": -1 }],
+                        "limit": limit, "offset": offset, "state": false })
+            };
+            // `"team": "gym_4"` takes the index walk; `$in` scans every channel.
+            let walked = ids(&sbx.call(Method::POST, "/channels", Some(ask(json!("gym_4")))).await);
+            let scanned = ids(&sbx.call(Method::POST, "/channels", Some(ask(json!({ "$in": ["gym_4"] })))).await);
+            assert_eq!(walked, scanned, "created_at {created_at}, limit {limit}, offset {offset}");
+            compared += usize::from(!walked.is_empty());
+        }
+    }
+    assert!(compared >= 25, "most of the pages hold channels: {compared}");
+    let newest = ids(&sbx
+        .call(
+            Method::POST,
+            "/channels",
+            Some(json!({ "filter_conditions": { "team": "gym_4" },
+        "sort": [{ "field": "created_at", "direction": -1 }], "limit": 4, "state": false })),
+        )
+        .await);
+    assert_eq!(
+        newest,
+        ["w_10", "w_3", "w_5", "w_1"],
+        "the newest three (ties by cid), then the first of the next three"
+    );
+    sbx.stop().await;
+}
+
+#[tokio::test]
 async fn multi_tenancy_keeps_user_tokens_inside_their_teams() {
     let mut c = config();
     c.initial = InitialState::Snapshot(gym4());

@@ -290,6 +290,11 @@ impl TeamSpan {
             None => false,
         }
     }
+
+    /// Whether a channel created at `t`, and every one created earlier, is before the span.
+    fn starts_after(&self, t: chrono::DateTime<Utc>) -> bool {
+        self.since.is_some_and(|since| chrono::SubsecRound::trunc_subsecs(t, 6) < since)
+    }
 }
 
 /// The team a filter requires (`"team": "x"` or `{"$eq": "x"}`, at the top or in a top-level
@@ -391,12 +396,14 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
     let app = lock(&s.app);
     check_named_teams(&app, &caller, &filter)?;
     let mut found = Vec::new();
-    let by_creation = sort == [("created_at".to_owned(), false)];
-    match team_span(&filter).filter(|_| by_creation && !s.settings.shuffle_ties) {
+    let oldest_first = sort == [("created_at".to_owned(), false)];
+    let newest_first = sort == [("created_at".to_owned(), true)];
+    let span = team_span(&filter).filter(|_| (oldest_first || newest_first) && !s.settings.shuffle_ties);
+    match span {
         // The keyset listing's shape: walk the team's channels in creation order from the lower
         // bound and stop once the page is full or the span has ended, instead of scanning every
         // channel of the app.
-        Some(span) => {
+        Some(span) if oldest_first => {
             let from = (Some(span.team.clone()), span.since.unwrap_or(chrono::DateTime::<Utc>::MIN_UTC), String::new());
             for (t, created_at, cid) in app.by_team.range(from..) {
                 if t.as_deref() != Some(span.team.as_str())
@@ -411,6 +418,32 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
                     && filter::matches(&filter, &|f| channel_field(c, &caller, f))?
                 {
                     found.push(c);
+                }
+            }
+        }
+        // Newest first (what a listing asks to learn where its span ends): the same walk
+        // backwards from the upper bound. Channels created at the same time as the page's last
+        // are all taken, so that the sort below picks the right ones by cid.
+        Some(span) => {
+            let past_team = (Some(format!("{}\0", span.team)), chrono::DateTime::<Utc>::MIN_UTC, String::new());
+            let mut last: Option<chrono::DateTime<Utc>> = None;
+            for (t, created_at, cid) in app.by_team.range(..past_team).rev() {
+                if t.as_deref() != Some(span.team.as_str())
+                    || span.starts_after(*created_at)
+                    || (found.len() >= offset + limit && last != Some(*created_at))
+                {
+                    break;
+                }
+                if span.ended_by(*created_at) {
+                    continue;
+                }
+                let Some(c) = app.channels.get(cid) else { continue };
+                if c.deleted_at.is_none()
+                    && can_see(&app, &caller, c).is_ok()
+                    && filter::matches(&filter, &|f| channel_field(c, &caller, f))?
+                {
+                    found.push(c);
+                    last = Some(*created_at);
                 }
             }
         }
