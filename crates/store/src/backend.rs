@@ -23,6 +23,11 @@ use crate::error::{Result, StoreError};
 /// sqlx's migrator keeps its bookkeeping here, so gymchat adds only `gymchat_` tables.
 pub const MIGRATIONS_TABLE: &str = "gymchat_schema_migrations";
 
+/// Rows sqlx's SQLite worker thread may hand over ahead of the reader (sqlx's default is 50): a
+/// fuller buffer wakes the reader, and the worker, less often on the large reads of an audit or
+/// a migration plan.
+const SQLITE_ROW_BUFFER: usize = 1024;
+
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -102,7 +107,8 @@ impl Store {
                     // safe to repeat, and each change commits with its journal row).
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(10));
+                    .busy_timeout(Duration::from_secs(10))
+                    .row_buffer_size(SQLITE_ROW_BUFFER);
                 let pool =
                     SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(connect_err)?;
                 Pool::Sqlite(pool)
