@@ -9,7 +9,7 @@ use gymchat_ids::{ChannelIdForm, GymId, UserId, UserIdForm, classify_channel_id,
 use gymchat_store::RoomWithMembers;
 use serde_json::{Value, json};
 
-use super::read::{ChannelInfo, DbSide, Pointer, StreamSide, events_named, value};
+use super::read::{ChannelInfo, DbSide, Pointer, RoomAndPointer, StreamSide, events_named, value};
 use super::report::{
     Archived, ChannelClass, Finding, FindingKind, GymReport, Retired, Skipped, SourceState, Sources, Summary,
 };
@@ -142,6 +142,54 @@ impl Audit<'_> {
                 "over": e.is_over(self.now),
             }),
         }
+    }
+
+    /// Each room against its channel: how many are synced, and those that cleanup retired.
+    fn rooms(
+        &mut self,
+        rooms: &[RoomAndPointer<'_>],
+        retired: &HashMap<i64, &gymchat_store::RetiredRoom>,
+    ) -> (usize, Vec<Retired>) {
+        let (db, stream) = (self.db, self.stream);
+        let (mut synced, mut retired_out) = (0, Vec::new());
+        for &(room, pointer) in rooms {
+            let r = &room.room;
+            for member in &room.members {
+                if !db.users.contains_key(member) {
+                    let e = BTreeMap::from([("user_id".to_owned(), json!(member.get()))]);
+                    let rec = "the room's member has no user row: remove the member row by hand";
+                    self.add(FindingKind::RoomMemberUserMissing, Some(r.id.get()), None, e, rec, None, false);
+                }
+            }
+            if let Some(event) = r.event_id
+                && !db.events.contains_key(&event)
+            {
+                let e = BTreeMap::from([("event_id".to_owned(), json!(event.get()))]);
+                let rec = "the room's event does not exist: the migration moves the room as a group room";
+                self.add(FindingKind::RoomEventMissing, Some(r.id.get()), None, e, rec, self.migrate(), false);
+            }
+            match pointer {
+                None => self.db_only(room, None, "the room has no channel id"),
+                Some(Err(reason)) => {
+                    self.db_only(room, None, &format!("the room's channel id is not one Stream accepts: {reason}"))
+                }
+                Some(Ok(Pointer { key, .. })) => match stream.channels.get(key) {
+                    Some(channel) => {
+                        synced += 1;
+                        self.check_pair(room, key, channel);
+                    }
+                    None => match retired.get(&r.id.get()) {
+                        Some(ret) => retired_out.push(Retired {
+                            room_id: r.id.get(),
+                            cid: ret.cid.clone(),
+                            run_id: ret.run_id.clone(),
+                        }),
+                        None => self.db_only(room, Some(key), "no channel with this cid exists in Stream"),
+                    },
+                },
+            }
+        }
+        (synced, retired_out)
     }
 
     /// A room whose channel (keyed `cid`) exists: members, ids, team, `gym_id`, frozen state.
@@ -347,48 +395,32 @@ impl Audit<'_> {
 /// Compares the two sides of `gym` and writes its report.
 pub(crate) fn compare(gym: GymId, db: &DbSide, stream: &StreamSide, now: DateTime<Utc>) -> GymReport {
     let complete = db.complete() && stream.complete();
-    let team = format!("gym_{gym}");
-    let mut a = Audit { gym, db, stream, now, complete, team, findings: Vec::new(), legacy_ids: BTreeSet::new() };
+    let audit = || Audit {
+        gym,
+        db,
+        stream,
+        now,
+        complete,
+        team: format!("gym_{gym}"),
+        findings: Vec::new(),
+        legacy_ids: BTreeSet::new(),
+    };
+    let mut a = audit();
     let retired: HashMap<i64, &gymchat_store::RetiredRoom> = db.retired.iter().map(|r| (r.room_id.get(), r)).collect();
-    let (mut synced, mut retired_out) = (0, Vec::new());
-
-    for (room, pointer) in db.rooms_and_pointers() {
-        let r = &room.room;
-        for member in &room.members {
-            if !db.users.contains_key(member) {
-                let e = BTreeMap::from([("user_id".to_owned(), json!(member.get()))]);
-                let rec = "the room's member has no user row: remove the member row by hand";
-                a.add(FindingKind::RoomMemberUserMissing, Some(r.id.get()), None, e, rec, None, false);
-            }
-        }
-        if let Some(event) = r.event_id
-            && !db.events.contains_key(&event)
-        {
-            let e = BTreeMap::from([("event_id".to_owned(), json!(event.get()))]);
-            let rec = "the room's event does not exist: the migration moves the room as a group room";
-            a.add(FindingKind::RoomEventMissing, Some(r.id.get()), None, e, rec, a.migrate(), false);
-        }
-        match pointer {
-            None => a.db_only(room, None, "the room has no channel id"),
-            Some(Err(reason)) => {
-                a.db_only(room, None, &format!("the room's channel id is not one Stream accepts: {reason}"))
-            }
-            Some(Ok(Pointer { key, .. })) => match stream.channels.get(key) {
-                Some(channel) => {
-                    synced += 1;
-                    a.check_pair(room, key, channel);
-                }
-                None => match retired.get(&r.id.get()) {
-                    Some(ret) => retired_out.push(Retired {
-                        room_id: r.id.get(),
-                        cid: ret.cid.clone(),
-                        run_id: ret.run_id.clone(),
-                    }),
-                    None => a.db_only(room, Some(key), "no channel with this cid exists in Stream"),
-                },
-            },
-        }
-    }
+    // Each room's checks read both sides and nothing else: the rooms are compared in two halves
+    // at once, on two threads.
+    let rooms: Vec<RoomAndPointer<'_>> = db.rooms_and_pointers().collect();
+    let (first, second) = rooms.split_at(rooms.len() / 2);
+    let mut b = audit();
+    let ((synced_first, retired_first), (synced_second, retired_second)) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| b.rooms(second, &retired));
+        let first = a.rooms(first, &retired);
+        (first, second.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    a.findings.append(&mut b.findings);
+    a.legacy_ids.append(&mut b.legacy_ids);
+    let synced = synced_first + synced_second;
+    let retired_out: Vec<Retired> = retired_first.into_iter().chain(retired_second).collect();
 
     let moved: HashMap<&str, &gymchat_store::ChannelMove> = db.moves.iter().map(|m| (m.old_cid.as_str(), m)).collect();
     let mut archived = Vec::new();

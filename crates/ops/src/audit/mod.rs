@@ -54,27 +54,39 @@ pub async fn audit_gym(
     let started = std::time::Instant::now();
     progress(Stage::Database(gym));
     // The team's listing needs nothing from the database: both are read at once, and the users
-    // the database expects are looked up while the listing goes on.
-    let (db, team_listing) = tokio::join!(
-        async {
-            let db = read::read_db(store, gym).await?;
-            tracing::info!(%gym, elapsed = ?started.elapsed(), "audit: database read");
-            let users = read::UserLookup::expected(client, gym, &db).await;
-            Ok::<_, AuditError>((db, users))
-        },
-        async {
-            let listing = read::list_team(client, gym).await;
+    // the database expects are looked up while the listing goes on. The listing is a task of its
+    // own: polled beside the database read in one task, it waited whenever the read's rows were
+    // ready faster than they were taken (for most of a large gym's read).
+    let listing = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let listing = read::list_team(&client, gym).await;
             tracing::info!(%gym, elapsed = ?started.elapsed(), "audit: team listing read");
             listing
         }
-    );
+    });
+    let db = async {
+        let db = read::read_db(store, gym).await?;
+        tracing::info!(%gym, elapsed = ?started.elapsed(), "audit: database read");
+        let users = read::UserLookup::expected(client, gym, &db).await;
+        Ok::<_, AuditError>((db, users))
+    };
+    let db = db.await;
+    if db.is_err() {
+        listing.abort();
+    }
     let (mut db, users) = db?;
+    // A panic in the listing is the audit's own.
+    let team_listing = listing.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     tracing::info!(%gym, rooms = db.rooms.len(), elapsed = ?started.elapsed(), "audit: database and team listing read");
     progress(Stage::Stream(gym));
     let stream = read::read_stream(store, client, gym, &mut db, team_listing, users).await;
     tracing::info!(%gym, channels = stream.channels.len(), elapsed = ?started.elapsed(), "audit: Stream read");
     let report = compare::compare(gym, &db, &stream, now);
     tracing::info!(%gym, findings = report.findings.len(), elapsed = ?started.elapsed(), "audit: compared");
+    // A large gym's two sides are hundreds of thousands of small allocations: they are freed on
+    // a thread of their own, off the way to the report (here, if no thread can be had).
+    let _ = std::thread::Builder::new().name("audit-free".into()).spawn(move || drop((db, stream)));
     progress(Stage::Done(gym));
     Ok(report)
 }
