@@ -326,7 +326,7 @@ pub struct GenerateArgs {
     /// Messages per room.
     #[arg(long, default_value_t = 0)]
     pub messages: usize,
-    /// Seed: the same options and seed give the same file.
+    /// Seed: the same options and seed give the same file (on the same UTC day).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }

@@ -2,7 +2,8 @@
 //! size, for rehearsals and benchmarks. Every gym is in the state gym 4 was in before its
 //! migration: Stream users in the legacy form `user_{U}` without teams, channels with legacy ids
 //! and no team (`direct_user_{a}_user_{b}`, `room_{Name}_{creator}`, `event_{E}_{hash}`), rooms in
-//! the database pointing at them. The same options and seed give the same file.
+//! the database pointing at them. The same options and seed give the same file (on the same UTC
+//! day: events end relative to it).
 
 use anyhow::{Context, Result, ensure};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -23,7 +24,10 @@ pub fn fixture(args: &GenerateArgs) -> Result<Value> {
     ensure!(args.members >= 2 && args.members <= args.users, "--members must be between 2 and --users");
     let mut rng = StdRng::seed_from_u64(args.seed);
     let start = Utc.with_ymd_and_hms(2025, 1, 1, 8, 0, 0).single().context("start time")?;
-    let now = Utc::now();
+    // Events end relative to today (half are over, half to come), taken at midnight UTC so that
+    // two runs on one day write the same file: taken to the second, two runs a moment apart
+    // could straddle a second and differ.
+    let now = Utc::now().date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
     let (mut gyms, mut users, mut user_gyms, mut events, mut rooms, mut members) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut stream_users, mut channels) = (Vec::new(), Vec::new());
