@@ -15,12 +15,14 @@
 //!   time scale). One odd reading never shrinks the window. A length learnt from one operation
 //!   holds for every operation, at once also for those already in use, and calls waiting for a
 //!   slot of the old windows reserve again instead of sleeping out the old spacing.
-//! - **Slots.** gymchat's calls start as soon as the burst cap (below) lets them, until its share
-//!   of the window is spent; then they wait for the next window. None starts in a guard band at
-//!   the window's end, so no call sent late in one window lands in the next one's count. (Spread
-//!   evenly over the window instead, the calls would leave the live app neither more of the window
-//!   nor more of any second, and a run would only end later: by up to a window's idle tail per
-//!   operation.)
+//! - **Slots.** While the answers show no other traffic in the window, gymchat's calls start as
+//!   soon as the burst cap (below) lets them, until its share of the window is spent; then they
+//!   wait for the next window. Once other traffic shows (and before the window's first answer),
+//!   the calls left are spread evenly over the time left, so that they interleave with the live
+//!   app's while its course is still being learnt: sent at once, early in a window, they would
+//!   be counted against a projection of a few calls, and the live app's last calls could find the
+//!   window spent. None starts in a guard band at the window's end, so no call sent late in one
+//!   window lands in the next one's count.
 //! - **Bursts.** Stream also caps each second at limit ÷ 30, shared with the other traffic. Two of
 //!   gymchat's calls never leave closer together than what the cap leaves it allows, with a
 //!   margin: neither as slots nor as departures, so calls whose slots fell due together (the
@@ -277,7 +279,16 @@ impl Pacer {
                     continue;
                 }
                 let min_gap = p.min_gap_us(share);
-                let slot = if p.used == 0 { start } else { start.max(p.last_slot_us + min_gap) };
+                let slot = if p.used == 0 {
+                    start
+                } else if p.observed.is_some_and(|o| o.others == 0) {
+                    // The window holds no other traffic so far: at the burst cap's pace.
+                    start.max(p.last_slot_us + min_gap)
+                } else {
+                    // Other traffic, or no answer in this window yet: spread over what is left.
+                    let from = p.last_slot_us.max(p.window_end_us - p.window_us);
+                    start.max(from + end.saturating_sub(from) / left).max(p.last_slot_us + min_gap)
+                };
                 // `end` is already a guard band before the window's end: a slot at it is safe.
                 if slot > end {
                     start = p.window_end_us;
@@ -478,20 +489,32 @@ mod tests {
     }
 
     #[test]
-    fn the_first_call_goes_at_once_and_the_rest_at_the_burst_caps_pace() {
+    fn the_first_call_goes_at_once_and_the_rest_are_spread_over_the_window() {
         let pacer = Pacer::new(0.5);
-        // DeleteChannel: 60 a minute, so a burst cap of 2 a second (120 a minute); the live app
-        // keeps at least its half of the window (30), and gymchat takes 0.6 of the 90 left: 54 a
-        // minute, one every 1.11 s, until its 30 of the window are spent.
+        // DeleteChannel: 60 a minute, half of it is 30; before any answer, 29 over the ~59 s left.
         assert_eq!(pacer.reserve("DeleteChannel").wait, Duration::ZERO);
-        let waits: Vec<Duration> = (1..30).map(|_| pacer.reserve("DeleteChannel").wait).collect();
+        let second = pacer.reserve("DeleteChannel").wait;
+        assert!(second > Duration::from_millis(1_900) && second < Duration::from_millis(2_100), "{second:?}");
+    }
+
+    #[test]
+    fn alone_in_the_window_calls_go_at_the_burst_caps_pace() {
+        let pacer = Pacer::new(0.5);
+        let now_s = now_us() / 1_000_000;
+        // An answer showing nobody else spent the window: 59 of 60 left after gymchat's call.
+        answer(&pacer, "DeleteChannel", 60, 59, now_s + 60);
+        // A burst cap of 2 a second (120 a minute); the live app keeps at least its half of the
+        // window (30), and gymchat takes 0.6 of the 90 left: 54 a minute, one every 1.11 s, until
+        // its 30 of the window are spent.
+        let first = pacer.reserve("DeleteChannel").wait;
+        let waits: Vec<Duration> = (1..29).map(|_| pacer.reserve("DeleteChannel").wait - first).collect();
         for (n, wait) in waits.iter().enumerate() {
             let expected = 1_111 * (n as u64 + 1);
             let ms = wait.as_millis() as u64;
             assert!(ms + 5 >= expected && ms <= expected + 5, "call {}: {wait:?}", n + 2);
         }
         // The 31st belongs to the next window.
-        assert!(pacer.reserve("DeleteChannel").wait >= Duration::from_secs(58));
+        assert!(pacer.reserve("DeleteChannel").wait >= Duration::from_secs(55));
     }
 
     #[test]
