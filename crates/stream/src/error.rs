@@ -94,7 +94,8 @@ pub struct StreamError {
 }
 
 impl StreamError {
-    pub(crate) fn new(operation: &'static str, kind: ErrorKind) -> Self {
+    /// An error of `operation`, without rate-limit state.
+    pub fn new(operation: &'static str, kind: ErrorKind) -> Self {
         Self { operation, kind, rate_limit: None, retry_after: None }
     }
 

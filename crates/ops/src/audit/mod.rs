@@ -16,7 +16,7 @@ pub mod report;
 use chrono::{DateTime, Utc};
 use gymchat_ids::GymId;
 use gymchat_store::{Store, StoreError};
-use gymchat_stream::Client;
+use gymchat_stream::{Client, ErrorKind, StreamError};
 
 pub use report::{AuditReport, Finding, FindingKind, GymReport, REPORT_VERSION};
 
@@ -55,9 +55,11 @@ pub async fn audit_gym(
     progress(Stage::Database(gym));
     // The team's listing needs nothing from the database: both are read at once, and the users
     // the database expects are looked up while the listing goes on. The listing is a task of its
-    // own: polled beside the database read in one task, it waited whenever the read's rows were
-    // ready faster than they were taken (for most of a large gym's read).
-    let listing = tokio::spawn({
+    // own (polled beside the database read in one task, it waited whenever the read's rows were
+    // ready faster than they were taken: for most of a large gym's read), in a set that stops it
+    // whenever the audit stops early (a database error, or a caller that gave up).
+    let mut listing = tokio::task::JoinSet::new();
+    listing.spawn({
         let client = client.clone();
         async move {
             let listing = read::list_team(&client, gym).await;
@@ -65,19 +67,20 @@ pub async fn audit_gym(
             listing
         }
     });
-    let db = async {
+    let (mut db, users) = async {
         let db = read::read_db(store, gym).await?;
         tracing::info!(%gym, elapsed = ?started.elapsed(), "audit: database read");
         let users = read::UserLookup::expected(client, gym, &db).await;
         Ok::<_, AuditError>((db, users))
-    };
-    let db = db.await;
-    if db.is_err() {
-        listing.abort();
     }
-    let (mut db, users) = db?;
-    // A panic in the listing is the audit's own.
-    let team_listing = listing.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    .await?;
+    let team_listing = match listing.join_next().await {
+        Some(Ok(listing)) => listing,
+        // A panic in the listing is the audit's own.
+        Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Cancelled: only when the runtime shuts down under the audit.
+        _ => Err(StreamError::new("QueryChannels", ErrorKind::Connection("the team listing was stopped".into()))),
+    };
     tracing::info!(%gym, rooms = db.rooms.len(), elapsed = ?started.elapsed(), "audit: database and team listing read");
     progress(Stage::Stream(gym));
     let stream = read::read_stream(store, client, gym, &mut db, team_listing, users).await;

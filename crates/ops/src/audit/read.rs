@@ -239,11 +239,10 @@ impl UserLookup {
                 fresh.push(id.to_owned());
             }
         }
-        let ids = fresh;
-        if ids.is_empty() {
+        if fresh.is_empty() {
             return;
         }
-        match client.users_by_ids(&ids).await {
+        match client.users_by_ids(&fresh).await {
             Ok(users) => self
                 .found
                 .extend(users.into_iter().map(|u| (u.id.to_string(), u.teams.iter().map(|t| t.to_string()).collect()))),
