@@ -12,7 +12,9 @@
 # Usage: bench/migrate.sh [SCENARIO] [ROOMS] [USERS]
 #   SCENARIO: rebuild (history none, budget 1.0; default), copy (history copy, 50 messages a room,
 #   budget 1.0), default-budget (history none, budget 0.5), one-at-a-time (history none, budget
-#   1.0, --concurrency 1). Needs python3 and /usr/bin/time.
+#   1.0, --concurrency 1), seed (history none, budget 1.0, one call at a time with a fixed sleep
+#   after each: the rate window ÷ the operation's documented limit, never reading the headers).
+#   Needs python3 and /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario="${1:-rebuild}"
@@ -22,12 +24,13 @@ scale="${TIME_SCALE:-60}"
 work="$(mktemp -d)"
 trap 'kill $sandbox 2>/dev/null || true; rm -rf "$work"' EXIT
 
-history=none; budget=1.0; messages=0; concurrency="${CONCURRENCY:-32}"
+history=none; budget=1.0; messages=0; concurrency="${CONCURRENCY:-32}"; fixed_sleeps=false
 case "$scenario" in
   rebuild) ;;
   copy) history=copy; messages=50 ;;
   default-budget) budget=0.5 ;;
   one-at-a-time) concurrency=1 ;;
+  seed) concurrency=1; fixed_sleeps=true ;;
   *) echo "unknown scenario $scenario" >&2; exit 2 ;;
 esac
 
@@ -49,7 +52,7 @@ curl -s -X POST "$STREAM_URL/_sandbox/stats/reset" > /dev/null
 curl -s "$STREAM_URL/_sandbox/stats" > "$work/plan-stats.json"
 curl -s -X POST "$STREAM_URL/_sandbox/stats/reset" > /dev/null
 status=0
-/usr/bin/time -v -o "$work/time.txt" "$gymchat" migrate apply --plan "$work/plan.json" --yes \
+GYMCHAT_FIXED_SLEEPS="$fixed_sleeps" /usr/bin/time -v -o "$work/time.txt" "$gymchat" migrate apply --plan "$work/plan.json" --yes \
   --concurrency "$concurrency" > "$work/report.json" 2> "$work/apply.err" || status=$?
 curl -s "$STREAM_URL/_sandbox/stats" > "$work/apply-stats.json"
 

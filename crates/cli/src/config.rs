@@ -41,6 +41,11 @@ pub struct GlobalOpts {
     /// paces for them from its first call instead of learning them from the headers.
     #[arg(long, env = "GYMCHAT_RATE_WINDOW", default_value_t = 60.0, global = true, value_parser = rate_window)]
     pub rate_window: f64,
+    /// Benchmarks only: instead of pacing by the rate-limit headers, one call at a time with a
+    /// fixed sleep after each (the rate window ÷ (documented limit × rate budget)), the baseline
+    /// of `bench/migrate.sh seed`. Use with `--concurrency 1`.
+    #[arg(long, env = "GYMCHAT_FIXED_SLEEPS", global = true, hide = true)]
+    pub fixed_sleeps: bool,
 }
 
 /// Parses `--rate-budget`: a fraction in (0, 1].

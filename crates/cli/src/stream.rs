@@ -12,5 +12,10 @@ pub fn client(global: &GlobalOpts) -> Result<Client> {
     let mut config = ClientConfig::new(&global.stream_url, key, secret.expose());
     config.budget_share = global.rate_budget;
     config.rate_window = global.rate_window();
+    if global.fixed_sleeps {
+        config.pace = false;
+        config.fixed_sleeps = true;
+        config.max_in_flight = 1;
+    }
     Client::new(config).context("cannot build the Stream client")
 }

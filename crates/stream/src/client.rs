@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::error::{ErrorKind, RateLimit, StreamError};
-use crate::pacing::Pacer;
+use crate::pacing::{Pacer, documented_limit};
 use crate::token::server_token;
 
 fn now_ms() -> u64 {
@@ -81,6 +81,11 @@ pub struct ClientConfig {
     /// Pace calls within `budget_share` of the rate limits. Turn off only against a sandbox
     /// running without limits (benchmarks of the client itself).
     pub pace: bool,
+    /// With `pace` off: after each call, sleep a fixed interval, the operation's documented
+    /// limit spread over `rate_window` at `budget_share` (`rate_window ÷ (limit × share)`),
+    /// never reading the headers: how a script keeps under Stream's limits with fixed sleeps.
+    /// A baseline for benchmarks only (`bench/migrate.sh seed`), with `max_in_flight` 1.
+    pub fixed_sleeps: bool,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -109,6 +114,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             rate_window: Duration::from_secs(60),
             pace: true,
+            fixed_sleeps: false,
         }
     }
 }
@@ -302,7 +308,13 @@ impl Client {
         if !self.config.pace {
             let _place = self.in_flight.enter().await.map_err(closed)?;
             let attempt = Attempt { number: attempt, paced: Duration::ZERO };
-            return Ok((self.call_once(operation, method, path, query, body, attempt).await, false));
+            let result = self.call_once(operation, method, path, query, body, attempt).await;
+            if self.config.fixed_sleeps {
+                // The place is held while sleeping: the next call waits out the interval too.
+                let per_window = documented_limit(operation) as f64 * self.config.budget_share;
+                tokio::time::sleep(self.config.rate_window.div_f64(per_window.max(1.0))).await;
+            }
+            return Ok((result, false));
         }
         let mut paced = Duration::ZERO;
         let (slot, _permit) = loop {

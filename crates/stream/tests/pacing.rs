@@ -90,3 +90,40 @@ async fn heavier_live_traffic_slows_gymchat_down() {
         assert!(w["accepted"].as_u64().unwrap() <= 60, "gymchat kept to what was left: {w}");
     }
 }
+
+#[tokio::test]
+async fn fixed_sleeps_send_one_call_at_a_time_and_sleep_after_each() {
+    // The benchmarks' baseline: no pacing, a fixed sleep of the window ÷ the documented limit
+    // after each call (UpdateUsers: 300 a window of 3 s at the whole budget, so 10 ms), one call
+    // in flight however many tasks call.
+    let mut sandbox_config = Config::new(KEY, SECRET);
+    sandbox_config.time_scale = 20.0;
+    let s = sandbox(sandbox_config).await;
+    let mut config = ClientConfig::new(&s.url, KEY, SECRET);
+    config.pace = false;
+    config.fixed_sleeps = true;
+    config.max_in_flight = 1;
+    config.budget_share = 1.0;
+    config.rate_window = Duration::from_secs(3);
+    let client = Client::new(config).unwrap();
+    let started = tokio::time::Instant::now();
+    let tasks: Vec<_> = (0..4)
+        .map(|t| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                for i in 0..5 {
+                    client.upsert_users(&[User::new(member(t * 100 + i + 1))]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let stats = stats(&s.url).await;
+    assert_eq!(stats["operations"]["UpdateUsers"]["calls"], 20, "{stats}");
+    assert_eq!(stats["operations"]["UpdateUsers"]["rate_limited"], 0, "{stats}");
+    assert_eq!(stats["in_flight_peak"], 1, "one call at a time: {stats}");
+    assert!(elapsed >= Duration::from_millis(200), "20 calls, each followed by 10 ms of sleep: {elapsed:?}");
+}
