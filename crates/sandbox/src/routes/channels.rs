@@ -399,6 +399,12 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
     let oldest_first = sort == [("created_at".to_owned(), false)];
     let newest_first = sort == [("created_at".to_owned(), true)];
     let span = team_span(&filter).filter(|_| (oldest_first || newest_first) && !s.settings.shuffle_ties);
+    // A live channel the caller may see and the filter admits.
+    let admitted = |c: &ChannelRec| -> Result<bool, ApiError> {
+        Ok(c.deleted_at.is_none()
+            && can_see(&app, &caller, c).is_ok()
+            && filter::matches(&filter, &|f| channel_field(c, &caller, f))?)
+    };
     match span {
         // The keyset listing's shape: walk the team's channels in creation order from the lower
         // bound and stop once the page is full or the span has ended, instead of scanning every
@@ -413,10 +419,7 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
                     break;
                 }
                 let Some(c) = app.channels.get(cid) else { continue };
-                if c.deleted_at.is_none()
-                    && can_see(&app, &caller, c).is_ok()
-                    && filter::matches(&filter, &|f| channel_field(c, &caller, f))?
-                {
+                if admitted(c)? {
                     found.push(c);
                 }
             }
@@ -438,10 +441,7 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
                     continue;
                 }
                 let Some(c) = app.channels.get(cid) else { continue };
-                if c.deleted_at.is_none()
-                    && can_see(&app, &caller, c).is_ok()
-                    && filter::matches(&filter, &|f| channel_field(c, &caller, f))?
-                {
+                if admitted(c)? {
                     found.push(c);
                     last = Some(*created_at);
                 }
@@ -449,10 +449,7 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
         }
         None => {
             for c in app.channels.values() {
-                if c.deleted_at.is_some() || can_see(&app, &caller, c).is_err() {
-                    continue;
-                }
-                if filter::matches(&filter, &|f| channel_field(c, &caller, f))? {
+                if admitted(c)? {
                     found.push(c);
                 }
             }
