@@ -11,8 +11,8 @@
 //! - **Windows.** The pacer counts its own calls per window. Windows are aligned to
 //!   `x-ratelimit-reset`; they last one minute (Stream's rule, or the length the pacer was
 //!   told: [`Pacer::with_window`], for a sandbox with a time scale) unless the headers clearly
-//!   show a shorter one (consecutive resets a shorter period apart, seen twice in a row: a sandbox with a
-//!   time scale). One odd reading never shrinks the window. A length learnt from one operation
+//!   show a shorter one (the resets of two consecutive windows a shorter period apart: a sandbox
+//!   with a time scale). Resets within one window never shrink it. A length learnt from one operation
 //!   holds for every operation, at once also for those already in use, and calls waiting for a
 //!   slot of the old windows reserve again instead of sleeping out the old spacing.
 //! - **Slots.** While the answers show no other traffic in the window, gymchat's calls start as
