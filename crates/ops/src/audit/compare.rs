@@ -424,11 +424,8 @@ pub(crate) fn compare(gym: GymId, db: &DbSide, stream: &StreamSide, now: DateTim
 
     let moved: HashMap<&str, &gymchat_store::ChannelMove> = db.moves.iter().map(|m| (m.old_cid.as_str(), m)).collect();
     let mut archived = Vec::new();
-    let ours = db.pointed_keys();
-    let mut unclaimed: Vec<(&String, &ChannelInfo)> =
-        stream.channels.iter().filter(|(cid, c)| c.in_team && !ours.contains(cid.as_str())).collect();
-    unclaimed.sort_unstable_by_key(|(cid, _)| *cid);
-    for (cid, channel) in unclaimed {
+    for cid in &stream.unclaimed {
+        let Some(channel) = stream.channels.get(cid) else { continue };
         match moved.get(cid.as_str()) {
             Some(m) => {
                 archived.push(Archived { cid: cid.clone(), room_id: m.room_id.get(), new_cid: m.new_cid.clone() })

@@ -111,6 +111,8 @@ impl DbSide {
 pub(crate) struct StreamSide {
     /// Every channel read, by cid; those of the gym's team say so ([`ChannelInfo::in_team`]).
     pub channels: FastMap<String, ChannelInfo>,
+    /// The cids of the team's channels that no room of the gym points at, sorted.
+    pub unclaimed: Vec<String>,
     /// Rooms of other gyms pointing at a channel of this gym's team, by cid.
     pub claimed_elsewhere: HashMap<String, Room>,
     /// The Stream users who are members of the gym's channels, with their teams; a member id
@@ -364,6 +366,7 @@ pub(crate) async fn read_stream(
             db.problems.push(format!("reading the events channels name: {e}"));
         }
     }
+    side.unclaimed = unclaimed;
     side
 }
 
