@@ -68,8 +68,8 @@ pub async fn run(global: &GlobalOpts, args: &CleanupArgs) -> Result<(Value, u8)>
     eprintln!(
         "run {}: {} done, {} failed, {} refused; undo its database changes with `gymchat cleanup undo {}`",
         applied.run_id,
-        applied.outcomes.iter().filter(|o| o.state == "done").count(),
-        applied.outcomes.iter().filter(|o| o.state != "done").count(),
+        applied.outcomes.iter().filter(|o| o.state == gymchat_store::ActionState::Done).count(),
+        applied.outcomes.iter().filter(|o| o.state != gymchat_store::ActionState::Done).count(),
         applied.refused.len(),
         applied.run_id
     );

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use anyhow::{Context, Result, bail, ensure};
 use chrono::Utc;
 use gymchat_ids::GymId;
-use gymchat_ops::migrate::apply::{Progress, count_states};
 use gymchat_ops::migrate::{self, ApplyOptions, Options, Plan};
+use gymchat_ops::migrate::{Progress, count_states};
 use gymchat_store::{Store, redact_url};
 use gymchat_stream::Client;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -257,7 +257,7 @@ async fn status(store: &Store, run_id: Option<&str>) -> Result<(Value, u8)> {
             let items = s.migration_items(id).await?;
             let failed: Vec<_> = items
                 .iter()
-                .filter(|i| i.last_error.is_some() && i.state != "done")
+                .filter(|i| i.last_error.is_some() && i.state != gymchat_store::ItemState::Done)
                 .map(|i| json!({ "kind": i.kind, "old_id": i.old_id, "new_id": i.new_id, "state": i.state, "attempts": i.attempts, "error": i.last_error }))
                 .collect();
             eprintln!("{} {}: {:?}", run.run_id, run.state, count_states(&items));

@@ -20,7 +20,7 @@ fn identity(args: &ServeArgs) -> Result<IdentityConfig> {
             url: url.clone(),
             issuer: args.jwt_issuer.clone().context("--jwks-url needs --jwt-issuer")?,
             audience: args.jwt_audience.clone().context("--jwks-url needs --jwt-audience")?,
-            refetch_interval: gymchat_service::auth::JWKS_REFETCH_INTERVAL,
+            refetch_interval: gymchat_service::JWKS_REFETCH_INTERVAL,
         }),
         _ => bail!("say who issues the callers' tokens: --jwks-url (production) or --jwt-hs256-secret (development)"),
     }

@@ -4,7 +4,7 @@
 
 use gymchat_ids::{Cid, GymId};
 use gymchat_ops::audit;
-use gymchat_ops::cleanup::{self, Action, Options, Plan};
+use gymchat_ops::cleanup::{self, Options, Plan};
 use gymchat_sandbox::Snapshot;
 use gymchat_sandbox::model::MessageRec;
 use gymchat_store::DbFixture;
@@ -75,7 +75,7 @@ on_both_backends! {
         let before = (rooms_as_stored(&db).await, room_rows_as_stored(&db).await);
         let options = Options { remove_rooms: true, ..Options::default() };
         let plan = plan_for(&w, options).await;
-        let kinds: Vec<&str> = plan.actions.iter().map(Action::kind).collect();
+        let kinds: Vec<&str> = plan.actions.iter().map(|a| a.kind().as_str()).collect();
         assert_eq!(kinds.iter().filter(|k| **k == "remove_room").count(), 9, "{kinds:?}");
         assert!(!kinds.contains(&"retire_room"));
 
@@ -111,7 +111,7 @@ on_both_backends! {
 
         // A dry run: the plan, and nothing changed.
         let plan = plan_for(&w, options).await;
-        let kinds: Vec<&str> = plan.actions.iter().map(Action::kind).collect();
+        let kinds: Vec<&str> = plan.actions.iter().map(|a| a.kind().as_str()).collect();
         assert_eq!(kinds.iter().filter(|k| **k == "delete_channel").count(), 2);
         assert_eq!(kinds.iter().filter(|k| **k == "retire_room").count(), 9);
         assert!(plan.refused.is_empty(), "{:?}", plan.refused);

@@ -293,7 +293,7 @@ on_both_backends! {
         script(answers).await;
         let stopped = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap();
         assert_eq!(stopped.exit_code(), 2, "{stopped:#?}");
-        assert_eq!(stopped.state, "stopped");
+        assert_eq!(stopped.state, gymchat_store::RunState::Stopped);
         assert!(stopped.message.as_deref().unwrap().contains("circuit breaker"), "{:?}", stopped.message);
         assert!(!stopped.failed.is_empty());
         assert!(stopped.failed.iter().all(|f| f.error.is_some()));

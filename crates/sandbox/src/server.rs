@@ -26,7 +26,7 @@ use crate::faults::Faults;
 use crate::model::App;
 use crate::pipeline::{ConnControl, pipeline};
 use crate::ratelimit::Limiter;
-use crate::routes::{app, channels, inspect, messages, users};
+use crate::routes::{app, channels, inspect, messages, query, users};
 use crate::state::{Settings, Shared, lock};
 
 /// How long shutdown waits for open connections before closing them.
@@ -38,7 +38,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/users", post(users::upsert).patch(users::update_partial).get(users::query))
         .route("/users/delete", post(users::delete_many))
         .route("/users/{id}", axum::routing::delete(users::delete_one))
-        .route("/channels", post(channels::query))
+        .route("/channels", post(query::query))
         .route("/channels/delete", post(channels::delete_many))
         .route(
             "/channels/{type}/{id}",

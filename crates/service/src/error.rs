@@ -6,6 +6,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gymchat_store::StoreError;
 use gymchat_stream::StreamError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every error answer: `{"detail": "…"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for a person; never internal text in a 5xx.
+    pub detail: String,
+}
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +69,12 @@ impl ApiError {
     }
 }
 
+impl From<gymchat_ids::IdError> for ApiError {
+    fn from(e: gymchat_ids::IdError) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "database error");
@@ -83,6 +98,6 @@ impl From<StreamError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(crate::openapi::ErrorBody { detail: self.detail })).into_response()
+        (self.status, Json(ErrorBody { detail: self.detail })).into_response()
     }
 }

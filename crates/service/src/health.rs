@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `GET /healthz`.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "done", body = Object)))]

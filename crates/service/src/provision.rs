@@ -17,6 +17,7 @@ use gymchat_ids::{ChannelId, ChannelType, Cid, EventId, GymId, RoomId, StreamUse
 use gymchat_store::{NewRoom, Room, Store, StoreError, User};
 use gymchat_stream::model::{ChannelData, ChannelUpdate, User as StreamUser, UserPatch};
 use gymchat_stream::{Client, StreamError};
+use gymchat_tenant::Purpose;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
@@ -99,9 +100,8 @@ pub(crate) async fn ensure_bot(stream: &Client, gym: GymId) -> Result<StreamUser
 
 /// The room's cid, or 409 when it has no channel.
 pub(crate) fn room_cid(room: &Room) -> ApiResult<Cid> {
-    let id = room.stream_channel_id.as_deref().ok_or_else(|| ApiError::conflict("this room has no chat channel"))?;
-    let cid = ChannelType::parse(&room.stream_channel_type)
-        .and_then(|t| ChannelId::parse(id).map(|id| Cid::new(t, id)))
+    let cid = gymchat_tenant::room_cid(room)
+        .ok_or_else(|| ApiError::conflict("this room has no chat channel"))?
         .map_err(|e| {
             tracing::error!(room = %room.id, error = %e, "room points at a malformed channel id");
             ApiError::conflict("this room's chat channel id is malformed")
@@ -175,7 +175,7 @@ pub(crate) async fn create_room(store: &Store, stream: &Client, spec: &RoomSpec)
     let channel_id = match &spec.channel_id {
         Some(id) => id.clone(),
         None => {
-            let id = ChannelId::group(spec.gym, room_id);
+            let id = Purpose::Group(room_id).channel_id(spec.gym)?;
             tx.set_room_stream_channel_id(room_id, id.as_str(), now).await?;
             id
         }
@@ -195,15 +195,12 @@ pub(crate) async fn create_room(store: &Store, stream: &Client, spec: &RoomSpec)
     }
     let cid = Cid::new(ChannelType::messaging(), channel_id.clone());
     let member_ids: Vec<StreamUserId> = spec.members.iter().map(|u| StreamUserId::for_member(spec.gym, u.id)).collect();
-    let mut custom = Map::new();
-    custom.insert("name".into(), Value::String(spec.name.clone()));
-    custom.insert("gym_id".into(), json!(spec.gym.get()));
     let data = ChannelData {
         created_by_id: Some(spec.creator.clone()),
-        team: Some(Team::for_gym(spec.gym)),
+        team: Some(gymchat_tenant::team(spec.gym)),
         members: member_ids.iter().take(PER_CALL).cloned().collect(),
         frozen: None,
-        custom,
+        custom: gymchat_tenant::channel_custom(spec.gym, Some(&spec.name)),
     };
     let created = async {
         let state = stream.get_or_create_channel(&cid, Some(&data), 0, None).await?.body;
@@ -243,4 +240,21 @@ async fn forget_channel(stream: &Client, cid: &Cid) {
     if let Err(e) = stream.delete_channel(cid, true).await {
         tracing::error!(%cid, error = %e, "a channel without a room is left behind; `gymchat audit` reports it");
     }
+}
+
+/// The channel as Stream has it (without state), or `None` when it does not exist.
+pub(crate) async fn stream_channel(
+    stream: &Client,
+    cid: &Cid,
+) -> Result<Option<gymchat_stream::model::Channel>, StreamError> {
+    let query = gymchat_stream::model::ChannelQuery {
+        filter_conditions: json!({ "cid": cid.to_string() }),
+        sort: Vec::new(),
+        limit: 1,
+        offset: 0,
+        state: false,
+        message_limit: 0,
+        member_limit: 0,
+    };
+    Ok(stream.query_channels(&query).await?.body.into_iter().next().map(|state| state.channel))
 }

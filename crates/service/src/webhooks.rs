@@ -21,9 +21,8 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::openapi::ErrorBody;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
 
 /// 401 unless `signature` is the HMAC-SHA256 of `body` keyed with `secret`.
 fn verify(secret: &str, body: &[u8], signature: Option<&str>) -> ApiResult<()> {

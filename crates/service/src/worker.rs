@@ -11,12 +11,14 @@ use gymchat_stream::model::{NewMessage, SendOptions};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::AppState;
+use crate::access::active_member;
 use crate::auth::WorkerKey;
+use crate::chat::event::event_room;
+use crate::docs::WorkerRefusals;
 use crate::error::{ApiError, ApiResult};
-use crate::openapi::WorkerRefusals;
 use crate::provision::{self, room_cid};
-use crate::rooms::{ChatRoom, active_member, event_room};
+use crate::shapes::ChatRoom;
+use crate::state::AppState;
 
 fn ids(gym: i64, event: i64) -> ApiResult<(GymId, EventId)> {
     let gym = GymId::new(gym).map_err(|_| ApiError::unprocessable(format!("gym_id {gym} is not valid")))?;

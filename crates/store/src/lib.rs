@@ -8,6 +8,7 @@
 //!   webhook ids.
 //! - [`model`]: the rows as typed values, ids from `gymchat_ids`.
 //! - [`fixture`]: loading a fixture file's `db` section, all or nothing.
+//! - [`states`]: the states and kinds gymchat's journals record, as types.
 //! - `value`: decoders for production's column types.
 //! - `catalog`: the database's columns (types, nullability, defaults, enum labels), learnt at open.
 //!
@@ -25,6 +26,7 @@ pub mod error;
 pub mod fixture;
 pub mod model;
 pub mod repo;
+pub mod states;
 mod value;
 
 pub use backend::{Backend, MIGRATIONS_TABLE, Session, Store, redact_url};
@@ -38,3 +40,4 @@ pub use repo::{
     CallerInGym, ChannelMove, CleanupAction, Lease, MigrationItem, MigrationRun, NewItem, NewRoom, RetiredRoom, Rows,
     SkippedRow, TextRow, direct_room_key, event_room_key, general_room_key,
 };
+pub use states::{ActionKind, ActionState, ItemKind, ItemState, RunState, UnknownLabel};

@@ -5,6 +5,7 @@
 //!   `x-ratelimit-*` headers read on every answer, a `tracing` span per call without secrets,
 //!   tokens or message bodies).
 //! - [`api`]: one typed method per endpoint: app, users, channels, members, messages, tasks.
+//! - [`limits`]: Stream's documented limits on one call (batch and page sizes, offsets).
 //! - [`model`]: request and response bodies; custom fields round-trip through flattened maps;
 //!   ids are `gymchat_ids` types, including the `!members-…` ids Stream generates.
 //! - [`pacing`]: per-operation call slots within a share (default 50%) of each rate limit and of
@@ -38,6 +39,7 @@ pub mod api;
 pub mod client;
 pub mod error;
 pub mod helpers;
+pub mod limits;
 pub mod model;
 pub mod pacing;
 pub mod rules;

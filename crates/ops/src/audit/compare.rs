@@ -7,41 +7,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use gymchat_ids::{ChannelIdForm, GymId, UserId, UserIdForm, classify_channel_id, classify_user_id};
 use gymchat_store::RoomWithMembers;
+use gymchat_tenant::{EventStanding, OrphanEvidence, Person, PersonStanding, RoomStanding, Verdict};
 use serde_json::{Value, json};
 
-use super::read::{ChannelInfo, DbSide, Pointer, RoomAndPointer, StreamSide, events_named, value};
+use super::read::{ChannelInfo, DbSide, Pointer, RoomAndPointer, StreamSide, value};
 use super::report::{
     Archived, ChannelClass, Finding, FindingKind, GymReport, Retired, Skipped, SourceState, Sources, Summary,
 };
-
-/// Who a channel member id is, seen from one gym.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Person {
-    /// `gym_{G}_user_{U}` of this gym.
-    Target(UserId),
-    /// A legacy id (`user_{U}`, sanitised Auth0) of a known person.
-    Legacy(UserId),
-    /// Another gym's target id.
-    Foreign,
-    /// The gym's bot or `system`.
-    Special,
-    /// Not recognised, or a sanitised Auth0 id of nobody known.
-    Unknown,
-}
-
-/// `form` is what [`classify_user_id`] makes of `id`.
-fn person(form: UserIdForm, id: &str, gym: GymId, db: &DbSide) -> Person {
-    match form {
-        UserIdForm::Target { gym: g, user } if g == gym => Person::Target(user),
-        UserIdForm::Target { .. } => Person::Foreign,
-        UserIdForm::Legacy { user } => Person::Legacy(user),
-        UserIdForm::Auth0 { .. } => db.by_auth0.get(id).map_or(Person::Unknown, |u| Person::Legacy(*u)),
-        UserIdForm::Bot { gym: g } if g == gym => Person::Special,
-        UserIdForm::System => Person::Special,
-        UserIdForm::Bot { .. } => Person::Foreign,
-        UserIdForm::Unknown { .. } => Person::Unknown,
-    }
-}
 
 fn class_of(form: &ChannelIdForm) -> ChannelClass {
     match form {
@@ -120,15 +92,19 @@ impl Audit<'_> {
         Some(format!("gymchat cleanup --gym-id {} --yes", self.gym))
     }
 
+    /// A user's standing in the gym, as the orphan verdict takes it.
+    fn person_standing(&self, user: UserId) -> PersonStanding {
+        PersonStanding {
+            user,
+            exists: self.db.users.contains_key(&user),
+            active_member: self.db.memberships.iter().any(|m| m.user_id == user && m.active_at(self.now)),
+        }
+    }
+
     /// A user's standing in the gym, for evidence.
     fn standing(&self, user: UserId) -> Value {
-        let exists = self.db.users.contains_key(&user);
-        let member = self.db.memberships.iter().find(|m| m.user_id == user);
-        json!({
-            "user_id": user.get(),
-            "user_exists": exists,
-            "active_member": member.is_some_and(|m| m.active_at(self.now)),
-        })
+        let p = self.person_standing(user);
+        json!({ "user_id": user.get(), "user_exists": p.exists, "active_member": p.active_member })
     }
 
     fn event_evidence(&self, event: gymchat_ids::EventId) -> Value {
@@ -202,7 +178,7 @@ impl Audit<'_> {
         for id in &channel.members {
             let form = classify_user_id(id);
             let legacy_form = matches!(form, UserIdForm::Legacy { .. } | UserIdForm::Auth0 { .. });
-            let person = person(form, id, self.gym, self.db);
+            let person = gymchat_tenant::person(form, id, self.gym, &self.db.by_auth0);
             if legacy_form || matches!(person, Person::Legacy(_)) {
                 self.legacy_ids.insert(id.clone());
             }
@@ -280,10 +256,10 @@ impl Audit<'_> {
             }
             Some(_) => {}
         }
-        if !super::read::gym_id_matches(channel.gym_id.as_ref(), self.gym) {
+        if !gymchat_tenant::gym_id_matches(channel.gym_id.as_ref(), self.gym) {
             let e = ev(&[
                 ("gym_id", channel.gym_id.clone().unwrap_or(Value::Null)),
-                ("expected", json!(self.gym.to_string())),
+                ("expected", gymchat_tenant::gym_id_value(self.gym)),
             ]);
             self.add(FindingKind::WrongGymId, room_id, cid, e, fix, fix_cmd(self), false);
         }
@@ -351,17 +327,17 @@ impl Audit<'_> {
         e.insert("message_count".into(), value(channel.message_count));
         e.insert("last_message_at".into(), value(channel.last_message_at));
         e.insert("frozen".into(), json!(channel.frozen));
-        let events: Vec<Value> = events_named(&form).into_iter().map(|ev| self.event_evidence(ev)).collect();
-        if !events.is_empty() {
-            e.insert("events".into(), Value::Array(events.clone()));
+        let (named_events, named_people) = (gymchat_tenant::named_events(&form), gymchat_tenant::named_people(&form));
+        let named_room = gymchat_tenant::named_room(&form)
+            .map(|room| RoomStanding { room, exists: self.db.named_rooms.contains(&room) });
+        if let Some(r) = named_room {
+            e.insert("room".into(), json!({ "room_id": r.room.get(), "exists": r.exists }));
         }
-        let users: Vec<UserId> = match &form {
-            ChannelIdForm::LegacyDirect { first, second } => vec![*first, *second],
-            ChannelIdForm::Direct { first, second, .. } => vec![*first, *second],
-            _ => Vec::new(),
-        };
-        if !users.is_empty() {
-            e.insert("users".into(), Value::Array(users.iter().map(|u| self.standing(*u)).collect()));
+        if !named_events.is_empty() {
+            e.insert("events".into(), named_events.iter().map(|ev| self.event_evidence(*ev)).collect());
+        }
+        if !named_people.is_empty() {
+            e.insert("users".into(), named_people.iter().map(|u| self.standing(*u)).collect());
         }
         if let Some(room) = claimed_by {
             e.insert("room_of_other_gym".into(), json!({ "room_id": room.id.get(), "gym_id": room.gym_id.get() }));
@@ -369,25 +345,29 @@ impl Audit<'_> {
             self.add(FindingKind::StreamOnly, None, Some(&cid), e, rec, None, false);
             return;
         }
-        // Orphaned only when what the channel was for is gone.
-        let events_gone = !events.is_empty()
-            && events.iter().all(|ev| ev["exists"] == json!(false) || ev["gym_id"] != json!(self.gym.get()));
-        let users_gone = !users.is_empty()
-            && users.iter().any(|u| {
-                !self.db.users.contains_key(u)
-                    || !self.db.memberships.iter().any(|m| m.user_id == *u && m.active_at(self.now))
-            });
-        if events_gone || users_gone {
-            let because = if events_gone { "its event no longer exists" } else { "one of its two people left the gym" };
-            e.insert("orphaned_because".into(), json!(because));
-            let messages = channel.message_count.unwrap_or(usize::MAX);
-            let with = if messages == 0 { "" } else { " --include-with-messages" };
-            let rec = format!("delete the orphaned channel (soft; add --hard to purge): {because}");
-            let cmd = format!("gymchat cleanup channel --cid {cid} --yes{with}");
-            self.add(FindingKind::StreamOnly, None, Some(&cid), e, &rec, Some(cmd), true);
-        } else {
-            let rec = "no room points at this channel, but what it was for still exists: look at it before any change";
-            self.add(FindingKind::StreamOnly, None, Some(&cid), e, rec, None, false);
+        let evidence = OrphanEvidence {
+            belongs: gymchat_tenant::belongs_to_gym(channel.team.as_deref(), channel.gym_id.as_ref(), self.gym),
+            claimed_by: None,
+            events: named_events
+                .iter()
+                .map(|ev| EventStanding { event: *ev, gym: self.db.events.get(ev).map(|e| e.gym_id) })
+                .collect(),
+            people: named_people.iter().map(|u| self.person_standing(*u)).collect(),
+            room: named_room,
+        };
+        match Verdict::of(self.gym, &evidence) {
+            Verdict::Orphaned(because) => {
+                e.insert("orphaned_because".into(), json!(because));
+                let messages = channel.message_count.unwrap_or(usize::MAX);
+                let with = if messages == 0 { "" } else { " --include-with-messages" };
+                let rec = format!("delete the orphaned channel (soft; add --hard to purge): {because}");
+                let cmd = format!("gymchat cleanup channel --cid {cid} --yes{with}");
+                self.add(FindingKind::StreamOnly, None, Some(&cid), e, &rec, Some(cmd), true);
+            }
+            Verdict::NotProven(why) => {
+                let rec = format!("{why}: look at it before any change");
+                self.add(FindingKind::StreamOnly, None, Some(&cid), e, &rec, None, false);
+            }
         }
     }
 }

@@ -9,27 +9,18 @@
 //! and the audit exits 2.
 
 mod compare;
+mod error;
 pub mod html;
 pub(crate) mod read;
 pub mod report;
 
 use chrono::{DateTime, Utc};
 use gymchat_ids::GymId;
-use gymchat_store::{Store, StoreError};
+use gymchat_store::Store;
 use gymchat_stream::{Client, ErrorKind, StreamError};
 
+pub use error::AuditError;
 pub use report::{AuditReport, Finding, FindingKind, GymReport, REPORT_VERSION};
-
-/// Why an audit could not run at all (as opposed to running with incomplete reads).
-#[derive(Debug, thiserror::Error)]
-pub enum AuditError {
-    /// The gym does not exist in the database.
-    #[error("gym {0} does not exist in the database")]
-    UnknownGym(GymId),
-    /// The database could not be read.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// What the audit is doing, for a progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

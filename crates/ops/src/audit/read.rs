@@ -9,15 +9,13 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use gymchat_ids::{
-    ChannelIdForm, Cid, EventId, GymId, StreamUserId, Team, UserId, classify_channel_id, sanitize_auth0_subject,
-};
+use gymchat_ids::{Cid, EventId, GymId, RoomId, StreamUserId, Team, UserId};
 use gymchat_store::{ChannelMove, Event, Membership, RetiredRoom, Room, RoomWithMembers, SkippedRow, Store, User};
 use gymchat_stream::model::ChannelState;
 use gymchat_stream::{ChannelListing, Client, StreamError};
 use serde_json::{Value, json};
 
-use super::AuditError;
+use super::error::AuditError;
 
 /// Hash maps and sets keyed by the audit's hundreds of thousands of cids and ids: foldhash
 /// hashes short strings several times faster than the standard library's SipHash, and the keys
@@ -85,6 +83,8 @@ pub(crate) struct DbSide {
     pub moves: Vec<ChannelMove>,
     pub retired: Vec<RetiredRoom>,
     pub roomless_member_rows: Vec<(i64, i64)>,
+    /// The rooms (of any gym) that exist among those the gym's unclaimed channels name.
+    pub named_rooms: BTreeSet<RoomId>,
     pub skipped: Vec<SkippedRow>,
     pub problems: Vec<String>,
 }
@@ -127,27 +127,9 @@ impl StreamSide {
     }
 }
 
-/// Whether a channel's `gym_id` field names `gym` (as text, or as a number).
-pub(crate) fn gym_id_matches(value: Option<&Value>, gym: GymId) -> bool {
-    match value {
-        Some(Value::String(s)) => *s == gym.to_string(),
-        Some(Value::Number(n)) => n.as_i64() == Some(gym.get()),
-        _ => false,
-    }
-}
-
-/// The people behind the oldest Stream ids: each sanitised Auth0 subject, by person.
-pub(crate) fn sanitised_subjects<'a>(users: impl IntoIterator<Item = &'a User>) -> HashMap<String, UserId> {
-    users
-        .into_iter()
-        .filter_map(|u| Some((sanitize_auth0_subject(u.auth0_id.as_deref()?).ok()?.to_string(), u.id)))
-        .collect()
-}
-
-/// The cid a room points at, if it names one Stream would accept.
+/// The cid a room points at, if it names one; an id Stream would not accept, with why.
 pub(crate) fn room_cid(room: &Room) -> Option<Result<Cid, String>> {
-    let id = room.stream_channel_id.as_deref()?;
-    Some(Cid::parse(&format!("{}:{id}", room.stream_channel_type)).map_err(|e| e.to_string()))
+    Some(gymchat_tenant::room_cid(room)?.map_err(|e| e.to_string()))
 }
 
 /// Reads the database's side of `gym`. Fails only when the gym does not exist or the database
@@ -176,7 +158,7 @@ pub(crate) async fn read_db(store: &Store, gym: GymId) -> Result<DbSide, AuditEr
     let people: Vec<UserId> = people.into_iter().collect();
     let users = s.users(&people).await?;
     side.skipped.extend(users.skipped);
-    side.by_auth0 = sanitised_subjects(&users.rows);
+    side.by_auth0 = gymchat_tenant::people_by_auth0(&users.rows);
     side.users = users.rows.into_iter().map(|u| (u.id, u)).collect();
     let event_ids: Vec<EventId> = side.rooms.iter().filter_map(|r| r.room.event_id).collect();
     read_events(&mut s, &mut side, &event_ids).await?;
@@ -195,16 +177,6 @@ async fn read_events(s: &mut gymchat_store::Session, side: &mut DbSide, ids: &[E
     side.skipped.extend(events.skipped);
     side.events.extend(events.rows.into_iter().map(|e| (e.id, e)));
     Ok(())
-}
-
-/// The events a channel id names, in every reading of it.
-pub(crate) fn events_named(form: &ChannelIdForm) -> Vec<EventId> {
-    match form {
-        ChannelIdForm::Event { event, .. } => vec![*event],
-        ChannelIdForm::LegacyEvent { event, .. } | ChannelIdForm::LegacySystemEvent { event } => vec![*event],
-        ChannelIdForm::AmbiguousEvent { target_event, legacy_event, .. } => vec![*target_event, *legacy_event],
-        _ => Vec::new(),
-    }
 }
 
 /// Every channel of the gym's team, each page turned into the audit's smaller records as it
@@ -350,20 +322,26 @@ pub(crate) async fn read_stream(
                 Err(e) => db.problems.push(format!("reading rooms by channel: {e}")),
             }
         }
-        let mut named = Vec::new();
+        let (mut events, mut rooms) = (Vec::new(), Vec::new());
         for cid in &unclaimed {
             if let Some(info) = side.channels.get_mut(cid) {
                 match client.channel_history(&info.cid).await {
                     Ok(history) => info.message_count = Some(history.len()),
                     Err(e) => side.problems.push(format!("reading the history of {cid}: {e}")),
                 }
-                named.extend(events_named(&classify_channel_id(info.cid.id().as_str())));
+                let named = gymchat_tenant::named(info.cid.id().as_str());
+                events.extend(named.events);
+                rooms.extend(named.room);
             }
         }
-        if let Some(s) = session.as_mut()
-            && let Err(e) = read_events(s, db, &named).await
-        {
-            db.problems.push(format!("reading the events channels name: {e}"));
+        if let Some(s) = session.as_mut() {
+            if let Err(e) = read_events(s, db, &events).await {
+                db.problems.push(format!("reading the events channels name: {e}"));
+            }
+            match s.existing_room_ids(&rooms).await {
+                Ok(found) => db.named_rooms = found,
+                Err(e) => db.problems.push(format!("reading the rooms channels name: {e}")),
+            }
         }
     }
     side.unclaimed = unclaimed;

@@ -6,6 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use gymchat_ids::{GymId, StreamUserId, UserId};
+use gymchat_store::ActionKind;
+
 use crate::audit::{AuditReport, Finding, FindingKind, GymReport};
 
 /// One thing cleanup does.
@@ -83,14 +86,14 @@ impl Action {
         }
     }
 
-    /// The journal's name for the kind.
-    pub fn kind(&self) -> &'static str {
+    /// Its kind, as the journal records it.
+    pub fn kind(&self) -> ActionKind {
         match self {
-            Action::DeleteChannel { .. } => "delete_channel",
-            Action::RetireRoom { .. } => "retire_room",
-            Action::RemoveRoom { .. } => "remove_room",
-            Action::RepairMembers { .. } => "repair_members",
-            Action::RepairData { .. } => "repair_data",
+            Action::DeleteChannel { .. } => ActionKind::DeleteChannel,
+            Action::RetireRoom { .. } => ActionKind::RetireRoom,
+            Action::RemoveRoom { .. } => ActionKind::RemoveRoom,
+            Action::RepairMembers { .. } => ActionKind::RepairMembers,
+            Action::RepairData { .. } => ActionKind::RepairData,
         }
     }
 }
@@ -151,6 +154,11 @@ fn room_action(options: Options, gym_id: i64, room_id: i64, cid: Option<String>)
 
 fn plan_gym(g: &GymReport, options: Options, plan: &mut Plan) {
     let gym = g.gym_id;
+    let Ok(gym_id) = GymId::new(gym) else {
+        plan.refused.push(Refusal { target: format!("gym {gym}"), reason: "not a valid gym id".to_owned() });
+        return;
+    };
+    let target = |u: &i64| UserId::new(*u).map(|u| StreamUserId::for_member(gym_id, u).to_string());
     let mut members: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     let mut data: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
     for f in &g.findings {
@@ -182,20 +190,22 @@ fn plan_gym(g: &GymReport, options: Options, plan: &mut Plan) {
             }
             FindingKind::MissingMembers if by_cleanup(f) => {
                 let add = ids(&f.evidence["room_members_missing_from_channel"]);
-                members.entry(cid).or_default().0.extend(add.iter().map(|u| format!("gym_{gym}_user_{u}")));
+                members.entry(cid).or_default().0.extend(add.iter().filter_map(|u| target(u).ok()));
             }
             FindingKind::ExtraMembers if by_cleanup(f) => {
                 let remove = ids(&f.evidence["channel_members_not_in_room"]);
-                members.entry(cid).or_default().1.extend(remove.iter().map(|u| format!("gym_{gym}_user_{u}")));
+                members.entry(cid).or_default().1.extend(remove.iter().filter_map(|u| target(u).ok()));
             }
             FindingKind::ForeignGymMemberIds if by_cleanup(f) => {
                 members.entry(cid).or_default().1.extend(strings(&f.evidence["foreign_member_ids"]));
             }
             FindingKind::MissingTeam | FindingKind::WrongTeam if by_cleanup(f) => {
-                data.entry(cid).or_default().insert("team".into(), json!(format!("gym_{gym}")));
+                data.entry(cid).or_default().insert("team".into(), json!(gymchat_tenant::team(gym_id)));
             }
             FindingKind::WrongGymId if by_cleanup(f) => {
-                data.entry(cid).or_default().insert("gym_id".into(), json!(gym.to_string()));
+                data.entry(cid)
+                    .or_default()
+                    .insert(gymchat_tenant::GYM_ID_FIELD.into(), gymchat_tenant::gym_id_value(gym_id));
             }
             FindingKind::NotFrozenEventOver if by_cleanup(f) => {
                 data.entry(cid).or_default().insert("frozen".into(), json!(true));
@@ -235,7 +245,7 @@ pub fn plan(report: &AuditReport, options: Options) -> Plan {
 /// Keeps only the actions a report file also recommended (an old report must still be current):
 /// the others are refused as no longer recommended by the file.
 pub fn restrict_to(plan: &mut Plan, from_file: &Plan) {
-    let wanted: BTreeSet<(&'static str, String)> = from_file.actions.iter().map(|a| (a.kind(), a.target())).collect();
+    let wanted: BTreeSet<(ActionKind, String)> = from_file.actions.iter().map(|a| (a.kind(), a.target())).collect();
     let (keep, drop): (Vec<Action>, Vec<Action>) =
         std::mem::take(&mut plan.actions).into_iter().partition(|a| wanted.contains(&(a.kind(), a.target())));
     plan.actions = keep;
@@ -243,7 +253,7 @@ pub fn restrict_to(plan: &mut Plan, from_file: &Plan) {
         target: a.target(),
         reason: "the report file did not recommend this; run cleanup on a fresh audit to include it".to_owned(),
     }));
-    let current: BTreeSet<(&'static str, String)> = plan.actions.iter().map(|a| (a.kind(), a.target())).collect();
+    let current: BTreeSet<(ActionKind, String)> = plan.actions.iter().map(|a| (a.kind(), a.target())).collect();
     for a in &from_file.actions {
         if !current.contains(&(a.kind(), a.target())) {
             plan.refused.push(Refusal {

@@ -1,44 +1,18 @@
 //! How many calls a plan costs under each strategy, and the least wall time Stream's rate limits
 //! allow for them: per operation, calls ÷ (limit × budget ÷ 60 s); operations on different
 //! endpoints overlap, phases (users, then channels) do not. The counts follow what
-//! [`mod@super::apply`] calls for each item on a first run without faults.
+//! the apply calls for each item on a first run without faults.
 
 use std::collections::BTreeMap;
 
+use gymchat_stream::limits::{BATCH, MEMBER_PAGE, MESSAGE_PAGE};
 use gymchat_stream::pacing::documented_limit;
-use serde::{Deserialize, Serialize};
 
-use super::plan::{ChannelSpec, GymPlan};
-use super::{History, Strategy};
+use super::options::{History, Strategy};
+use super::plan::spec::{ChannelSpec, Estimate, GymPlan};
 
-/// Stream's pages: messages and members per read, members per update.
-const MESSAGE_PAGE: usize = 300;
-const MEMBER_PAGE: usize = 300;
-const MEMBERS_PER_UPDATE: usize = 100;
-const USERS_PER_UPSERT: usize = 100;
-
-/// The cost of one strategy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    /// Strategy.
-    pub strategy: Strategy,
-    /// History handling.
-    pub history: History,
-    /// Calls per operation, users phase.
-    pub users_calls: BTreeMap<String, u64>,
-    /// Calls per operation, channels phase.
-    pub channel_calls: BTreeMap<String, u64>,
-    /// Messages copied.
-    pub messages: u64,
-    /// Least wall time in seconds at the full limits (rate budget 1.0); divide by the budget
-    /// for a run that uses a share of them.
-    pub min_wall_seconds_full_budget: f64,
-    /// The operation that sets the channels phase's time.
-    pub bottleneck: Option<String>,
-}
-
-fn pages(n: usize, page: usize) -> u64 {
-    n.div_ceil(page).max(1) as u64
+fn pages(n: usize, page: u32) -> u64 {
+    n.div_ceil(page as usize).max(1) as u64
 }
 
 fn add(calls: &mut BTreeMap<String, u64>, op: &str, n: u64) {
@@ -50,7 +24,7 @@ fn add(calls: &mut BTreeMap<String, u64>, op: &str, n: u64) {
 /// The calls one channel costs.
 pub(crate) fn channel_calls(c: &ChannelSpec, strategy: Strategy, history: History, calls: &mut BTreeMap<String, u64>) {
     let member_pages = pages(c.members.len(), MEMBER_PAGE);
-    let extra_adds = c.members.len().saturating_sub(MEMBERS_PER_UPDATE).div_ceil(MEMBERS_PER_UPDATE) as u64;
+    let extra_adds = c.members.len().saturating_sub(BATCH).div_ceil(BATCH) as u64;
     match strategy {
         Strategy::Rebuild => {
             // Create, verify (channel, members), freeze the old (read + update).
@@ -74,7 +48,7 @@ pub(crate) fn channel_calls(c: &ChannelSpec, strategy: Strategy, history: Histor
         }
         Strategy::InPlace => {
             let removes = c.old_members.iter().filter(|m| !c.members.contains(m)).count();
-            let extra_removes = removes.saturating_sub(MEMBERS_PER_UPDATE).div_ceil(MEMBERS_PER_UPDATE) as u64;
+            let extra_removes = removes.saturating_sub(BATCH).div_ceil(BATCH) as u64;
             // Read for the full update, then verify (channel, members).
             add(calls, "GetOrCreateChannel", 1 + 1 + member_pages);
             add(calls, "UpdateChannel", 1 + extra_adds.max(extra_removes));
@@ -91,10 +65,10 @@ pub fn estimate(gyms: &[GymPlan], strategy: Strategy, history: History) -> Estim
         let new = g.users.iter().filter(|u| !u.exists).count();
         let existing = g.users.len() - new;
         if new > 0 {
-            add(&mut users_calls, "UpdateUsers", new.div_ceil(USERS_PER_UPSERT) as u64);
+            add(&mut users_calls, "UpdateUsers", new.div_ceil(BATCH) as u64);
         }
         if existing > 0 {
-            add(&mut users_calls, "UpdateUsersPartial", existing.div_ceil(USERS_PER_UPSERT) as u64);
+            add(&mut users_calls, "UpdateUsersPartial", existing.div_ceil(BATCH) as u64);
         }
         for c in &g.channels {
             channel_calls(c, strategy, history, &mut channel_calls_total);

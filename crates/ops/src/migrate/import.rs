@@ -17,8 +17,11 @@ use gymchat_store::Store;
 use gymchat_stream::Client;
 use serde_json::{Map, Value, json};
 
-use super::apply::{COPIED_KINDS, copy_id, copy_of};
-use super::plan::{ChannelSpec, NOTE_PREFIX, UserSpec};
+use gymchat_store::{ItemKind, ItemState};
+
+use super::error::StepError;
+use super::history::{copy_id, copy_of, originals};
+use super::plan::spec::{ChannelSpec, UserSpec};
 
 fn line(out: &mut impl Write, kind: &str, item: Value, counts: &mut BTreeMap<String, usize>) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, &json!({ "type": kind, "item": item }))?;
@@ -33,21 +36,18 @@ pub(crate) async fn write(
     client: &Client,
     run_id: &str,
     path: &Path,
-) -> Result<BTreeMap<String, usize>, String> {
-    let items =
-        store.session().await.map_err(|e| e.to_string())?.migration_items(run_id).await.map_err(|e| e.to_string())?;
+) -> Result<BTreeMap<String, usize>, StepError> {
+    let items = store.session().await?.migration_items(run_id).await?;
     let users: Vec<UserSpec> =
-        items.iter().filter(|i| i.kind == "user").filter_map(|i| serde_json::from_str(&i.spec).ok()).collect();
+        items.iter().filter(|i| i.kind == ItemKind::User).filter_map(|i| serde_json::from_str(&i.spec).ok()).collect();
     let channels: Vec<ChannelSpec> = items
         .iter()
-        .filter(|i| i.kind == "channel" && i.state == "done")
+        .filter(|i| i.kind == ItemKind::Channel && i.state == ItemState::Done)
         .filter_map(|i| serde_json::from_str(&i.spec).ok())
         .collect();
     let tmp = path.with_extension("jsonl.partial");
-    let file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
-    let mut out = std::io::BufWriter::new(file);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
     let mut counts = BTreeMap::new();
-    let io = |e: std::io::Error| e.to_string();
 
     for u in &users {
         let mut item = Map::new();
@@ -59,31 +59,27 @@ pub(crate) async fn write(
             item.insert("image".into(), json!(image));
         }
         item.insert("teams".into(), json!([u.team]));
-        line(&mut out, "user", Value::Object(item), &mut counts).map_err(io)?;
+        line(&mut out, "user", Value::Object(item), &mut counts)?;
     }
     for c in &channels {
-        let new = Cid::parse(&c.new_cid).map_err(|e| e.to_string())?;
+        let new = Cid::parse(&c.new_cid)?;
         let mut item = c.custom.clone();
         item.insert("id".into(), json!(new.id()));
         item.insert("type".into(), json!(new.channel_type()));
         item.insert("created_by".into(), json!(c.created_by));
         item.insert("team".into(), json!(c.team));
-        line(&mut out, "channel", Value::Object(item), &mut counts).map_err(io)?;
+        line(&mut out, "channel", Value::Object(item), &mut counts)?;
     }
     for c in &channels {
-        let new = Cid::parse(&c.new_cid).map_err(|e| e.to_string())?;
+        let new = Cid::parse(&c.new_cid)?;
         for m in &c.members {
             let item = json!({ "channel_type": new.channel_type(), "channel_id": new.id(), "user_id": m });
-            line(&mut out, "member", item, &mut counts).map_err(io)?;
+            line(&mut out, "member", item, &mut counts)?;
         }
     }
     for c in &channels {
-        let (old, new) =
-            (Cid::parse(&c.old_cid).map_err(|e| e.to_string())?, Cid::parse(&c.new_cid).map_err(|e| e.to_string())?);
-        let history = client.channel_history(&old).await.map_err(|e| e.to_string())?;
-        for original in
-            history.iter().filter(|m| !m.id.starts_with(NOTE_PREFIX) && COPIED_KINDS.contains(&m.kind.as_str()))
-        {
+        let (old, new) = (Cid::parse(&c.old_cid)?, Cid::parse(&c.new_cid)?);
+        for original in &originals(client, &old).await? {
             let (message, _) = copy_of(c, original, copy_id(&new, &original.id))?;
             let mut item = message.custom.clone();
             item.insert("id".into(), json!(message.id));
@@ -99,11 +95,11 @@ pub(crate) async fn write(
             if !message.mentioned_users.is_empty() {
                 item.insert("mentioned_users".into(), json!(message.mentioned_users));
             }
-            line(&mut out, "message", Value::Object(item), &mut counts).map_err(io)?;
+            line(&mut out, "message", Value::Object(item), &mut counts)?;
         }
     }
-    out.flush().map_err(io)?;
+    out.flush()?;
     drop(out);
-    std::fs::rename(&tmp, path).map_err(io)?;
+    std::fs::rename(&tmp, path)?;
     Ok(counts)
 }

@@ -11,15 +11,18 @@ use std::collections::BTreeSet;
 
 use chrono::Utc;
 use gymchat_ids::{Cid, RoomId, StreamUserId};
-use gymchat_store::{MigrationItem, Store};
+use gymchat_store::{ItemKind, ItemState, Lease, MigrationItem, RunState, Store};
 use gymchat_stream::Client;
 use gymchat_stream::model::{ChannelUpdate, NewMessage};
 use serde::Serialize;
-use serde_json::json;
 
-use super::apply::{rank, update_data_and_members};
-use super::plan::{ChannelSpec, NOTE_PREFIX};
-use super::{MigrateError, Strategy, take_lock};
+use super::channels::{parse_spec, set_frozen, update_data_and_members, users};
+use super::error::{MigrateError, StepError};
+use super::lock::take_lock;
+use super::notes::back_note_id;
+use super::options::Strategy;
+use super::plan::spec::ChannelSpec;
+use super::rebuild::rank;
 
 /// What a rollback did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,7 +44,7 @@ pub async fn rollback(store: &Store, client: &Client, run_id: &str, yes: bool) -
     let mut s = store.session().await?;
     let run =
         s.migration_run(run_id).await?.ok_or_else(|| MigrateError::NoSuchRun(format!("no migration run {run_id}")))?;
-    if run.state == "rolled_back" {
+    if run.state == RunState::RolledBack {
         return Err(MigrateError::NoSuchRun(format!("run {run_id} was rolled back already")));
     }
     let strategy: Strategy = run.strategy.parse().map_err(MigrateError::NoSuchRun)?;
@@ -49,7 +52,7 @@ pub async fn rollback(store: &Store, client: &Client, run_id: &str, yes: bool) -
         .migration_items(run_id)
         .await?
         .into_iter()
-        .filter(|i| i.kind == "channel" && i.state != "planned" && i.state != "rolled_back")
+        .filter(|i| i.kind == ItemKind::Channel && !matches!(i.state, ItemState::Planned | ItemState::RolledBack))
         .collect();
     let mut out = RolledBack {
         run_id: run_id.to_owned(),
@@ -69,11 +72,11 @@ pub async fn rollback(store: &Store, client: &Client, run_id: &str, yes: bool) -
     for item in &items {
         let result = match strategy {
             Strategy::Rebuild => undo_rebuild(store, client, &lease, item).await,
-            Strategy::InPlace => undo_in_place(client, item).await,
+            Strategy::InPlace => undo_in_place(client, item).await.map(|()| false),
         };
         match result {
             Ok(switched_back) => {
-                s.finish_item_step(item.id, "rolled_back", None, Utc::now()).await?;
+                s.finish_item_step(item.id, ItemState::RolledBack, None, Utc::now()).await?;
                 if switched_back {
                     out.rooms_restored.extend(item.room_id);
                 }
@@ -85,7 +88,7 @@ pub async fn rollback(store: &Store, client: &Client, run_id: &str, yes: bool) -
             }
         }
     }
-    let state = if out.failed.is_empty() { "rolled_back" } else { "stopped" };
+    let state = if out.failed.is_empty() { RunState::RolledBack } else { RunState::Stopped };
     let message = (!out.failed.is_empty()).then(|| format!("rollback left {} items; run it again", out.failed.len()));
     s.set_migration_run_state(run_id, state, &lease.holder, message.as_deref(), out.failed.is_empty(), Utc::now())
         .await?;
@@ -93,83 +96,50 @@ pub async fn rollback(store: &Store, client: &Client, run_id: &str, yes: bool) -
     Ok(out)
 }
 
-fn spec_of(item: &MigrationItem) -> Result<(ChannelSpec, Cid, Cid), String> {
-    let spec: ChannelSpec = serde_json::from_str(&item.spec).map_err(|e| e.to_string())?;
-    let old = Cid::parse(&spec.old_cid).map_err(|e| e.to_string())?;
-    let new = Cid::parse(&spec.new_cid).map_err(|e| e.to_string())?;
-    Ok((spec, old, new))
-}
-
-async fn set_frozen(client: &Client, cid: &Cid, frozen: bool, rest: ChannelUpdate) -> Result<(), String> {
-    client
-        .update_channel_data(
-            cid,
-            |d| {
-                d.insert("frozen".into(), json!(frozen));
-            },
-            rest,
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
 /// The system note posted in the old channel as it is unfrozen: the conversation is back here.
 /// Its id is the same for every attempt of one run (so a repeated rollback posts it once) and
 /// starts like the move's own note, so a later migration does not copy it as history.
-fn back_note(spec: &ChannelSpec, old: &Cid, new: &Cid, run_id: &str) -> Result<ChannelUpdate, String> {
-    use sha2::{Digest, Sha256};
-    let bot = StreamUserId::parse(&spec.gym_bot()).map_err(|e| e.to_string())?;
-    let digest = Sha256::digest(format!("{old}\n{run_id}").as_bytes());
-    let id = format!("{NOTE_PREFIX}back-{}", &hex::encode(digest)[..40]);
+fn back_note(spec: &ChannelSpec, old: &Cid, new: &Cid, run_id: &str) -> Result<ChannelUpdate, StepError> {
+    let bot = StreamUserId::parse(&spec.gym_bot())?;
     let text = format!("This conversation is back in this channel: the move to {new} was undone.");
-    let note = NewMessage::new(id, bot, text).system();
+    let note = NewMessage::new(back_note_id(old, run_id), bot, text).system();
     Ok(ChannelUpdate { message: Some(note), skip_push: true, ..ChannelUpdate::default() })
 }
 
 /// Undoes a rebuilt room; true when its pointer went back.
-async fn undo_rebuild(
-    store: &Store,
-    client: &Client,
-    lease: &gymchat_store::Lease,
-    item: &MigrationItem,
-) -> Result<bool, String> {
-    let (spec, old, new) = spec_of(item)?;
-    let at = rank(&item.state);
+async fn undo_rebuild(store: &Store, client: &Client, lease: &Lease, item: &MigrationItem) -> Result<bool, StepError> {
+    let (spec, old, new) = parse_spec(item)?;
+    let at = rank(item.state);
     let mut switched_back = false;
-    if at >= rank("switched") {
-        let room = RoomId::new(spec.room_id).map_err(|e| e.to_string())?;
-        let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-        tx.guard_lease(lease).await.map_err(|e| e.to_string())?;
-        let current = tx.room(room).await.map_err(|e| e.to_string())?;
+    if at >= rank(ItemState::Switched) {
+        let room = RoomId::new(spec.room_id)?;
+        let mut tx = store.begin().await?;
+        tx.guard_lease(lease).await?;
+        let current = tx.room(room).await?;
         if current.as_ref().and_then(|r| r.stream_channel_id.as_deref()) == Some(new.id().as_str()) {
-            tx.set_room_stream_channel_id(room, old.id().as_str(), Utc::now()).await.map_err(|e| e.to_string())?;
+            tx.set_room_stream_channel_id(room, old.id().as_str(), Utc::now()).await?;
             switched_back = true;
         }
-        tx.forget_channel_move(room, &spec.old_cid).await.map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+        tx.forget_channel_move(room, &spec.old_cid).await?;
+        tx.commit().await?;
     }
-    if at >= rank("freezing_old") && !spec.old_frozen {
+    if at >= rank(ItemState::FreezingOld) && !spec.old_frozen {
         // Older app versions still connected to the old channel read that it is in use again.
         set_frozen(client, &old, false, back_note(&spec, &old, &new, &item.run_id)?).await?;
     }
     // The new channel stays, frozen: nobody writes where the room no longer points.
-    if at >= rank("copying") || client.channel_exists(&new).await.map_err(|e| e.to_string())? {
+    if at >= rank(ItemState::Copying) || client.channel_exists(&new).await? {
         set_frozen(client, &new, true, ChannelUpdate::default()).await?;
     }
     Ok(switched_back)
 }
 
 /// Undoes an in-place room: old data (team, gym_id, frozen, custom fields) and old members.
-async fn undo_in_place(client: &Client, item: &MigrationItem) -> Result<bool, String> {
-    let (spec, cid, _) = spec_of(item)?;
+async fn undo_in_place(client: &Client, item: &MigrationItem) -> Result<(), StepError> {
+    let (spec, cid, _) = parse_spec(item)?;
     let old: BTreeSet<&String> = spec.old_members.iter().collect();
-    let parse = |v: Vec<&String>| -> Result<Vec<StreamUserId>, String> {
-        v.into_iter().map(|u| StreamUserId::parse(u).map_err(|e| e.to_string())).collect()
-    };
-    let add = parse(spec.old_members.iter().collect())?;
-    let remove = parse(spec.members.iter().filter(|m| !old.contains(m)).collect())?;
+    let add = users(&spec.old_members)?;
+    let remove = users(&spec.members.iter().filter(|m| !old.contains(m)).cloned().collect::<Vec<_>>())?;
     let data = spec.old_data.clone();
-    update_data_and_members(client, &cid, move |d| *d = data, &add, &remove).await?;
-    Ok(false)
+    update_data_and_members(client, &cid, move |d| *d = data, &add, &remove).await
 }

@@ -9,7 +9,7 @@ use gymchat_store::Store;
 use gymchat_stream::Client;
 use serde::Serialize;
 
-use super::MigrateError;
+use super::error::MigrateError;
 use crate::audit::{self, Finding, FindingKind};
 
 /// The finding kinds a completed migration leaves none of.
@@ -75,9 +75,7 @@ pub async fn verify(store: &Store, client: &Client, gyms: &[GymId]) -> Result<Ve
                 complete: g.complete,
                 unfinished_runs: runs
                     .iter()
-                    .filter(|r| {
-                        r.gyms.contains(&g.gym_id) && ["running", "stopped", "incomplete"].contains(&r.state.as_str())
-                    })
+                    .filter(|r| r.gyms.contains(&g.gym_id) && r.state.is_unfinished())
                     .map(|r| r.run_id.clone())
                     .collect(),
                 problems: g.findings.into_iter().filter(|f| MIGRATION_KINDS.contains(&f.kind)).collect(),

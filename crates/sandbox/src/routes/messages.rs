@@ -15,8 +15,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use super::channels::{live_channel, missing};
-use super::{ApiResult, body_object, can_see, check_channel_part, created, message_json, ok};
+use super::{ApiResult, body_object, can_see, check_channel_part, created, live_channel, message_json, missing, ok};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::model::{App, ChannelRec, MessageRec};

@@ -9,7 +9,7 @@ use gymchat_ids::{EventId, GymId, RoomId, UserId};
 use sqlx::AssertSqlSafe;
 
 use super::rooms::{RoomRow, SELECT_ROOMS};
-use super::{Rows, collect_rows};
+use super::rows::{Rows, collect_rows};
 use crate::backend::{Session, on_db};
 use crate::error::{Result, StoreError};
 use crate::model::{EventStatus, Room, RoomStatus};

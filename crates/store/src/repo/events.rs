@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use gymchat_ids::{EventId, GymId};
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::{IDS_PER_QUERY, RawRow, Rows, collect_rows, one_row, opt_id, placeholders, req_id, required};
+use super::rows::{IDS_PER_QUERY, RawRow, Rows, collect_rows, one_row, opt_id, placeholders, req_id, required};
 use crate::backend::{Session, on_db};
 use crate::error::Result;
 use crate::model::{Event, EventStatus, Participation, ParticipationStatus};

@@ -13,8 +13,9 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use crate::backend::{Session, on_db};
-use crate::error::Result;
-use crate::repo::Lease;
+use crate::error::{Result, StoreError};
+use crate::repo::locks::Lease;
+use crate::states::{ItemKind, ItemState, RunState, UnknownLabel};
 
 /// A migration run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,8 +30,8 @@ pub struct MigrationRun {
     pub history: String,
     /// The hash of what its plan read.
     pub plan_hash: String,
-    /// `running`, `stopped`, `done`, `failed`, `rolled_back`.
-    pub state: String,
+    /// Where it is.
+    pub state: RunState,
     /// Who ran it last (host, pid).
     pub holder: String,
     /// Started.
@@ -52,8 +53,8 @@ pub struct MigrationItem {
     pub run_id: String,
     /// The gym.
     pub gym_id: i64,
-    /// `user`, `channel` or `skipped`.
-    pub kind: String,
+    /// What it stands for.
+    pub kind: ItemKind,
     /// The room moved (channels).
     pub room_id: Option<i64>,
     /// Legacy id (user) or old cid (channel).
@@ -61,7 +62,7 @@ pub struct MigrationItem {
     /// Target id (user) or new cid (channel).
     pub new_id: String,
     /// The last step completed, or the one under way.
-    pub state: String,
+    pub state: ItemState,
     /// How many times a step was started.
     pub attempts: i64,
     /// Why the last attempt failed; cleared by a step that succeeds.
@@ -81,8 +82,8 @@ pub struct MigrationItem {
 pub struct NewItem<'a> {
     /// The gym.
     pub gym_id: GymId,
-    /// `user`, `channel` or `skipped`.
-    pub kind: &'a str,
+    /// What it stands for.
+    pub kind: ItemKind,
     /// The room (channels).
     pub room_id: Option<RoomId>,
     /// Old id.
@@ -90,7 +91,7 @@ pub struct NewItem<'a> {
     /// New id.
     pub new_id: &'a str,
     /// First state.
-    pub state: &'a str,
+    pub state: ItemState,
     /// The plan's spec (JSON).
     pub spec: &'a str,
 }
@@ -132,42 +133,52 @@ fn time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-impl From<RunRow> for MigrationRun {
-    fn from(r: RunRow) -> Self {
-        MigrationRun {
+fn label<T>(parsed: std::result::Result<T, UnknownLabel>, table: &'static str, key: &str) -> Result<T> {
+    parsed.map_err(|e| StoreError::BadRow { table, key: key.to_owned(), reason: e.to_string() })
+}
+
+impl TryFrom<RunRow> for MigrationRun {
+    type Error = StoreError;
+    fn try_from(r: RunRow) -> Result<Self> {
+        let state = label(RunState::parse(&r.state), "gymchat_migration_runs", &r.run_id)?;
+        Ok(MigrationRun {
             run_id: r.run_id,
             gyms: serde_json::from_str(&r.gyms).unwrap_or_default(),
             strategy: r.strategy,
             history: r.history,
             plan_hash: r.plan_hash,
-            state: r.state,
+            state,
             holder: r.holder,
             started_at: time(r.started_at_ms),
             updated_at: time(r.updated_at_ms),
             finished_at: r.finished_at_ms.map(time),
             message: r.message,
-        }
+        })
     }
 }
 
-impl From<ItemRow> for MigrationItem {
-    fn from(r: ItemRow) -> Self {
-        MigrationItem {
+impl TryFrom<ItemRow> for MigrationItem {
+    type Error = StoreError;
+    fn try_from(r: ItemRow) -> Result<Self> {
+        let key = format!("id = {}", r.id);
+        let kind = label(ItemKind::parse(&r.kind), "gymchat_migration_items", &key)?;
+        let state = label(ItemState::parse(&r.state), "gymchat_migration_items", &key)?;
+        Ok(MigrationItem {
             id: r.id,
             run_id: r.run_id,
             gym_id: r.gym_id,
-            kind: r.kind,
+            kind,
             room_id: r.room_id,
             old_id: r.old_id,
             new_id: r.new_id,
-            state: r.state,
+            state,
             attempts: r.attempts,
             last_error: r.last_error,
             spec: r.spec,
             detail: r.detail,
             started_at: r.started_at_ms.map(time),
             updated_at: time(r.updated_at_ms),
-        }
+        })
     }
 }
 
@@ -188,7 +199,7 @@ impl Session {
             .bind(&run.strategy)
             .bind(&run.history)
             .bind(&run.plan_hash)
-            .bind(&run.state)
+            .bind(run.state.as_str())
             .bind(&run.holder)
             .bind(run.started_at.timestamp_millis())
             .execute(&mut *c)
@@ -201,7 +212,7 @@ impl Session {
     pub async fn set_migration_run_state(
         &mut self,
         run_id: &str,
-        state: &str,
+        state: RunState,
         holder: &str,
         message: Option<&str>,
         finished: bool,
@@ -210,7 +221,7 @@ impl Session {
         let sql = "UPDATE gymchat_migration_runs SET state = $1, holder = $2, message = $3, updated_at_ms = $4, \
                    finished_at_ms = CASE WHEN $5 THEN $4 ELSE NULL END WHERE run_id = $6";
         on_db!(self.db(), c => sqlx::query(sql)
-            .bind(state)
+            .bind(state.as_str())
             .bind(holder)
             .bind(message)
             .bind(at.timestamp_millis())
@@ -229,7 +240,7 @@ impl Session {
             .bind(run_id)
             .fetch_optional(&mut *c)
             .await)?;
-        Ok(row.map(Into::into))
+        row.map(MigrationRun::try_from).transpose()
     }
 
     /// Every run, newest first.
@@ -237,7 +248,7 @@ impl Session {
         let sql = format!("SELECT {RUN_COLUMNS} FROM gymchat_migration_runs ORDER BY started_at_ms DESC, run_id");
         let rows: Vec<RunRow> =
             on_db!(self.db(), c => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(&mut *c).await)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(MigrationRun::try_from).collect()
     }
 
     /// Journals an item; an item the run holds already (same kind and old id) is kept as it is.
@@ -249,11 +260,11 @@ impl Session {
         on_db!(self.db(), c => sqlx::query(insert)
             .bind(run_id)
             .bind(item.gym_id.get())
-            .bind(item.kind)
+            .bind(item.kind.as_str())
             .bind(item.room_id.map(RoomId::get))
             .bind(item.old_id)
             .bind(item.new_id)
-            .bind(item.state)
+            .bind(item.state.as_str())
             .bind(item.spec)
             .bind(at.timestamp_millis())
             .execute(&mut *c)
@@ -262,7 +273,7 @@ impl Session {
         let select = "SELECT id FROM gymchat_migration_items WHERE run_id = $1 AND kind = $2 AND old_id = $3";
         let (id,): (i64,) = on_db!(self.db(), c => sqlx::query_as(select)
             .bind(run_id)
-            .bind(item.kind)
+            .bind(item.kind.as_str())
             .bind(item.old_id)
             .fetch_one(&mut *c)
             .await)?;
@@ -276,15 +287,15 @@ impl Session {
             .bind(run_id)
             .fetch_all(&mut *c)
             .await)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        rows.into_iter().map(MigrationItem::try_from).collect()
     }
 
     /// Records that a step of the item starts (before its call): the state, one more attempt.
-    pub async fn start_item_step(&mut self, id: i64, state: &str, at: DateTime<Utc>) -> Result<()> {
+    pub async fn start_item_step(&mut self, id: i64, state: ItemState, at: DateTime<Utc>) -> Result<()> {
         let sql = "UPDATE gymchat_migration_items SET state = $1, attempts = attempts + 1, \
                    started_at_ms = COALESCE(started_at_ms, $2), updated_at_ms = $2 WHERE id = $3";
         on_db!(self.db(), c => sqlx::query(sql)
-            .bind(state)
+            .bind(state.as_str())
             .bind(at.timestamp_millis())
             .bind(id)
             .execute(&mut *c)
@@ -298,14 +309,14 @@ impl Session {
     pub async fn finish_item_step(
         &mut self,
         id: i64,
-        state: &str,
+        state: ItemState,
         detail: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<()> {
         let sql = "UPDATE gymchat_migration_items SET state = $1, last_error = NULL, detail = COALESCE($2, detail), \
                    updated_at_ms = $3 WHERE id = $4";
         on_db!(self.db(), c => sqlx::query(sql)
-            .bind(state)
+            .bind(state.as_str())
             .bind(detail)
             .bind(at.timestamp_millis())
             .bind(id)
@@ -318,12 +329,18 @@ impl Session {
     /// Records, in one write, that the item's previous step succeeded (with what was done, when
     /// given) and that its next step starts: the state of the next step, one more attempt, the
     /// last error cleared.
-    pub async fn advance_item(&mut self, id: i64, state: &str, detail: Option<&str>, at: DateTime<Utc>) -> Result<()> {
+    pub async fn advance_item(
+        &mut self,
+        id: i64,
+        state: ItemState,
+        detail: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         let sql = "UPDATE gymchat_migration_items SET state = $1, attempts = attempts + 1, last_error = NULL, \
                    detail = COALESCE($2, detail), started_at_ms = COALESCE(started_at_ms, $3), updated_at_ms = $3 \
                    WHERE id = $4";
         on_db!(self.db(), c => sqlx::query(sql)
-            .bind(state)
+            .bind(state.as_str())
             .bind(detail)
             .bind(at.timestamp_millis())
             .bind(id)

@@ -9,6 +9,7 @@ use sqlx::FromRow;
 
 use crate::backend::{Session, on_db};
 use crate::error::{Result, StoreError};
+use crate::states::{ActionKind, ActionState, UnknownLabel};
 
 /// A room that moved from one Stream channel to another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -51,12 +52,12 @@ pub struct CleanupAction {
     pub run_id: String,
     /// The gym acted on.
     pub gym_id: i64,
-    /// What was done (`delete_channel`, `retire_room`, …).
-    pub kind: String,
+    /// What was done.
+    pub kind: ActionKind,
     /// On what (a cid, a room id).
     pub target: String,
-    /// `planned`, `done`, `failed`, `undone`.
-    pub state: String,
+    /// Where it is.
+    pub state: ActionState,
     /// What a database change replaced (JSON), for undo.
     pub before_json: Option<String>,
     /// The outcome, in words.
@@ -224,9 +225,9 @@ impl Session {
         &mut self,
         run_id: &str,
         gym: GymId,
-        kind: &str,
+        kind: ActionKind,
         target: &str,
-        state: &str,
+        state: ActionState,
         before_json: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<i64> {
@@ -235,9 +236,9 @@ impl Session {
         let (id,): (i64,) = on_db!(self.db(), c => sqlx::query_as(sql)
             .bind(run_id)
             .bind(gym.get())
-            .bind(kind)
+            .bind(kind.as_str())
             .bind(target)
-            .bind(state)
+            .bind(state.as_str())
             .bind(before_json)
             .bind(ms(at))
             .fetch_one(&mut *c)
@@ -246,9 +247,9 @@ impl Session {
     }
 
     /// Moves a journaled action to a new state, with what happened.
-    pub async fn update_action(&mut self, id: i64, state: &str, detail: &str, at: DateTime<Utc>) -> Result<()> {
+    pub async fn update_action(&mut self, id: i64, state: ActionState, detail: &str, at: DateTime<Utc>) -> Result<()> {
         let sql = "UPDATE gymchat_cleanup_actions SET state = $1, detail = $2, updated_at_ms = $3 WHERE id = $4";
-        on_db!(self.db(), c => sqlx::query(sql).bind(state).bind(detail).bind(ms(at)).bind(id).execute(&mut *c).await
+        on_db!(self.db(), c => sqlx::query(sql).bind(state.as_str()).bind(detail).bind(ms(at)).bind(id).execute(&mut *c).await
             .map(|_| ()))?;
         Ok(())
     }
@@ -258,19 +259,25 @@ impl Session {
         let sql = "SELECT id, run_id, gym_id, kind, target, state, before_json, detail, updated_at_ms \
                    FROM gymchat_cleanup_actions WHERE run_id = $1 ORDER BY id";
         let rows: Vec<ActionRow> = on_db!(self.db(), c => sqlx::query_as(sql).bind(run_id).fetch_all(&mut *c).await)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| CleanupAction {
-                id: r.id,
-                run_id: r.run_id,
-                gym_id: r.gym_id,
-                kind: r.kind,
-                target: r.target,
-                state: r.state,
-                before_json: r.before_json,
-                detail: r.detail,
-                updated_at: time(r.updated_at_ms),
+        rows.into_iter()
+            .map(|r| {
+                let bad = |e: UnknownLabel| StoreError::BadRow {
+                    table: "gymchat_cleanup_actions",
+                    key: format!("id = {}", r.id),
+                    reason: e.to_string(),
+                };
+                Ok(CleanupAction {
+                    id: r.id,
+                    kind: ActionKind::parse(&r.kind).map_err(bad)?,
+                    state: ActionState::parse(&r.state).map_err(bad)?,
+                    run_id: r.run_id,
+                    gym_id: r.gym_id,
+                    target: r.target,
+                    before_json: r.before_json,
+                    detail: r.detail,
+                    updated_at: time(r.updated_at_ms),
+                })
             })
-            .collect())
+            .collect()
     }
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use gymchat_ids::{GymId, UserId};
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::{IDS_PER_QUERY, RawRow, Rows, collect_rows, one_row, placeholders, req_id, required};
+use super::rows::{IDS_PER_QUERY, RawRow, Rows, collect_rows, one_row, placeholders, req_id, required};
 use crate::backend::{Session, on_db};
 use crate::error::Result;
 use crate::model::{Gym, GymRole, Membership, PlatformRole, User};

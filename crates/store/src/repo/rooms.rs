@@ -1,12 +1,12 @@
 //! Chat rooms, their members and hidden rows (`chat_rooms`, `chat_members`, `chat_member_hidden`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use gymchat_ids::{GymId, RoomId, UserId};
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::{IDS_PER_QUERY, RawRow, Rows, collect_rows, one_row, opt_id, placeholders, req_id, stream_rows};
+use super::rows::{IDS_PER_QUERY, RawRow, Rows, collect_rows, one_row, opt_id, placeholders, req_id, stream_rows};
 use crate::backend::{Session, on_db};
 use crate::error::{Result, StoreError};
 use crate::model::{Hidden, Room, RoomStatus, RoomWithMembers};
@@ -150,6 +150,24 @@ impl Session {
                 q.fetch_all(&mut *c).await.map(collect_rows::<_, RoomRow>)
             })?;
             out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Which of these room ids exist, in any gym (ids bound a thousand at a time).
+    pub async fn existing_room_ids(&mut self, ids: &[RoomId]) -> Result<BTreeSet<RoomId>> {
+        let mut out = BTreeSet::new();
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            // Only `$n` placeholders are spliced in.
+            let sql = format!("SELECT id FROM chat_rooms WHERE id IN ({})", placeholders(chunk.len(), 0));
+            let found: Vec<(DbInt,)> = on_db!(self.db(), c => {
+                let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+                for id in chunk {
+                    q = q.bind(id.get());
+                }
+                q.fetch_all(&mut *c).await
+            })?;
+            out.extend(found.into_iter().filter_map(|(id,)| RoomId::new(id.0).ok()));
         }
         Ok(out)
     }

@@ -10,9 +10,10 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{channel_path, gone_is_done};
+use super::shared::{channel_path, gone_is_done};
 use crate::client::{Answer, Client};
 use crate::error::{ErrorKind, StreamError};
+use crate::limits::MEMBER_PAGE;
 use crate::model::{Channel, ChannelData, ChannelQuery, ChannelState, ChannelUpdate, UpdatedChannel};
 
 #[derive(Deserialize)]
@@ -46,10 +47,6 @@ struct GetOrCreateBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<&'a ChannelData>,
 }
-
-/// Stream's largest page of members in a channel's state, and its largest offset.
-pub(crate) const MEMBER_PAGE: u32 = 300;
-pub(crate) const MAX_MEMBER_OFFSET: u32 = 10_000;
 
 /// What a channel update achieved.
 #[derive(Debug, Clone, PartialEq)]

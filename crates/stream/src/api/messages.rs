@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{channel_path, gone_is_done};
+use super::shared::{channel_path, gone_is_done};
 use crate::client::{Answer, Client};
 use crate::error::{ErrorKind, StreamError};
 use crate::model::{Message, NewMessage, SendOptions};

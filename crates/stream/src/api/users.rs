@@ -8,7 +8,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::gone_is_done;
+use super::shared::gone_is_done;
 use crate::client::{Answer, Client};
 use crate::error::{ErrorKind, StreamError};
 use crate::model::{User, UserPatch};
@@ -98,7 +98,7 @@ impl Client {
 
     /// `POST /users/delete` (1 to 100 ids) with the options `how` names: returns the task id.
     pub async fn delete_users(&self, ids: &[StreamUserId], how: UserDeletion) -> Result<String, StreamError> {
-        if ids.is_empty() || ids.len() > crate::helpers::BATCH {
+        if ids.is_empty() || ids.len() > crate::limits::BATCH {
             return Err(StreamError::new("DeleteUsers", ErrorKind::Refused("send between 1 and 100 user ids".into())));
         }
         let body = how.body(ids);

@@ -9,17 +9,20 @@ use std::collections::BTreeSet;
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
-use gymchat_ids::{ChannelId, GymId, StreamUserId, UserId};
+use gymchat_ids::{GymId, StreamUserId, UserId};
 use gymchat_store::{GymRole, Room, Session, User, general_room_key};
 use gymchat_stream::model::ChannelUpdate;
+use gymchat_tenant::Purpose;
 use serde_json::{Value, json};
 
-use crate::AppState;
+use crate::access::{active_member, claim, keyed_room, load_outcome, path_id};
 use crate::auth::GymCaller;
+use crate::chat::members::{join_room, remove_from_room};
+use crate::docs::{GymHeader, Refusals};
 use crate::error::{ApiError, ApiResult};
-use crate::openapi::{GymHeader, Refusals};
 use crate::provision::{self, RoomSpec, room_cid};
-use crate::rooms::{ChatRoom, active_member, claim, join_room, keyed_room, load_outcome, path_id, remove_from_room};
+use crate::shapes::ChatRoom;
+use crate::state::AppState;
 
 /// The name the platform gives General rooms.
 const GENERAL: &str = "General";
@@ -53,7 +56,7 @@ async fn find_or_create(s: &AppState, caller: &GymCaller) -> ApiResult<Room> {
         key: Some(general_room_key(gym)),
         gym,
         name: GENERAL.to_owned(),
-        channel_id: Some(ChannelId::general(gym)),
+        channel_id: Some(Purpose::General.channel_id(gym)?),
         event_id: None,
         is_direct: false,
         members,

@@ -1,0 +1,111 @@
+//! What the operator chooses: how channels move ([`Strategy`]), what happens to their history
+//! ([`History`]), and how an apply runs ([`ApplyOptions`]).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// How channels move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// A new channel with the target id; the room switches to it; the old one is frozen.
+    Rebuild,
+    /// The channel keeps its id; members, team and `gym_id` change on it.
+    InPlace,
+}
+
+/// What happens to the history of a rebuilt channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum History {
+    /// Not copied: the old channel stays readable, frozen.
+    None,
+    /// Copied message by message, oldest first.
+    Copy,
+    /// Written to a file in Stream's import format (JSON Lines) for Stream's import service,
+    /// which keeps the original timestamps; the channels move as with `none`.
+    ImportFile,
+}
+
+impl Strategy {
+    /// The name the command line and the journal use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Rebuild => "rebuild",
+            Strategy::InPlace => "in-place",
+        }
+    }
+}
+
+impl History {
+    /// The name the command line and the journal use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            History::None => "none",
+            History::Copy => "copy",
+            History::ImportFile => "import-file",
+        }
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "rebuild" => Ok(Strategy::Rebuild),
+            "in-place" => Ok(Strategy::InPlace),
+            other => Err(format!("unknown strategy {other:?}: rebuild or in-place")),
+        }
+    }
+}
+
+impl std::str::FromStr for History {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(History::None),
+            "copy" => Ok(History::Copy),
+            "import-file" => Ok(History::ImportFile),
+            other => Err(format!("unknown history mode {other:?}: none, copy or import-file")),
+        }
+    }
+}
+
+/// What the operator chose for a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Options {
+    /// How channels move.
+    pub strategy: Strategy,
+    /// What happens to history (rebuild only).
+    pub history: History,
+}
+
+/// How an apply runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplyOptions {
+    /// Stop when the share of failed items over the breaker's window passes this.
+    pub max_failure_rate: f64,
+    /// Channels moved at once.
+    pub concurrency: usize,
+    /// Where `--history import-file` writes the import file (default `import_{run_id}.jsonl`).
+    pub import_file: Option<PathBuf>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self { max_failure_rate: 0.2, concurrency: 32, import_file: None }
+    }
+}

@@ -1,0 +1,51 @@
+//! What a migration will do, read from the database and Stream: per gym the Stream users to
+//! create, the rooms to move (old cid → new cid with members, team, creator and custom fields),
+//! the rooms left alone and why, and the messages to copy; plus an estimate of API calls and
+//! minimum wall time for each strategy.
+//!
+//! - `spec`: the plan's types and its content hash;
+//! - `read`: what is read from the database for a gym;
+//! - `gym`: one gym's rooms, each to its target channel (SYSTEM.md §3) or left alone;
+//! - `users`: the target users the moved channels need.
+//!
+//! The plan carries a hash of its content, which is everything it read that matters: applying a
+//! saved plan re-plans and refuses when the hash differs (the world changed since).
+
+mod gym;
+mod read;
+pub mod spec;
+mod users;
+
+use chrono::{DateTime, Utc};
+use gymchat_ids::GymId;
+use gymchat_store::Store;
+use gymchat_stream::Client;
+
+pub use spec::{ChannelSpec, Estimate, GymPlan, MIGRATED_FROM, PLAN_VERSION, Plan, SkippedRoom, UserSpec};
+
+use crate::migrate::error::MigrateError;
+use crate::migrate::estimate::estimates;
+use crate::migrate::options::Options;
+
+/// Reads what the plan needs and makes it.
+pub async fn plan(
+    store: &Store,
+    client: &Client,
+    gyms: &[GymId],
+    options: Options,
+    now: DateTime<Utc>,
+) -> Result<Plan, MigrateError> {
+    let mut plans = Vec::with_capacity(gyms.len());
+    for gym in gyms {
+        plans.push(gym::plan_gym(store, client, *gym, now).await?);
+    }
+    let content_hash = Plan::compute_hash(&options, &plans);
+    Ok(Plan {
+        version: PLAN_VERSION,
+        generated_at: now,
+        estimates: estimates(&plans),
+        options,
+        gyms: plans,
+        content_hash,
+    })
+}

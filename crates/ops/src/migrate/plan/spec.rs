@@ -1,0 +1,170 @@
+//! The plan's types: per gym the users to create, the rooms to move and those left alone, with
+//! the content hash that ties a saved plan to what it read.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use gymchat_tenant::ChannelKind;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::migrate::options::{History, Options, Strategy};
+
+/// The plan format's version.
+pub const PLAN_VERSION: u32 = 1;
+/// Custom field that marks a channel made by the migration, naming the channel it replaces.
+pub const MIGRATED_FROM: &str = "migrated_from";
+
+/// A Stream user to create (or to give the gym's team).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSpec {
+    /// Target id.
+    pub id: String,
+    /// The person (none for the gym's bot).
+    pub user_id: Option<i64>,
+    /// The legacy ids this person had in the gym's channels.
+    pub legacy_ids: Vec<String>,
+    /// Display name (from the legacy Stream user, else the database).
+    pub name: Option<String>,
+    /// Avatar (likewise).
+    pub image: Option<String>,
+    /// The team.
+    pub team: String,
+    /// The target user exists already (it only needs the team).
+    pub exists: bool,
+}
+
+/// A room to move.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelSpec {
+    /// The room.
+    pub room_id: i64,
+    /// What its new channel is.
+    pub kind: ChannelKind,
+    /// The channel it points at now.
+    pub old_cid: String,
+    /// The channel it will point at (the same for `in-place`).
+    pub new_cid: String,
+    /// Members, target ids, sorted.
+    pub members: Vec<String>,
+    /// The old channel's members (in-place removes those not in `members`).
+    pub old_members: Vec<String>,
+    /// Room members that get no Stream identity (no `user` row).
+    pub dropped_members: Vec<i64>,
+    /// Team.
+    pub team: String,
+    /// Creator of the new channel: the old creator's target id, else the gym's bot.
+    pub created_by: String,
+    /// Custom fields of the new channel (name, gym_id, the old channel's own fields).
+    pub custom: Map<String, Value>,
+    /// The old channel was frozen.
+    pub old_frozen: bool,
+    /// The new channel ends frozen (the old one was, or the room's event is over).
+    pub frozen_after: bool,
+    /// Messages in the old channel (the migration's own notes left out).
+    pub messages: usize,
+    /// Who the old channel's senders become: their target id, or the gym's bot for a sender
+    /// with no `user` row.
+    pub senders: BTreeMap<String, String>,
+    /// The old channel's data as a full update carries it (what `in-place` rollback restores).
+    pub old_data: Map<String, Value>,
+    /// Why this room does not take the id its kind would give it, if so.
+    pub note: Option<String>,
+}
+
+impl ChannelSpec {
+    /// The gym's bot (`gym_{G}_bot`), stand-in for senders without a person and author of the
+    /// notes.
+    pub fn gym_bot(&self) -> String {
+        self.team.strip_prefix("gym_").map_or_else(|| "system".to_owned(), |g| format!("gym_{g}_bot"))
+    }
+}
+
+/// A room the migration leaves alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedRoom {
+    /// The room.
+    pub room_id: i64,
+    /// The channel it points at, if any.
+    pub cid: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// One gym's plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GymPlan {
+    /// The gym.
+    pub gym_id: i64,
+    /// Users to create, before any channel is touched.
+    pub users: Vec<UserSpec>,
+    /// Rooms to move.
+    pub channels: Vec<ChannelSpec>,
+    /// Rooms left alone.
+    pub skipped: Vec<SkippedRoom>,
+    /// Rows or reads that failed; a gym with problems is not migrated.
+    pub problems: Vec<String>,
+}
+
+impl GymPlan {
+    /// Everything was read.
+    pub fn complete(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The cost of one strategy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Strategy.
+    pub strategy: Strategy,
+    /// History handling.
+    pub history: History,
+    /// Calls per operation, users phase.
+    pub users_calls: BTreeMap<String, u64>,
+    /// Calls per operation, channels phase.
+    pub channel_calls: BTreeMap<String, u64>,
+    /// Messages copied.
+    pub messages: u64,
+    /// Least wall time in seconds at the full limits (rate budget 1.0); divide by the budget
+    /// for a run that uses a share of them.
+    pub min_wall_seconds_full_budget: f64,
+    /// The operation that sets the channels phase's time.
+    pub bottleneck: Option<String>,
+}
+
+/// A migration plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Format version.
+    pub version: u32,
+    /// When it was made.
+    pub generated_at: DateTime<Utc>,
+    /// The options.
+    pub options: Options,
+    /// Per gym.
+    pub gyms: Vec<GymPlan>,
+    /// Calls and minimum wall time of each strategy, side by side.
+    pub estimates: Vec<Estimate>,
+    /// SHA-256 of the options and the gyms' plans: what the plan read.
+    pub content_hash: String,
+}
+
+impl Plan {
+    /// The hash of the options and the gyms' plans.
+    pub fn compute_hash(options: &Options, gyms: &[GymPlan]) -> String {
+        let body = serde_json::to_vec(&json!({ "options": options, "gyms": gyms })).unwrap_or_default();
+        hex::encode(Sha256::digest(&body))
+    }
+
+    /// The plan's hash matches its content (the file was not edited or cut).
+    pub fn hash_holds(&self) -> bool {
+        Self::compute_hash(&self.options, &self.gyms) == self.content_hash
+    }
+
+    /// Channels to move, over all gyms.
+    pub fn channel_count(&self) -> usize {
+        self.gyms.iter().map(|g| g.channels.len()).sum()
+    }
+}

@@ -1,0 +1,155 @@
+//! Moving one room by rebuilding its channel, from whatever state the journal holds:
+//!
+//! `planned → creating → copying → verifying → freezing_old → switched → finishing → done`
+//!
+//! Each state is written before the call it guards; the write that starts a step also records
+//! that the previous one succeeded, so an item's state is always the step under way, whose call
+//! may or may not have happened, and every step before it is done.
+//!
+//! - create: the target channel with members, team, creator and custom fields (`migrated_from`
+//!   names the old cid, so a channel with that id not made from this room is refused);
+//! - copy: the old channel's history, when it is copied ([`super::history`]);
+//! - verify: members, team, `gym_id`, and every old message's copy present;
+//! - freeze old: one read-modify-write full update that freezes it and posts a system note
+//!   saying where the conversation went; then the messages written meanwhile are copied;
+//! - switch: one transaction holds the lease check, the room's new `stream_channel_id`, the
+//!   channel move (the audit's "archived") and the item's state;
+//! - finish: the new channel is frozen when the old one was or the room's event is over.
+
+use chrono::Utc;
+use gymchat_ids::{Cid, GymId, RoomId, StreamUserId};
+use gymchat_store::{ChannelMove, ItemState, MigrationItem};
+use gymchat_stream::model::{ChannelUpdate, NewMessage};
+use serde_json::{Value, json};
+
+use super::channels::{create, parse_spec, set_frozen, verify};
+use super::error::StepError;
+use super::history::sync_history;
+use super::notes::moved_note_id;
+use super::options::History;
+use super::plan::spec::ChannelSpec;
+use super::run::Runner;
+
+/// The order of a rebuilt item's states.
+const ORDER: &[ItemState] = &[
+    ItemState::Planned,
+    ItemState::Creating,
+    ItemState::Copying,
+    ItemState::Verifying,
+    ItemState::FreezingOld,
+    ItemState::Switched,
+    ItemState::Finishing,
+    ItemState::Done,
+];
+
+/// Position of a state in a rebuild; a state of no rebuild starts over (every step is safe to
+/// repeat).
+pub(crate) fn rank(state: ItemState) -> usize {
+    ORDER.iter().position(|s| *s == state).unwrap_or(0)
+}
+
+/// Moves one room by rebuilding its channel, from whatever state the journal holds.
+pub(crate) async fn move_rebuild(runner: &Runner, item: MigrationItem, history: History) -> Result<(), StepError> {
+    let (spec, old, new) = parse_spec(&item)?;
+    let (id, at) = (item.id, rank(item.state));
+    let client = &runner.client;
+    let mut detail = item.detail.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()).unwrap_or(json!({}));
+
+    if at < rank(ItemState::Copying) {
+        runner.advance(id, ItemState::Creating, None).await?;
+        create(client, &spec, &new).await?;
+    }
+    if at < rank(ItemState::Verifying) {
+        runner.advance(id, ItemState::Copying, None).await?;
+        if history == History::Copy {
+            let copied = sync_history(client, &spec, &old, &new, true).await?;
+            detail["copied"] = json!(copied.sent);
+            detail["messages"] = json!(copied.expected);
+            detail["altered"] = json!(copied.altered);
+        }
+    }
+    if at < rank(ItemState::FreezingOld) {
+        runner.advance(id, ItemState::Verifying, Some(&detail)).await?;
+        verify(client, &spec, &new).await?;
+        if history == History::Copy {
+            let check = sync_history(client, &spec, &old, &new, false).await?;
+            if check.missing > 0 {
+                let (missing, expected) = (check.missing, check.expected);
+                return Err(StepError::Drift(format!(
+                    "{new} lacks {missing} of the old channel's {expected} messages"
+                )));
+            }
+        }
+    }
+    if at < rank(ItemState::Switched) {
+        runner.advance(id, ItemState::FreezingOld, None).await?;
+        freeze_old(runner, &spec, &old, &new).await?;
+        if history == History::Copy {
+            // Messages written to the old channel between the copy and the freeze.
+            let late = sync_history(client, &spec, &old, &new, true).await?;
+            if late.sent > 0 {
+                detail["copied_after_freeze"] = json!(late.sent);
+            }
+            detail["messages"] = json!(late.expected);
+            if !late.altered.is_empty()
+                && let Some(list) = detail["altered"].as_array_mut()
+            {
+                list.extend(late.altered);
+            }
+        }
+        switch_room(runner, &item, &spec, &old, &new, &detail).await?;
+    }
+    if at < rank(ItemState::Done) {
+        runner.advance(id, ItemState::Finishing, None).await?;
+        if spec.frozen_after {
+            set_frozen(client, &new, true, ChannelUpdate::default()).await?;
+        }
+        runner.done(id, ItemState::Done, None).await?;
+    }
+    Ok(())
+}
+
+/// Freezes the old channel in one read-modify-write full update that posts where it moved.
+async fn freeze_old(runner: &Runner, spec: &ChannelSpec, old: &Cid, new: &Cid) -> Result<(), StepError> {
+    let bot = StreamUserId::parse(&spec.gym_bot())?;
+    let text = format!(
+        "This conversation moved to a new channel ({new}). Update the app to keep writing; this one stays readable."
+    );
+    let note = NewMessage::new(moved_note_id(old), bot, text).system();
+    let rest = ChannelUpdate { message: Some(note), skip_push: true, ..ChannelUpdate::default() };
+    set_frozen(&runner.client, old, true, rest).await
+}
+
+/// Points the room at the new channel: the lease check, the pointer, the channel move and the
+/// item's state in one transaction.
+async fn switch_room(
+    runner: &Runner,
+    item: &MigrationItem,
+    spec: &ChannelSpec,
+    old: &Cid,
+    new: &Cid,
+    detail: &Value,
+) -> Result<(), StepError> {
+    let room = RoomId::new(spec.room_id)?;
+    let gym = GymId::new(item.gym_id)?;
+    let now = Utc::now();
+    let mut tx = runner.store.begin().await?;
+    tx.guard_lease(&runner.lease()).await?;
+    let current = tx.room(room).await?.ok_or_else(|| StepError::LeftAlone(format!("room {room} no longer exists")))?;
+    let pointed = current.stream_channel_id.as_deref().unwrap_or_default();
+    if pointed != old.id().as_str() && pointed != new.id().as_str() {
+        return Err(StepError::LeftAlone(format!("room {room} points at {pointed:?} now, not at {old}: left alone")));
+    }
+    tx.set_room_stream_channel_id(room, new.id().as_str(), now).await?;
+    tx.record_channel_move(&ChannelMove {
+        room_id: room,
+        gym_id: gym,
+        old_cid: old.to_string(),
+        new_cid: new.to_string(),
+        run_id: runner.run_id.clone(),
+        moved_at: now,
+    })
+    .await?;
+    tx.finish_item_step(item.id, ItemState::Switched, Some(&detail.to_string()), now).await?;
+    Ok(tx.commit().await?)
+}

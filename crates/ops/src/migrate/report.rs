@@ -1,0 +1,129 @@
+//! What an apply tells: progress while it runs, and the report at the end (every item with its
+//! state, attempts, error and what was done).
+
+use std::collections::{BTreeMap, HashMap};
+
+use gymchat_store::{ItemKind, ItemState, MigrationItem, RunState};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::options::{History, Strategy};
+use super::plan::spec::SkippedRoom;
+
+/// What a phase did, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A phase starts with this many items to do.
+    Phase {
+        /// `users` or `channels`.
+        name: &'static str,
+        /// Items.
+        total: u64,
+    },
+    /// An item of the phase ended.
+    Item {
+        /// Whether it succeeded.
+        ok: bool,
+    },
+}
+
+/// One item's outcome, as the report lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemOutcome {
+    /// What it stands for.
+    pub kind: ItemKind,
+    /// The gym.
+    pub gym_id: i64,
+    /// The room (channels).
+    pub room_id: Option<i64>,
+    /// Old id.
+    pub old_id: String,
+    /// New id.
+    pub new_id: String,
+    /// State reached.
+    pub state: ItemState,
+    /// Attempts.
+    pub attempts: i64,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// What was done (copied messages, altered messages, …).
+    pub detail: Option<Value>,
+}
+
+impl From<&MigrationItem> for ItemOutcome {
+    fn from(i: &MigrationItem) -> Self {
+        ItemOutcome {
+            kind: i.kind,
+            gym_id: i.gym_id,
+            room_id: i.room_id,
+            old_id: i.old_id.clone(),
+            new_id: i.new_id.clone(),
+            state: i.state,
+            attempts: i.attempts,
+            error: i.last_error.clone(),
+            detail: i.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()),
+        }
+    }
+}
+
+/// An import file written for Stream's import service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportFile {
+    /// Where.
+    pub path: String,
+    /// Lines per item type (`user`, `channel`, `member`, `message`).
+    pub lines: BTreeMap<String, usize>,
+}
+
+/// The report of an apply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The run.
+    pub run_id: String,
+    /// Whether an unfinished run was continued.
+    pub resumed: bool,
+    /// `done`, `incomplete` (some items failed) or `stopped` (breaker or lost lock).
+    pub state: RunState,
+    /// Why it stopped, when it did.
+    pub message: Option<String>,
+    /// The gyms.
+    pub gyms: Vec<i64>,
+    /// Strategy.
+    pub strategy: Strategy,
+    /// History.
+    pub history: History,
+    /// Counts.
+    pub users_done: usize,
+    /// Counts.
+    pub channels_done: usize,
+    /// Items that did not finish, with their errors.
+    pub failed: Vec<ItemOutcome>,
+    /// Rooms left alone, with why.
+    pub skipped: Vec<SkippedRoom>,
+    /// Rooms that did not take the id their kind gives (several rooms for one event or pair).
+    pub notes: Vec<String>,
+    /// The import file written (`--history import-file`), and its lines.
+    pub import_file: Option<ImportFile>,
+    /// Every item.
+    pub items: Vec<ItemOutcome>,
+}
+
+impl Report {
+    /// 0 all done, 1 some items failed, 2 the run stopped.
+    pub fn exit_code(&self) -> u8 {
+        match self.state {
+            RunState::Done => 0,
+            RunState::Incomplete => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// Items by kind and state, for `gymchat migrate status`.
+pub fn count_states(items: &[MigrationItem]) -> HashMap<ItemKind, HashMap<ItemState, usize>> {
+    let mut counts: HashMap<ItemKind, HashMap<ItemState, usize>> = HashMap::new();
+    for i in items {
+        *counts.entry(i.kind).or_default().entry(i.state).or_default() += 1;
+    }
+    counts
+}

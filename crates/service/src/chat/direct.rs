@@ -1,0 +1,61 @@
+//! `GET /chat/rooms/direct/{other_user_id}`: the one 1:1 room of two members of a gym.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use gymchat_ids::UserId;
+use gymchat_store::direct_room_key;
+use gymchat_tenant::Purpose;
+
+use crate::access::{active_member, claim, keyed_room, load_outcome, path_id};
+use crate::auth::GymCaller;
+use crate::docs::{GymHeader, Refusals};
+use crate::error::{ApiError, ApiResult};
+use crate::provision::{self, RoomSpec};
+use crate::shapes::ChatRoom;
+use crate::state::AppState;
+
+/// `GET /chat/rooms/direct/{other_user_id}`: the one 1:1 room of the caller and the other user
+/// in this gym, created on first use. Found through the database, never by recomputing an id.
+#[utoipa::path(get, path = "/api/v1/chat/rooms/direct/{other_user_id}", tag = "chat", params(GymHeader, ("other_user_id" = i64, Path, description = "the other member's internal user id")), responses((status = 200, description = "done", body = ChatRoom), Refusals), security(("bearer" = [])))]
+pub(crate) async fn direct(
+    State(s): State<AppState>,
+    caller: GymCaller,
+    Path(other): Path<String>,
+) -> ApiResult<Json<ChatRoom>> {
+    let other: UserId = path_id(&other, "other_user_id")?;
+    if other == caller.user_id() {
+        return Err(ApiError::bad_request("a direct chat needs another user than yourself"));
+    }
+    let gym = caller.gym_id();
+    let mut db = s.store().session().await?;
+    let other = active_member(&mut db, gym, other).await?;
+    let key = direct_room_key(gym, caller.user_id(), other.id);
+    if let Some(room) = keyed_room(&mut db, gym, &key).await? {
+        return Ok(Json(room.into()));
+    }
+    if let Some(room) = db.direct_rooms_of_pair(gym, caller.user_id(), other.id).await?.rows.into_iter().next() {
+        return Ok(Json(claim(&mut db, gym, &key, room).await?.into()));
+    }
+    drop(db);
+    let name = format!(
+        "Chat {} - {}",
+        caller.user.display_name().unwrap_or_else(|| format!("user {}", caller.user_id())),
+        other.display_name().unwrap_or_else(|| format!("user {}", other.id))
+    );
+    let spec = RoomSpec {
+        key: Some(key),
+        gym,
+        name,
+        channel_id: Some(
+            Purpose::Direct(caller.user_id(), other.id)
+                .channel_id(gym)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        ),
+        event_id: None,
+        is_direct: true,
+        members: vec![caller.user.clone(), other],
+        creator: caller.stream_id(),
+    };
+    let outcome = provision::create_room(s.store(), s.stream(), &spec).await?;
+    Ok(Json(load_outcome(&s, gym, outcome).await?.into()))
+}

@@ -1,0 +1,67 @@
+//! Every route of the service, and serving them.
+
+use std::future::Future;
+
+use axum::Router;
+use axum::routing::{delete, get, post};
+use tower_http::decompression::RequestDecompressionLayer;
+
+use crate::state::AppState;
+use crate::{chat, health, metrics, openapi, webhooks, worker};
+
+/// Every route of the service.
+pub fn router(state: AppState) -> Router {
+    let chat = Router::new()
+        .route("/token", get(chat::token::token))
+        .route("/my-rooms", get(chat::visibility::my_rooms))
+        .route("/rooms", post(chat::groups::create_group))
+        .route("/rooms/direct/{other_user_id}", get(chat::direct::direct))
+        .route("/rooms/event/{event_id}", get(chat::event::event))
+        .route("/rooms/{room_id}", delete(chat::groups::delete_group))
+        .route(
+            "/rooms/{room_id}/members/{user_id}",
+            post(chat::members::add_member).delete(chat::members::remove_member),
+        )
+        .route("/rooms/{room_id}/hide", post(chat::visibility::hide))
+        .route("/rooms/{room_id}/show", post(chat::visibility::show))
+        .route("/rooms/{room_id}/leave", post(chat::visibility::leave))
+        .route("/rooms/{room_id}/conversation", delete(chat::visibility::clear_conversation))
+        .route("/channels/orphan/{channel_id}", delete(chat::orphan::delete_orphan))
+        .route("/general-channel/info", get(chat::general::info))
+        .route("/general-channel/join", post(chat::general::join_self))
+        .route("/general-channel/leave", delete(chat::general::leave_self))
+        .route("/general-channel/add-member/{user_id}", post(chat::general::add_member))
+        .route("/general-channel/remove-member/{user_id}", delete(chat::general::remove_member));
+    let worker = Router::new()
+        .route("/event-chat", post(worker::event_chat))
+        .route("/event-completion", post(worker::event_completion));
+    // The paths the platform registered with Stream today lead to the same handler.
+    let webhooks = Router::new()
+        .route("/", post(webhooks::receive))
+        .route("/new-message", post(webhooks::receive))
+        .route("/channel-deleted", post(webhooks::receive))
+        .route("/user-banned", post(webhooks::receive))
+        .route("/events", post(webhooks::receive))
+        .layer(RequestDecompressionLayer::new());
+    Router::new()
+        .nest("/api/v1/chat", chat)
+        .nest("/api/v1/worker", worker)
+        .nest("/api/v1/webhooks/stream", webhooks)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .fallback(health::not_found)
+        .layer(axum::middleware::from_fn(metrics::record))
+        .with_state(state)
+}
+
+/// Serves the router on `listener` until `shutdown` completes, then finishes the requests in
+/// flight (graceful shutdown).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,65 @@
+//! Paging through one channel: every member, and the whole history.
+
+use std::collections::HashSet;
+
+use gymchat_ids::{Cid, StreamUserId};
+
+use crate::client::Client;
+use crate::error::{ErrorKind, StreamError};
+use crate::limits::{MAX_MEMBER_OFFSET, MEMBER_PAGE, MESSAGE_PAGE};
+use crate::model::{ChannelState, Message};
+
+impl Client {
+    /// Completes the member lists that a channel query cut at 100.
+    pub(crate) async fn complete_members(&self, channels: &mut [ChannelState]) -> Result<(), StreamError> {
+        for state in channels {
+            let count = state.channel.member_count.unwrap_or(0) as usize;
+            if count > state.members.len() {
+                let all = self.channel_members(&state.channel.cid).await?;
+                state.members =
+                    all.into_iter().map(|user_id| crate::model::Member { user_id, channel_role: None }).collect();
+            }
+        }
+        Ok(())
+    }
+
+    /// Every member of a channel, paging 300 at a time (Stream's offset stops at 10,000).
+    pub async fn channel_members(&self, cid: &Cid) -> Result<Vec<StreamUserId>, StreamError> {
+        let mut members = Vec::new();
+        let mut seen = HashSet::new();
+        let mut offset = 0;
+        loop {
+            let page = self.channel_members_page(cid, offset).await?;
+            let len = page.members.len() as u32;
+            for m in page.members {
+                if seen.insert(m.user_id.clone()) {
+                    members.push(m.user_id);
+                }
+            }
+            offset += len;
+            if len < MEMBER_PAGE {
+                return Ok(members);
+            }
+            if offset > MAX_MEMBER_OFFSET {
+                let why = format!("{cid} has more members than Stream's member paging reaches ({offset} read)");
+                return Err(StreamError::new("GetOrCreateChannel", ErrorKind::Incomplete(why)));
+            }
+        }
+    }
+
+    /// The channel's whole history, oldest first, paging back 300 messages at a time.
+    pub async fn channel_history(&self, cid: &Cid) -> Result<Vec<Message>, StreamError> {
+        let mut pages: Vec<Vec<Message>> = Vec::new();
+        let mut before: Option<String> = None;
+        loop {
+            let page = self.get_or_create_channel(cid, None, MESSAGE_PAGE, before.as_deref()).await?.body.messages;
+            let full = page.len() as u32 == MESSAGE_PAGE;
+            before = page.first().map(|m| m.id.clone());
+            pages.push(page);
+            if !full || before.is_none() {
+                break;
+            }
+        }
+        Ok(pages.into_iter().rev().flatten().collect())
+    }
+}
