@@ -5,32 +5,19 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use gymchat_ids::GymId;
 use gymchat_ops::audit::{self, AuditReport, Stage, html};
-use gymchat_store::{Store, redact_url};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::config::{AuditArgs, GlobalOpts};
-use crate::stream::client;
+use crate::args::AuditArgs;
 
 /// Runs the audit; returns the JSON for stdout and the exit code.
-pub async fn run(global: &GlobalOpts, args: &AuditArgs) -> Result<(serde_json::Value, u8)> {
-    let stream = client(global)?;
-    let target = redact_url(&global.database_url);
-    let store = Store::open(&global.database_url).await.with_context(|| format!("cannot open database {target}"))?;
-    let gyms: Vec<GymId> = if args.all {
-        let (gyms, unread) = audit::all_gyms(&store).await?;
-        for line in unread {
-            eprintln!("warning: {line}");
-        }
-        gyms
-    } else if args.gym_id.is_empty() {
-        bail!("name the gyms to audit with --gym-id N (repeatable) or --all");
-    } else {
-        args.gym_id.clone()
-    };
+pub async fn run(args: &AuditArgs) -> Result<(serde_json::Value, u8)> {
+    let stream = args.ops.client()?;
+    let store = args.ops.db.open().await?;
+    let gyms: Vec<GymId> = args.gyms.resolve(&store).await?;
 
     let bar = progress_bar(gyms.len());
     let report = audit::audit(&store, &stream, &gyms, &|stage| {

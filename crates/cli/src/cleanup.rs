@@ -3,43 +3,37 @@
 //! planned), 1 when an action failed or was refused, 2 when it could not run (an incomplete audit
 //! included: cleanup does nothing then).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use gymchat_ids::GymId;
 use gymchat_ops::audit::{self, AuditReport};
 use gymchat_ops::cleanup::{self, Options};
-use gymchat_store::{Store, redact_url};
+use gymchat_store::Store;
+use gymchat_stream::Client;
 use serde_json::{Value, json};
 
-use crate::config::{CleanupArgs, CleanupCommand, GlobalOpts};
-use crate::stream::client;
+use crate::args::{CleanupArgs, CleanupCommand};
 
 /// Runs the command; returns the JSON for stdout and the exit code.
-pub async fn run(global: &GlobalOpts, args: &CleanupArgs) -> Result<(Value, u8)> {
-    let target = redact_url(&global.database_url);
-    let store = Store::open(&global.database_url).await.with_context(|| format!("cannot open database {target}"))?;
-    if let Some(CleanupCommand::Undo { run_id }) = &args.command {
-        let undone = cleanup::undo(&store, run_id).await?;
-        return Ok((serde_json::to_value(&undone)?, 0));
-    }
-    let stream = client(global)?;
-    let (plan, yes, options) = match &args.command {
-        Some(CleanupCommand::Channel { cid, yes, hard, include_with_messages }) => {
-            let options = Options { hard: *hard, include_with_messages: *include_with_messages, remove_rooms: false };
-            (cleanup::plan_for_channel(&store, &stream, cid, options).await?, *yes, options)
+pub async fn run(args: &CleanupArgs) -> Result<(Value, u8)> {
+    let (store, stream, plan, yes, options) = match &args.command {
+        Some(CleanupCommand::Undo { db, run_id }) => {
+            let undone = cleanup::undo(&db.open().await?, run_id).await?;
+            return Ok((serde_json::to_value(&undone)?, 0));
         }
-        _ => {
+        Some(CleanupCommand::Channel { ops, cid, yes, hard, include_with_messages }) => {
+            let (store, stream) = (ops.db.open().await?, ops.client()?);
+            let options = Options { hard: *hard, include_with_messages: *include_with_messages, remove_rooms: false };
+            let plan = cleanup::plan_for_channel(&store, &stream, cid, options).await?;
+            (store, stream, plan, *yes, options)
+        }
+        None => {
+            let (store, stream) = (args.ops.db.open().await?, args.ops.client()?);
             let options = Options {
                 hard: args.hard,
                 include_with_messages: args.include_with_messages,
                 remove_rooms: args.remove_rooms,
             };
-            let gyms: Vec<GymId> = if args.all {
-                audit::all_gyms(&store).await?.0
-            } else if args.gym_id.is_empty() {
-                bail!("name the gyms to clean up with --gym-id N (repeatable) or --all");
-            } else {
-                args.gym_id.clone()
-            };
+            let gyms: Vec<GymId> = args.gyms.resolve(&store).await?;
             let report = audit::audit(&store, &stream, &gyms, &|_| {}).await?;
             let mut plan = cleanup::plan::plan(&report, options);
             if let Some(path) = &args.from_report {
@@ -48,9 +42,20 @@ pub async fn run(global: &GlobalOpts, args: &CleanupArgs) -> Result<(Value, u8)>
                     .with_context(|| format!("{} is not an audit report", path.display()))?;
                 cleanup::restrict_to(&mut plan, &cleanup::plan::plan(&old, options));
             }
-            (plan, args.yes, options)
+            (store, stream, plan, args.yes, options)
         }
     };
+    carry_out(&store, &stream, plan, yes, options).await
+}
+
+/// Prints the plan, or with `yes` carries it out.
+async fn carry_out(
+    store: &Store,
+    stream: &Client,
+    plan: cleanup::Plan,
+    yes: bool,
+    options: Options,
+) -> Result<(Value, u8)> {
     if !plan.complete {
         eprintln!("cleanup does nothing: the audit it rests on could not read everything");
         return Ok((json!({ "mode": "refused", "plan": plan }), 2));
@@ -64,7 +69,7 @@ pub async fn run(global: &GlobalOpts, args: &CleanupArgs) -> Result<(Value, u8)>
         let code = u8::from(!plan.refused.is_empty());
         return Ok((json!({ "mode": "dry_run", "plan": plan }), code));
     }
-    let applied = cleanup::apply(&store, &stream, &plan, options).await?;
+    let applied = cleanup::apply(store, stream, &plan, options).await?;
     eprintln!(
         "run {}: {} done, {} failed, {} refused; undo its database changes with `gymchat cleanup undo {}`",
         applied.run_id,

@@ -1,116 +1,18 @@
-//! The command line: global options shared by every subcommand, each also an environment variable
-//! with the names Stream's own SDKs read.
-
-use std::fmt;
+//! The command line: the subcommands, each with the options it reads ([`crate::args`], built from
+//! the shared groups of [`crate::options`]).
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::args::{AuditArgs, CleanupArgs, DbCommand, DemoArgs, MigrateCommand, SandboxArgs, ServeArgs};
+use crate::options::{DatabaseOpts, PacingOpts, StreamOpts};
 
 /// gymchat: tenant-scoped Stream Chat service and operations toolkit for multi-gym platforms.
 #[derive(Debug, Parser)]
 #[command(name = "gymchat", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Options every subcommand understands.
-    #[command(flatten)]
-    pub global: GlobalOpts,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Where the database and Stream are.
-#[derive(Debug, Args)]
-pub struct GlobalOpts {
-    /// Database: postgres://… (production) or sqlite://FILE (created when missing).
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://gymchat.db", global = true, hide_env_values = true)]
-    pub database_url: String,
-    /// Base URL of Stream's REST API (or of a local sandbox).
-    #[arg(long, env = "STREAM_URL", default_value = "https://chat.stream-io-api.com", global = true)]
-    pub stream_url: String,
-    /// Stream API key.
-    #[arg(long, env = "STREAM_KEY", global = true)]
-    pub stream_key: Option<String>,
-    /// Stream API secret. Never printed or logged.
-    #[arg(long, env = "STREAM_SECRET", global = true, hide_env_values = true)]
-    pub stream_secret: Option<Secret>,
-    /// Share of each of Stream's rate limits, and of what is left of it, that gymchat may use; the
-    /// live app keeps the rest. In (0, 1].
-    #[arg(long, env = "GYMCHAT_RATE_BUDGET", default_value_t = 0.5, global = true, value_parser = rate_budget)]
-    pub rate_budget: f64,
-    /// Length of Stream's rate windows in seconds: 60, Stream's rule. Only for a sandbox run with
-    /// `--time-scale F`, whose windows last 60/F seconds (1 at F = 60): told up front, gymchat
-    /// paces for them from its first call instead of learning them from the headers.
-    #[arg(long, env = "GYMCHAT_RATE_WINDOW", default_value_t = 60.0, global = true, value_parser = rate_window)]
-    pub rate_window: f64,
-    /// Benchmarks only: instead of pacing by the rate-limit headers, one call at a time with a
-    /// fixed sleep after each (the rate window ÷ (documented limit × rate budget)), the baseline
-    /// of `bench/migrate.sh seed`. Use with `--concurrency 1`.
-    #[arg(long, env = "GYMCHAT_FIXED_SLEEPS", global = true, hide = true)]
-    pub fixed_sleeps: bool,
-}
-
-/// Parses `--rate-budget`: a fraction in (0, 1].
-fn rate_budget(text: &str) -> Result<f64, String> {
-    let share: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number"))?;
-    if share > 0.0 && share <= 1.0 {
-        Ok(share)
-    } else {
-        Err(format!("{share} is outside (0, 1]: gymchat may use a share of each rate limit, at most all of it"))
-    }
-}
-
-/// Parses `--rate-window`: seconds in (0, 60].
-fn rate_window(text: &str) -> Result<f64, String> {
-    let seconds: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    if seconds > 0.0 && seconds <= 60.0 {
-        Ok(seconds)
-    } else {
-        Err(format!("{seconds} is outside (0, 60]: Stream's rate windows last a minute, a time-scaled sandbox's less"))
-    }
-}
-
-impl GlobalOpts {
-    /// `--rate-window` as a duration.
-    pub fn rate_window(&self) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(self.rate_window)
-    }
-}
-
-/// A value that must never be shown: `Debug` and `Display` print `***`.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for the component that signs or checks tokens with it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The first 8 hex digits of the secret's SHA-256: enough to tell which secret is configured,
-    /// useless for recovering it.
-    pub fn fingerprint(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let mut h = hex::encode(Sha256::digest(self.0.as_bytes()));
-        h.truncate(8);
-        h
-    }
-}
-
-impl From<String> for Secret {
-    fn from(s: String) -> Self {
-        Secret(s)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
 }
 
 /// The subcommands.
@@ -119,8 +21,9 @@ pub enum Command {
     /// The platform database: schema migrations and fixtures.
     #[command(subcommand)]
     Db(DbCommand),
-    /// Print the effective configuration as JSON (secrets and passwords redacted).
-    Config,
+    /// Print the effective configuration as JSON (whether each secret is set, never the secret;
+    /// the database password redacted).
+    Config(ConfigArgs),
     /// Compare the database with Stream, gym by gym; write the report. Exit 0 all synced and
     /// clean, 1 findings, 2 the audit could not complete.
     Audit(AuditArgs),
@@ -143,304 +46,108 @@ pub enum Command {
     Sandbox(SandboxArgs),
 }
 
-/// `gymchat serve …`
+/// `gymchat config`: the options whose effect it shows.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "GYMCHAT_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: std::net::SocketAddr,
-    /// Shared HS256 secret of the callers' JWTs (development and tests).
-    #[arg(long, env = "GYMCHAT_JWT_HS256_SECRET", hide_env_values = true, conflicts_with = "jwks_url")]
-    pub jwt_hs256_secret: Option<Secret>,
-    /// The identity provider's JWKS URL (RS256, production); needs --jwt-issuer and --jwt-audience.
-    #[arg(long, env = "GYMCHAT_JWKS_URL", requires_all = ["jwt_issuer", "jwt_audience"])]
-    pub jwks_url: Option<String>,
-    /// Required `iss` of the callers' JWTs.
-    #[arg(long, env = "GYMCHAT_JWT_ISSUER")]
-    pub jwt_issuer: Option<String>,
-    /// Required `aud` of the callers' JWTs.
-    #[arg(long, env = "GYMCHAT_JWT_AUDIENCE")]
-    pub jwt_audience: Option<String>,
-    /// The workers' key (`X-API-Key`); without it the worker endpoints refuse every call.
-    #[arg(long, env = "GYMCHAT_WORKER_API_KEY", hide_env_values = true)]
-    pub worker_api_key: Option<Secret>,
-    /// How long the Stream user tokens handed out are valid, in hours.
-    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760))]
-    pub token_ttl_hours: u32,
+pub struct ConfigArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DatabaseOpts,
+    /// Stream.
+    #[command(flatten)]
+    pub stream: StreamOpts,
+    /// Pacing.
+    #[command(flatten)]
+    pub pacing: PacingOpts,
 }
 
-/// `gymchat audit …`
-#[derive(Debug, Args)]
-pub struct AuditArgs {
-    /// A gym to audit (repeatable).
-    #[arg(long = "gym-id", conflicts_with = "all")]
-    pub gym_id: Vec<gymchat_ids::GymId>,
-    /// Audit every gym of the database.
-    #[arg(long)]
-    pub all: bool,
-    /// Where to write the JSON report (default `audit_{gym}_{UTC timestamp}.json`).
-    #[arg(long)]
-    pub out: Option<std::path::PathBuf>,
-    /// Print the report on stdout instead of writing it to a file.
-    #[arg(long)]
-    pub json: bool,
-    /// Also write the report as one self-contained HTML page.
-    #[arg(long)]
-    pub html: Option<std::path::PathBuf>,
-}
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use secrecy::SecretString;
 
-/// `gymchat cleanup …`
-#[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct CleanupArgs {
-    /// `channel` or `undo`; without one, cleans up gyms.
-    #[command(subcommand)]
-    pub command: Option<CleanupCommand>,
-    /// A gym to clean up (repeatable).
-    #[arg(long = "gym-id", conflicts_with = "all")]
-    pub gym_id: Vec<gymchat_ids::GymId>,
-    /// Clean up every gym of the database.
-    #[arg(long)]
-    pub all: bool,
-    /// Act only on what this audit report recommended and a fresh audit still recommends.
-    #[arg(long)]
-    pub from_report: Option<std::path::PathBuf>,
-    /// Carry the plan out (without it, cleanup only prints what it would do).
-    #[arg(long)]
-    pub yes: bool,
-    /// Delete channels for good, with their messages (default: soft delete).
-    #[arg(long)]
-    pub hard: bool,
-    /// Also delete orphaned channels that hold messages.
-    #[arg(long)]
-    pub include_with_messages: bool,
-    /// Remove the rows of rooms whose channel is gone (room, member and hidden rows; undoable)
-    /// instead of retiring them.
-    #[arg(long)]
-    pub remove_rooms: bool,
-}
+    use super::Cli;
 
-/// `gymchat cleanup channel|undo`
-#[derive(Debug, Subcommand)]
-pub enum CleanupCommand {
-    /// One channel: deleted only when an audit of its gym proves it orphaned.
-    Channel {
-        /// The channel, `type:id`.
-        #[arg(long)]
-        cid: gymchat_ids::Cid,
-        /// Carry it out.
-        #[arg(long)]
-        yes: bool,
-        /// Delete it for good.
-        #[arg(long)]
-        hard: bool,
-        /// Also when it holds messages.
-        #[arg(long)]
-        include_with_messages: bool,
-    },
-    /// Restore every database change of a cleanup run.
-    Undo {
-        /// The run id a cleanup printed.
-        run_id: String,
-    },
-}
+    const SECRETS: &[&str] = &["stream-secret-x1", "jwt-secret-x2", "worker-key-x3", "db-password-x4"];
 
-/// `gymchat sandbox …`
-#[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct SandboxArgs {
-    /// `generate`; without one, runs the sandbox.
-    #[command(subcommand)]
-    pub command: Option<SandboxCommand>,
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:3030")]
-    pub listen: std::net::SocketAddr,
-    /// API key clients must send (default: --stream-key).
-    #[arg(long)]
-    pub key: Option<String>,
-    /// API secret tokens are signed with (default: --stream-secret).
-    #[arg(long)]
-    pub secret: Option<Secret>,
-    /// Start from the `stream` section of this fixture file.
-    #[arg(long)]
-    pub fixture: Option<std::path::PathBuf>,
-    /// Load this state file at start when it exists (instead of --fixture), save it on shutdown.
-    #[arg(long)]
-    pub state: Option<std::path::PathBuf>,
-    /// `stream` (Stream's default limits), `none`, or a JSON file like {"GetApp": 5}.
-    #[arg(long, default_value = "stream")]
-    pub rate_limits: String,
-    /// Rate windows pass this many times faster (60: a one-minute window lasts a second).
-    #[arg(long, default_value_t = 1.0)]
-    pub time_scale: f64,
-    /// Mean added latency per call in milliseconds (jitter ±50%).
-    #[arg(long, default_value_t = 0)]
-    pub latency_ms: u64,
-    /// Share of calls that fail (500, 503, 429 without body, stall, reset, applied-then-reset).
-    #[arg(long, default_value_t = 0.0)]
-    pub fail_rate: f64,
-    /// Seed for latency jitter and faults: the same seed gives the same faults.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// How long a stalled response hangs, in milliseconds.
-    #[arg(long, default_value_t = 30_000)]
-    pub stall_ms: u64,
-    /// Refuse channel members whose teams lack the channel's team.
-    #[arg(long)]
-    pub strict_team_members: bool,
-    /// Channels with equal sort keys come back in a different order on each query.
-    #[arg(long)]
-    pub shuffle_ties: bool,
-    /// Share of background tasks (batch deletes) that end `error` without applying anything.
-    #[arg(long, default_value_t = 0.0)]
-    pub task_fail_rate: f64,
-    /// Share of every operation's rate window the sandbox spends itself, as the live app would.
-    #[arg(long, default_value_t = 0.0)]
-    pub live_traffic: f64,
-}
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("gymchat").chain(args.iter().copied())).unwrap()
+    }
 
-/// `gymchat sandbox generate`
-#[derive(Debug, Subcommand)]
-pub enum SandboxCommand {
-    /// Write a synthetic fixture in the reference scenario's format (legacy ids, before
-    /// migration), at any size, for rehearsals and benchmarks.
-    Generate(GenerateArgs),
-}
+    fn assert_hidden(what: &str, shown: &str) {
+        for secret in SECRETS {
+            assert!(!shown.contains(secret), "{what} shows {secret}: {shown}");
+        }
+    }
 
-/// The size and shape of a generated fixture.
-#[derive(Debug, Args)]
-pub struct GenerateArgs {
-    /// The file to write.
-    #[arg(long)]
-    pub out: std::path::PathBuf,
-    /// Gyms.
-    #[arg(long, default_value_t = 1)]
-    pub gyms: usize,
-    /// Id of the first gym (the next ones follow).
-    #[arg(long, default_value_t = 100)]
-    pub first_gym_id: i64,
-    /// People per gym.
-    #[arg(long, default_value_t = 2_000)]
-    pub users: usize,
-    /// Rooms per gym: half direct, four in ten groups, one in ten event chats.
-    #[arg(long, default_value_t = 1_500)]
-    pub rooms: usize,
-    /// Members of each group and event room (direct rooms have two).
-    #[arg(long, default_value_t = 5)]
-    pub members: usize,
-    /// Messages per room.
-    #[arg(long, default_value_t = 0)]
-    pub messages: usize,
-    /// Seed: the same options and seed give the same file (on the same UTC day).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-}
+    #[test]
+    fn no_config_type_prints_a_secret_in_debug() {
+        let db = "postgres://app:db-password-x4@db/prod?password=db-password-x4";
+        let serve = parse(&[
+            "serve",
+            "--database-url",
+            db,
+            "--stream-key",
+            "k",
+            "--stream-secret",
+            "stream-secret-x1",
+            "--jwt-hs256-secret",
+            "jwt-secret-x2",
+            "--worker-api-key",
+            "worker-key-x3",
+        ]);
+        assert_hidden("serve's options", &format!("{serve:?}"));
+        let audit = parse(&["audit", "--all", "--database-url", db, "--stream-secret", "stream-secret-x1"]);
+        assert_hidden("audit's options", &format!("{audit:?}"));
+        let sandbox = parse(&["sandbox", "--key", "k", "--secret", "stream-secret-x1"]);
+        assert_hidden("sandbox's options", &format!("{sandbox:?}"));
 
-/// `gymchat db …`
-#[derive(Debug, Subcommand)]
-pub enum DbCommand {
-    /// Apply gymchat's schema migrations (idempotent). Existing platform tables are left as they
-    /// are; only gymchat_ tables are added.
-    Migrate,
-    /// Load the `db` section of a fixture file (e.g. fixtures/gym4.json), migrating first.
-    /// All rows or none: a malformed file or a refused row leaves the database unchanged.
-    LoadFixture {
-        /// The fixture file.
-        path: std::path::PathBuf,
-    },
-}
+        let secret = || SecretString::from("stream-secret-x1");
+        let client_config = gymchat_stream::ClientConfig::new("http://127.0.0.1:1", "k", secret());
+        assert_hidden("the client's configuration", &format!("{client_config:?}"));
+        let client = gymchat_stream::Client::new(client_config).unwrap();
+        assert_hidden("the client (its server token included)", &format!("{client:?}"));
+        let identity = gymchat_service::IdentityConfig::Hs256 {
+            secret: SecretString::from("jwt-secret-x2"),
+            issuer: None,
+            audience: None,
+        };
+        let service = gymchat_service::ServiceConfig {
+            stream_key: "k".into(),
+            stream_secret: secret(),
+            identity,
+            worker_api_key: Some(SecretString::from("worker-key-x3")),
+            token_ttl: chrono::Duration::hours(1),
+        };
+        assert_hidden("the service's configuration", &format!("{service:?}"));
+        let sandbox = gymchat_sandbox::Config::new("k", secret());
+        assert_hidden("the sandbox's configuration", &format!("{sandbox:?}"));
+    }
 
-/// Which gyms a migration command covers.
-#[derive(Debug, Args)]
-pub struct GymChoice {
-    /// A gym (repeatable).
-    #[arg(long = "gym-id", conflicts_with = "all")]
-    pub gym_id: Vec<gymchat_ids::GymId>,
-    /// Every gym of the database.
-    #[arg(long)]
-    pub all: bool,
-}
+    #[test]
+    fn the_server_token_is_not_shown_either() {
+        let client = gymchat_stream::Client::new(gymchat_stream::ClientConfig::new("http://x", "k", "s")).unwrap();
+        let token = gymchat_stream::server_token(&SecretString::from("s")).unwrap();
+        let token = secrecy::ExposeSecret::expose_secret(&token).to_owned();
+        assert!(!format!("{client:?}").contains(&token));
+    }
 
-/// How channels move.
-#[derive(Debug, Args)]
-pub struct MoveOptions {
-    /// `rebuild` (new channel with the target id) or `in-place` (same channel, members swapped).
-    #[arg(long, default_value = "rebuild")]
-    pub strategy: gymchat_ops::migrate::Strategy,
-    /// History of rebuilt channels: `none`, `copy`, or `import-file` (Stream's import format,
-    /// original timestamps kept).
-    #[arg(long, default_value = "none")]
-    pub history: gymchat_ops::migrate::History,
+    #[test]
+    fn each_command_lists_only_the_options_it_reads() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let options = |name: &str| -> Vec<String> {
+            let command = cli.find_subcommand(name).unwrap();
+            command.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect()
+        };
+        let sandbox = options("sandbox");
+        for foreign in ["database-url", "rate-budget", "stream-url", "stream-secret", "gym-id"] {
+            assert!(!sandbox.iter().any(|o| o == foreign), "sandbox lists --{foreign}: {sandbox:?}");
+        }
+        let serve = options("serve");
+        assert!(serve.iter().any(|o| o == "database-url") && !serve.iter().any(|o| o == "rate-budget"), "{serve:?}");
+        let audit = options("audit");
+        for own in ["gym-id", "all", "database-url", "rate-budget", "html"] {
+            assert!(audit.iter().any(|o| o == own), "audit lacks --{own}: {audit:?}");
+        }
+    }
 }
-
-/// `gymchat migrate …`
-#[derive(Debug, Subcommand)]
-pub enum MigrateCommand {
-    /// Say what a migration would do and what it costs, per strategy; write nothing.
-    Plan {
-        /// The gyms.
-        #[command(flatten)]
-        gyms: GymChoice,
-        /// The options.
-        #[command(flatten)]
-        options: MoveOptions,
-        /// Write the plan as JSON (with its content hash) to this file.
-        #[arg(long)]
-        out: Option<std::path::PathBuf>,
-    },
-    /// Carry a migration out (or continue the unfinished run of these gyms). Exit 0 all done,
-    /// 1 some items failed, 2 could not run or stopped.
-    Apply {
-        /// The gyms.
-        #[command(flatten)]
-        gyms: GymChoice,
-        /// Apply this saved plan; refused when the world changed since it was made.
-        #[arg(long, conflicts_with_all = ["gym_id", "all"])]
-        plan: Option<std::path::PathBuf>,
-        /// The options (a saved plan carries its own).
-        #[command(flatten)]
-        options: MoveOptions,
-        /// Carry it out (without it, apply prints the plan and changes nothing).
-        #[arg(long)]
-        yes: bool,
-        /// Print the plan and change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Stop when more than this share of the recent items failed.
-        #[arg(long, default_value_t = 0.2)]
-        max_failure_rate: f64,
-        /// Channels moved at once.
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
-        /// With `--history import-file`: where to write it (default `import_{run_id}.jsonl`).
-        #[arg(long)]
-        import_file: Option<std::path::PathBuf>,
-    },
-    /// Runs, newest first; or one run with its items by state and its failures.
-    Status {
-        /// The run.
-        run_id: Option<String>,
-    },
-    /// Check that the gyms' rooms and channels are fully tenant-scoped (an audit of what a
-    /// migration must achieve). Exit 0 when they are.
-    Verify {
-        /// The gyms.
-        #[command(flatten)]
-        gyms: GymChoice,
-    },
-    /// Point every room the run switched back at its old channel; unfreeze old channels, freeze
-    /// new ones; keep target users.
-    Rollback {
-        /// The run.
-        run_id: String,
-        /// Carry it out (without it, says what it would do).
-        #[arg(long)]
-        yes: bool,
-    },
-}
-
-/// `gymchat demo`: no options of its own. It uses `--database-url` only when that is given on
-/// the command line (never from `DATABASE_URL`, so that a demo cannot write into a database
-/// configured for real work); otherwise a fresh SQLite file in a temporary directory.
-#[derive(Debug, Args)]
-pub struct DemoArgs {}

@@ -1,27 +1,27 @@
 //! `gymchat db migrate` and `gymchat db load-fixture`.
 
 use anyhow::{Context, Result};
-use gymchat_store::{DbFixture, Store, redact_url};
+use gymchat_store::DbFixture;
 use serde_json::json;
 
-use crate::config::{DbCommand, GlobalOpts};
+use crate::args::DbCommand;
 
 /// Runs a `db` subcommand and returns its JSON report.
-pub async fn run(global: &GlobalOpts, command: &DbCommand) -> Result<serde_json::Value> {
-    let target = redact_url(&global.database_url);
+pub async fn run(command: &DbCommand) -> Result<serde_json::Value> {
     match command {
-        DbCommand::Migrate => {
-            let store = open(global, &target).await?;
+        DbCommand::Migrate { db } => {
+            let (store, target) = (db.open().await?, db.shown());
             store.close().await;
             Ok(
                 json!({ "database": target, "backend": format!("{:?}", store.backend()).to_lowercase(), "migrated": true }),
             )
         }
-        DbCommand::LoadFixture { path } => {
+        DbCommand::LoadFixture { db, path } => {
+            let target = db.shown();
             // Read and parse before touching the database, so a broken file changes nothing.
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
             let fixture = DbFixture::from_json(&text).with_context(|| format!("cannot load {}", path.display()))?;
-            let store = open(global, &target).await?;
+            let store = db.open().await?;
             let report = store
                 .load_fixture(&fixture)
                 .await
@@ -32,8 +32,4 @@ pub async fn run(global: &GlobalOpts, command: &DbCommand) -> Result<serde_json:
             Ok(json!({ "database": target, "fixture": path.display().to_string(), "loaded": tables }))
         }
     }
-}
-
-async fn open(global: &GlobalOpts, target: &str) -> Result<Store> {
-    Store::open(&global.database_url).await.with_context(|| format!("cannot open database {target}"))
 }

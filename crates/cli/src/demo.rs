@@ -15,10 +15,11 @@ use gymchat_ops::migrate::{self, ApplyOptions, History, Options, Strategy};
 use gymchat_sandbox::{Config, InitialState, LimitMode, Snapshot};
 use gymchat_store::{DbFixture, Store, redact_url};
 use gymchat_stream::{Client, ClientConfig};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::config::GlobalOpts;
+use crate::args::DemoArgs;
 
 /// The reference scenario, as the repository ships it.
 const SCENARIO: &str = include_str!("../../../fixtures/gym4.json");
@@ -27,15 +28,15 @@ const GYM: i64 = 4;
 /// The in-process sandbox's time scale: Stream's one-minute windows last a second.
 const TIME_SCALE: f64 = 60.0;
 
-/// Runs the demo; `database_url` is the one given on the command line, if any.
-pub async fn run(global: &GlobalOpts, database_url: Option<&str>) -> Result<(Value, u8)> {
+/// Runs the demo.
+pub async fn run(args: &DemoArgs) -> Result<(Value, u8)> {
     let scenario: Value = serde_json::from_str(SCENARIO).context("the embedded scenario is not JSON")?;
     let gym = GymId::new(GYM)?;
 
     // The database.
     let tmp = tempfile::tempdir().context("cannot make a temporary directory")?;
-    let url = match database_url {
-        Some(url) => url.to_owned(),
+    let url = match &args.database_url {
+        Some(url) => url.expose_secret().to_owned(),
         None => format!("sqlite://{}", tmp.path().join("demo.db").display()),
     };
     let store = Store::open(&url).await.with_context(|| format!("cannot open database {}", redact_url(&url)))?;
@@ -58,7 +59,7 @@ pub async fn run(global: &GlobalOpts, database_url: Option<&str>) -> Result<(Val
     }));
     eprintln!("sandbox: {sandbox_url} (Stream's default limits, 60× faster windows)");
     let mut client_config = ClientConfig::new(&sandbox_url, "demo-key", "demo-secret");
-    client_config.budget_share = global.rate_budget;
+    client_config.budget_share = args.rate_budget;
     // The demo knows its sandbox's windows; the client need not learn them.
     client_config.rate_window = Duration::from_secs_f64(60.0 / TIME_SCALE);
     let client = Client::new(client_config)?;

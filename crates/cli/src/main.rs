@@ -3,6 +3,7 @@
 //! Machine output is JSON on stdout; logs and errors go to stderr. Exit codes: 0 done, 2 could
 //! not run (bad input, unreachable database, refused fixture), as documented in the README.
 
+mod args;
 mod audit;
 mod cleanup;
 mod config;
@@ -10,15 +11,14 @@ mod db;
 mod demo;
 mod generate;
 mod migrate;
+mod options;
 mod sandbox;
 mod serve;
-mod stream;
 
 use std::process::ExitCode;
 
-use clap::parser::ValueSource;
-use clap::{CommandFactory, FromArgMatches};
-use gymchat_store::redact_url;
+use clap::Parser;
+use secrecy::ExposeSecret;
 use serde_json::json;
 
 use config::{Cli, Command};
@@ -33,19 +33,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    };
-    // The demo writes into a database only when it is named on the command line.
-    let demo_database = (matches.value_source("database_url") == Some(ValueSource::CommandLine))
-        .then(|| cli.global.database_url.clone());
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
-    match run(&cli, demo_database.as_deref()).await {
+    match run(&cli).await {
         Ok((report, code)) => {
             println!("{report:#}");
             ExitCode::from(code)
@@ -74,31 +67,28 @@ fn error_chain(e: &anyhow::Error) -> String {
 }
 
 /// Runs the command; returns its JSON for stdout and the exit code.
-async fn run(cli: &Cli, demo_database: Option<&str>) -> anyhow::Result<(serde_json::Value, u8)> {
+async fn run(cli: &Cli) -> anyhow::Result<(serde_json::Value, u8)> {
     match &cli.command {
-        Command::Db(command) => db::run(&cli.global, command).await.map(|v| (v, 0)),
+        Command::Db(command) => db::run(command).await.map(|v| (v, 0)),
         Command::Sandbox(args) => match &args.command {
-            Some(config::SandboxCommand::Generate(generate)) => generate::run(generate).map(|v| (v, 0)),
-            None => sandbox::run(&cli.global, args).await.map(|v| (v, 0)),
+            Some(args::SandboxCommand::Generate(generate)) => generate::run(generate).map(|v| (v, 0)),
+            None => sandbox::run(args).await.map(|v| (v, 0)),
         },
-        Command::Audit(args) => audit::run(&cli.global, args).await,
-        Command::Cleanup(args) => cleanup::run(&cli.global, args).await,
-        Command::Migrate(command) => migrate::run(&cli.global, command).await,
-        Command::Serve(args) => serve::run(&cli.global, args).await.map(|v| (v, 0)),
-        Command::Demo(_) => demo::run(&cli.global, demo_database).await,
-        Command::Config => {
-            let g = &cli.global;
-            Ok((
-                json!({
-                    "database_url": redact_url(&g.database_url),
-                    "stream_url": g.stream_url,
-                    "stream_key": g.stream_key,
-                    "stream_secret_sha256_prefix": g.stream_secret.as_ref().map(|s| s.fingerprint()),
-                    "rate_budget": g.rate_budget,
-                    "rate_window_seconds": g.rate_window,
-                }),
-                0,
-            ))
-        }
+        Command::Audit(args) => audit::run(args).await,
+        Command::Cleanup(args) => cleanup::run(args).await,
+        Command::Migrate(command) => migrate::run(command).await,
+        Command::Serve(args) => serve::run(args).await.map(|v| (v, 0)),
+        Command::Demo(args) => demo::run(args).await,
+        Command::Config(c) => Ok((
+            json!({
+                "database_url": c.db.shown(),
+                "stream_url": c.stream.stream_url,
+                "stream_key": c.stream.stream_key,
+                "stream_secret_set": c.stream.stream_secret.as_ref().is_some_and(|s| !s.expose_secret().is_empty()),
+                "rate_budget": c.pacing.rate_budget,
+                "rate_window_seconds": c.pacing.rate_window,
+            }),
+            0,
+        )),
     }
 }

@@ -8,45 +8,45 @@ use std::sync::Mutex;
 use anyhow::{Context, Result, bail, ensure};
 use chrono::Utc;
 use gymchat_ids::GymId;
-use gymchat_ops::migrate::{self, ApplyOptions, Options, Plan};
-use gymchat_ops::migrate::{Progress, count_states};
-use gymchat_store::{Store, redact_url};
+use gymchat_ops::migrate::{self, ApplyOptions, Options, Plan, Progress, count_states};
+use gymchat_store::Store;
 use gymchat_stream::Client;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
-use crate::config::{GlobalOpts, GymChoice, MigrateCommand};
-use crate::stream::client;
-
-async fn open(global: &GlobalOpts) -> Result<Store> {
-    let target = redact_url(&global.database_url);
-    Store::open(&global.database_url).await.with_context(|| format!("cannot open database {target}"))
-}
-
-async fn gyms(store: &Store, choice: &GymChoice) -> Result<Vec<GymId>> {
-    if choice.all {
-        let (gyms, unread) = gymchat_ops::audit::all_gyms(store).await?;
-        for line in unread {
-            eprintln!("warning: {line}");
-        }
-        Ok(gyms)
-    } else if choice.gym_id.is_empty() {
-        bail!("name the gyms with --gym-id N (repeatable) or --all");
-    } else {
-        Ok(choice.gym_id.clone())
-    }
-}
+use crate::args::MigrateCommand;
+use crate::options::OpsOpts;
 
 /// Runs a migrate subcommand; returns the JSON for stdout and the exit code.
-pub async fn run(global: &GlobalOpts, command: &MigrateCommand) -> Result<(Value, u8)> {
-    let store = open(global).await?;
+pub async fn run(command: &MigrateCommand) -> Result<(Value, u8)> {
+    let ops = match command {
+        MigrateCommand::Status { db, run_id } => {
+            let store = db.open().await?;
+            let out = status(&store, run_id.as_deref()).await;
+            store.close().await;
+            return out;
+        }
+        MigrateCommand::Plan { ops, .. }
+        | MigrateCommand::Apply { ops, .. }
+        | MigrateCommand::Verify { ops, .. }
+        | MigrateCommand::Rollback { ops, .. } => ops,
+    };
+    let store = ops.db.open().await?;
+    let out = with_stream(&store, ops, command).await;
+    store.close().await;
+    out
+}
+
+/// The subcommands that read Stream.
+async fn with_stream(store: &Store, ops: &OpsOpts, command: &MigrateCommand) -> Result<(Value, u8)> {
+    let stream = ops.client()?;
+    let budget = ops.pacing.rate_budget;
     let out = match command {
-        MigrateCommand::Plan { gyms: choice, options, out } => {
-            let stream = client(global)?;
-            let gyms = gyms(&store, choice).await?;
+        MigrateCommand::Plan { gyms: choice, options, out, .. } => {
+            let gyms = choice.resolve(store).await?;
             let options = Options { strategy: options.strategy, history: options.history };
-            let plan = migrate::plan::plan(&store, &stream, &gyms, options, Utc::now()).await?;
-            eprint!("{}", plan_summary(&plan, global.rate_budget));
+            let plan = migrate::plan::plan(store, &stream, &gyms, options, Utc::now()).await?;
+            eprint!("{}", plan_summary(&plan, budget));
             let code = if plan.gyms.iter().all(|g| g.complete()) { 0 } else { 2 };
             match out {
                 Some(path) => {
@@ -66,18 +66,18 @@ pub async fn run(global: &GlobalOpts, command: &MigrateCommand) -> Result<(Value
             max_failure_rate,
             concurrency,
             import_file,
+            ..
         } => {
             ensure!((0.0..=1.0).contains(max_failure_rate), "--max-failure-rate must be between 0 and 1");
-            let stream = client(global)?;
             let plan = match plan {
-                Some(path) => saved_plan(&store, &stream, path).await?,
+                Some(path) => saved_plan(store, &stream, path).await?,
                 None => {
-                    let gyms = gyms(&store, choice).await?;
+                    let gyms = choice.resolve(store).await?;
                     let options = Options { strategy: options.strategy, history: options.history };
-                    migrate::plan::plan(&store, &stream, &gyms, options, Utc::now()).await?
+                    migrate::plan::plan(store, &stream, &gyms, options, Utc::now()).await?
                 }
             };
-            eprint!("{}", plan_summary(&plan, global.rate_budget));
+            eprint!("{}", plan_summary(&plan, budget));
             if *dry_run || !*yes {
                 eprintln!("nothing changed: {}", if *dry_run { "--dry-run" } else { "add --yes to carry it out" });
                 (serde_json::to_value(&plan)?, 0)
@@ -87,14 +87,12 @@ pub async fn run(global: &GlobalOpts, command: &MigrateCommand) -> Result<(Value
                     concurrency: *concurrency,
                     import_file: import_file.clone(),
                 };
-                apply(&store, &stream, &plan, options).await?
+                apply(store, &stream, &plan, options).await?
             }
         }
-        MigrateCommand::Status { run_id } => status(&store, run_id.as_deref()).await?,
-        MigrateCommand::Verify { gyms: choice } => {
-            let stream = client(global)?;
-            let gyms = gyms(&store, choice).await?;
-            let verified = migrate::verify(&store, &stream, &gyms).await?;
+        MigrateCommand::Verify { gyms: choice, .. } => {
+            let gyms = choice.resolve(store).await?;
+            let verified = migrate::verify(store, &stream, &gyms).await?;
             for g in &verified.gyms {
                 eprintln!(
                     "gym {}: {}{}",
@@ -110,9 +108,8 @@ pub async fn run(global: &GlobalOpts, command: &MigrateCommand) -> Result<(Value
             let code = verified.exit_code();
             (serde_json::to_value(&verified)?, code)
         }
-        MigrateCommand::Rollback { run_id, yes } => {
-            let stream = client(global)?;
-            let done = migrate::rollback(&store, &stream, run_id, *yes).await?;
+        MigrateCommand::Rollback { run_id, yes, .. } => {
+            let done = migrate::rollback(store, &stream, run_id, *yes).await?;
             eprintln!(
                 "{}: {} items {}, {} rooms back on their old channel, {} failed",
                 run_id,
@@ -124,8 +121,8 @@ pub async fn run(global: &GlobalOpts, command: &MigrateCommand) -> Result<(Value
             let code = if done.failed.is_empty() { 0 } else { 1 };
             (serde_json::to_value(&done)?, code)
         }
+        MigrateCommand::Status { .. } => bail!("`migrate status` reads no Stream"),
     };
-    store.close().await;
     Ok(out)
 }
 

@@ -7,19 +7,18 @@ use gymchat_sandbox::{Config, InitialState, parse_limits};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::config::{GlobalOpts, SandboxArgs};
+use crate::args::SandboxArgs;
 
 /// Serves until a stop signal; returns the final report.
-pub async fn run(global: &GlobalOpts, args: &SandboxArgs) -> Result<serde_json::Value> {
-    let key = args.key.clone().or_else(|| global.stream_key.clone()).context("--key (or STREAM_KEY) is required")?;
-    let secret =
-        args.secret.as_ref().or(global.stream_secret.as_ref()).context("--secret (or STREAM_SECRET) is required")?;
+pub async fn run(args: &SandboxArgs) -> Result<serde_json::Value> {
+    let key = args.key.clone().context("--key (or STREAM_KEY) is required")?;
+    let secret = args.secret.clone().context("--secret (or STREAM_SECRET) is required")?;
     ensure!((0.0..=1.0).contains(&args.fail_rate), "--fail-rate must be between 0 and 1");
     ensure!((0.0..=1.0).contains(&args.task_fail_rate), "--task-fail-rate must be between 0 and 1");
     ensure!((0.0..=1.0).contains(&args.live_traffic), "--live-traffic must be between 0 and 1");
     ensure!(args.time_scale > 0.0, "--time-scale must be positive");
 
-    let mut config = Config::new(key, secret.expose());
+    let mut config = Config::new(key, secret);
     config.limits = parse_limits(&args.rate_limits)?;
     config.time_scale = args.time_scale;
     config.latency = Duration::from_millis(args.latency_ms);

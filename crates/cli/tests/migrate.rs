@@ -225,7 +225,8 @@ on_both_backends! {
 
         // The world changed: a message was written to a channel the plan read.
         std::fs::write(&plan_path, &original).unwrap();
-        let token = gymchat_stream::server_token("s").unwrap();
+        let token = gymchat_stream::server_token(&"s".into()).unwrap();
+        let token = secrecy::ExposeSecret::expose_secret(&token).to_owned();
         let sent = reqwest::Client::new()
             .post(format!("{url}/channels/messaging/direct_user_10_user_8/message?api_key=k"))
             .header("Authorization", token)

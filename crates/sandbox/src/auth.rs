@@ -6,6 +6,7 @@
 //! 43 bad signature, 5 anything else).
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -35,7 +36,7 @@ const LEEWAY_SECONDS: i64 = 5;
 /// Checks the api key and the token; `now` is Unix seconds.
 pub fn authenticate(
     key: &str,
-    secret: &str,
+    secret: &SecretString,
     api_key: Option<&str>,
     token: Option<&str>,
     now: i64,
@@ -53,11 +54,15 @@ pub fn authenticate(
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
-    let decoded = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation)
-        .map_err(|e| match e.kind() {
-            ErrorKind::InvalidSignature => ApiError::auth(43, "JWT signature is invalid"),
-            _ => ApiError::auth(5, "token is malformed"),
-        })?;
+    let decoded = jsonwebtoken::decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(secret.expose_secret().as_bytes()),
+        &validation,
+    )
+    .map_err(|e| match e.kind() {
+        ErrorKind::InvalidSignature => ApiError::auth(43, "JWT signature is invalid"),
+        _ => ApiError::auth(5, "token is malformed"),
+    })?;
     let claims = decoded.claims;
     if claims.exp.is_some_and(|exp| exp + LEEWAY_SECONDS < now) {
         return Err(ApiError::auth(40, "token has expired"));

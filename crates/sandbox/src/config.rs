@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use secrecy::SecretString;
+
 use crate::model::Snapshot;
 use crate::ratelimit::{DEFAULT_LIMITS, LimitMode};
 
@@ -35,7 +37,7 @@ pub struct Config {
     /// The API key requests must carry.
     pub key: String,
     /// The API secret tokens are signed with.
-    pub secret: String,
+    pub secret: SecretString,
     /// Rate limits.
     pub limits: LimitMode,
     /// How many times faster than real time rate windows pass.
@@ -87,11 +89,13 @@ impl InitialState {
     }
 }
 
+/// Every setting but the initial state, which can be a whole tenant (the secret's own `Debug`
+/// is redacted).
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("key", &self.key)
-            .field("secret", &"***")
+            .field("secret", &self.secret)
             .field("limits", &self.limits)
             .field("time_scale", &self.time_scale)
             .field("latency", &self.latency)
@@ -107,7 +111,7 @@ impl fmt::Debug for Config {
 
 impl Config {
     /// Stream's default limits, real time, no latency, no faults, no live traffic, empty app.
-    pub fn new(key: impl Into<String>, secret: impl Into<String>) -> Self {
+    pub fn new(key: impl Into<String>, secret: impl Into<SecretString>) -> Self {
         Self {
             key: key.into(),
             secret: secret.into(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::config::InitialState;
@@ -20,7 +21,7 @@ pub struct Settings {
     /// The API key requests must carry.
     pub key: String,
     /// The API secret tokens are signed with.
-    pub secret: String,
+    pub secret: SecretString,
     /// Refuse members whose teams lack the channel's team.
     pub strict_team_members: bool,
     /// How long a stalled response hangs.

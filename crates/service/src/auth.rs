@@ -15,6 +15,7 @@ use axum::http::request::Parts;
 use chrono::Utc;
 use gymchat_ids::{GymId, StreamUserId, UserId};
 use gymchat_store::{Gym, GymRole, User};
+use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ApiResult};
@@ -119,7 +120,7 @@ impl FromRequestParts<AppState> for WorkerKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Some(expected) = state.config().worker_api_key.as_deref() else {
+        let Some(expected) = state.config().worker_api_key.as_ref() else {
             return Err(ApiError::forbidden("worker endpoints are disabled: no worker API key is configured"));
         };
         let given = parts
@@ -127,7 +128,7 @@ impl FromRequestParts<AppState> for WorkerKey {
             .get("x-api-key")
             .ok_or_else(|| ApiError::unauthorized("missing X-API-Key header"))?
             .as_bytes();
-        if bool::from(given.ct_eq(expected.as_bytes())) {
+        if bool::from(given.ct_eq(expected.expose_secret().as_bytes())) {
             Ok(WorkerKey)
         } else {
             Err(ApiError::unauthorized("invalid X-API-Key"))

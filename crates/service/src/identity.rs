@@ -8,17 +8,18 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
 
 /// Who issues the callers' tokens.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub enum IdentityConfig {
     /// HS256 with a shared secret (development and tests).
     Hs256 {
         /// The secret.
-        secret: String,
+        secret: SecretString,
         /// Required `iss`, when set.
         issuer: Option<String>,
         /// Required `aud`, when set.
@@ -37,26 +38,6 @@ pub enum IdentityConfig {
         /// ([`JWKS_REFETCH_INTERVAL`] in production).
         refetch_interval: Duration,
     },
-}
-
-impl std::fmt::Debug for IdentityConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            IdentityConfig::Hs256 { issuer, audience, .. } => f
-                .debug_struct("Hs256")
-                .field("secret", &"***")
-                .field("issuer", issuer)
-                .field("audience", audience)
-                .finish(),
-            IdentityConfig::Jwks { url, issuer, audience, refetch_interval } => f
-                .debug_struct("Jwks")
-                .field("url", url)
-                .field("issuer", issuer)
-                .field("audience", audience)
-                .field("refetch_interval", refetch_interval)
-                .finish(),
-        }
-    }
 }
 
 /// How often, at most, the JWKS is fetched again for an unknown `kid` in production.
@@ -103,7 +84,7 @@ impl Verifier {
     pub fn new(config: &IdentityConfig) -> Self {
         let kind = match config {
             IdentityConfig::Hs256 { secret, issuer, audience } => VerifierKind::Hs256 {
-                key: DecodingKey::from_secret(secret.as_bytes()),
+                key: DecodingKey::from_secret(secret.expose_secret().as_bytes()),
                 validation: validation(Algorithm::HS256, issuer.as_deref(), audience.as_deref()),
             },
             IdentityConfig::Jwks { url, issuer, audience, refetch_interval } => VerifierKind::Jwks {

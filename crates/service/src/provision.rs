@@ -72,8 +72,11 @@ pub(crate) async fn ensure_caller(stream: &Client, gym: GymId, user: &User) -> R
 pub(crate) async fn ensure_users(stream: &Client, gym: GymId, users: &[User]) -> Result<(), StreamError> {
     for chunk in users.chunks(PER_CALL) {
         let ids: Vec<StreamUserId> = chunk.iter().map(|u| StreamUserId::for_member(gym, u.id)).collect();
-        let found = stream.query_users(json!({ "id": { "$in": ids } }), PER_CALL as u32, 0).await?.body;
-        let existing: BTreeSet<&str> = found.iter().map(|u| u.id.as_str()).collect();
+        let found = stream.query_users(json!({ "id": { "$in": ids } }), PER_CALL as u32, 0).await?;
+        // A user Stream returned but that cannot be decoded exists: it gets a partial update, never
+        // an upsert that would replace it whole.
+        let existing: BTreeSet<&str> =
+            found.body.iter().map(|u| u.id.as_str()).chain(found.undecodable.iter().map(|u| u.id.as_str())).collect();
         let (known, new): (Vec<&User>, Vec<&User>) =
             chunk.iter().partition(|u| existing.contains(StreamUserId::for_member(gym, u.id).as_str()));
         if !known.is_empty() {

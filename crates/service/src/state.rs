@@ -5,33 +5,23 @@ use std::sync::Arc;
 
 use gymchat_store::Store;
 use gymchat_stream::Client;
+use secrecy::SecretString;
 
 use crate::identity::{IdentityConfig, Verifier};
 
-/// How the service runs.
-#[derive(Clone)]
+/// How the service runs. Its secrets are [`SecretString`]s: its `Debug` shows none of them.
+#[derive(Debug, Clone)]
 pub struct ServiceConfig {
     /// Stream API key, handed to the apps with their token.
     pub stream_key: String,
     /// Stream API secret: signs user tokens and checks webhook signatures.
-    pub stream_secret: String,
+    pub stream_secret: SecretString,
     /// Who issues the callers' JWTs.
     pub identity: IdentityConfig,
     /// The workers' key (`X-API-Key`); without one the worker endpoints refuse every call.
-    pub worker_api_key: Option<String>,
+    pub worker_api_key: Option<SecretString>,
     /// How long a Stream user token is valid.
     pub token_ttl: chrono::Duration,
-}
-
-impl std::fmt::Debug for ServiceConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceConfig")
-            .field("stream_key", &self.stream_key)
-            .field("identity", &self.identity)
-            .field("worker_api_key", &self.worker_api_key.as_ref().map(|_| "***"))
-            .field("token_ttl", &self.token_ttl)
-            .finish_non_exhaustive()
-    }
 }
 
 /// What every handler shares: the database, the Stream client and the configuration.

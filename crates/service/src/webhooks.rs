@@ -18,6 +18,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use gymchat_store::RoomStatus;
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -25,10 +26,10 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 
 /// 401 unless `signature` is the HMAC-SHA256 of `body` keyed with `secret`.
-fn verify(secret: &str, body: &[u8], signature: Option<&str>) -> ApiResult<()> {
+fn verify(secret: &SecretString, body: &[u8], signature: Option<&str>) -> ApiResult<()> {
     let signature = signature.ok_or_else(|| ApiError::unauthorized("missing X-Signature header"))?;
     let given = hex::decode(signature.trim()).map_err(|_| ApiError::unauthorized("X-Signature is not hex"))?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
         .map_err(|_| ApiError::unavailable("the webhook secret cannot be used"))?;
     mac.update(body);
     // `verify_slice` compares in constant time.
@@ -108,10 +109,11 @@ mod tests {
     #[test]
     fn only_the_secrets_signature_of_these_exact_bytes_passes() {
         let body = br#"{"type":"message.new"}"#;
-        assert!(verify("s", body, Some(&sign("s", body))).is_ok());
-        assert_eq!(verify("s", body, Some(&sign("other", body))).unwrap_err().status, 401);
-        assert_eq!(verify("s", b"{}", Some(&sign("s", body))).unwrap_err().status, 401);
-        assert_eq!(verify("s", body, Some("zz")).unwrap_err().status, 401);
-        assert_eq!(verify("s", body, None).unwrap_err().status, 401);
+        let s = SecretString::from("s");
+        assert!(verify(&s, body, Some(&sign("s", body))).is_ok());
+        assert_eq!(verify(&s, body, Some(&sign("other", body))).unwrap_err().status, 401);
+        assert_eq!(verify(&s, b"{}", Some(&sign("s", body))).unwrap_err().status, 401);
+        assert_eq!(verify(&s, body, Some("zz")).unwrap_err().status, 401);
+        assert_eq!(verify(&s, body, None).unwrap_err().status, 401);
     }
 }

@@ -56,18 +56,30 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// Removes the password from a database URL before it is shown anywhere.
+/// A database URL fit to show: its password (`user:password@`, or a `password` query parameter,
+/// as libpq and sqlx read it) replaced by `***`. A URL that cannot be parsed is shown as its
+/// scheme only, since nothing says where a password in it would be.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+        return format!("{scheme}://*** (not a URL that can be shown safely)");
+    };
+    if parsed.password().is_some() {
+        // Only URLs that can carry credentials have a password, so this cannot fail.
+        let _ = parsed.set_password(Some("***"));
     }
+    let secret = |key: &str| key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("sslpassword");
+    if parsed.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) { "***".to_owned() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 impl Store {
@@ -262,5 +274,36 @@ impl Session {
             SessionInner::Postgres(_) | SessionInner::Sqlite(_) => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn a_password_in_the_credentials_is_redacted() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/prod"), "postgres://app:***@db:5432/prod");
+        assert_eq!(redact_url("postgres://app@db/prod"), "postgres://app@db/prod");
+    }
+
+    #[test]
+    fn a_password_in_the_query_is_redacted() {
+        let shown = redact_url("postgres://db/prod?user=app&password=s3cret&sslmode=require");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(shown, "postgres://db/prod?user=app&password=***&sslmode=require");
+        assert!(!redact_url("postgresql://db/x?PASSWORD=hunter2").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_url_that_cannot_be_parsed_shows_its_scheme_only() {
+        let shown = redact_url("postgres://app:pa ss@[bad/prod");
+        assert!(!shown.contains("pa ss"), "{shown}");
+        assert!(shown.starts_with("postgres://***"), "{shown}");
+    }
+
+    #[test]
+    fn a_sqlite_file_is_shown_as_it_is() {
+        assert_eq!(redact_url("sqlite://gymchat.db"), "sqlite://gymchat.db");
     }
 }

@@ -1,12 +1,12 @@
 //! The transport: base URL, api key, server token, a pooled rustls HTTP client, and one method
 //! that sends a call and turns the answer into a typed value or a [`StreamError`].
 
-use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::error::{ErrorKind, RateLimit, StreamError};
+use crate::model::Undecodable;
 use crate::pacing::{Pacer, documented_limit};
 use crate::token::server_token;
 
@@ -55,14 +56,14 @@ struct Attempt {
 }
 
 /// How to reach Stream.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Base URL (`https://chat.stream-io-api.com`, or a sandbox's URL).
     pub base_url: String,
     /// API key.
     pub key: String,
-    /// API secret; never logged or printed.
-    pub secret: String,
+    /// API secret; never logged or printed (its `Debug` is redacted).
+    pub secret: SecretString,
     /// Time allowed for one call, from connect to the last byte.
     pub timeout: Duration,
     /// Time allowed to connect.
@@ -88,21 +89,10 @@ pub struct ClientConfig {
     pub fixed_sleeps: bool,
 }
 
-impl fmt::Debug for ClientConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientConfig")
-            .field("base_url", &self.base_url)
-            .field("key", &self.key)
-            .field("secret", &"***")
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
 impl ClientConfig {
     /// Defaults: 10 s per call, 5 s to connect, 50% of every rate limit, 16 calls in flight,
     /// 6 attempts, one-minute rate windows.
-    pub fn new(base_url: impl Into<String>, key: impl Into<String>, secret: impl Into<String>) -> Self {
+    pub fn new(base_url: impl Into<String>, key: impl Into<String>, secret: impl Into<SecretString>) -> Self {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             key: key.into(),
@@ -126,15 +116,24 @@ pub struct Answer<T> {
     pub body: T,
     /// From `x-ratelimit-*`, when present.
     pub rate_limit: Option<RateLimit>,
+    /// Objects of a page (channels, users) that could not be decoded; the body holds the rest.
+    pub undecodable: Vec<Undecodable>,
+}
+
+impl<T> Answer<T> {
+    /// The same answer with another body.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
+        Answer { body: f(self.body), rate_limit: self.rate_limit, undecodable: self.undecodable }
+    }
 }
 
 /// Stream's server-side client. Cheap to clone: clones share the connection pool, the pacing
 /// and the in-flight bound.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     config: ClientConfig,
-    server_token: String,
+    server_token: SecretString,
     pacer: Arc<Pacer>,
     in_flight: Arc<InFlight>,
 }
@@ -196,12 +195,6 @@ impl InFlight {
             state.1 += shrink - taken;
         }
         state.0 = max;
-    }
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -273,12 +266,8 @@ impl Client {
             if let Err(e) = &result
                 && e.status() == Some(429)
             {
+                let until = hold_after_429(now_ms(), e.retry_after, e.rate_limit, backoff);
                 let now = now_ms();
-                let until = match (e.retry_after, e.rate_limit) {
-                    (Some(after), _) => now + after.as_millis() as u64,
-                    (None, Some(rate)) if rate.reset * 1000 > now => rate.reset * 1000,
-                    _ => now + backoff.as_millis() as u64,
-                };
                 self.pacer.hold_until(operation, until);
                 // Paced calls wait for the hold in their next reservation; unpaced ones here.
                 wait = if paced { Duration::ZERO } else { Duration::from_millis(until.saturating_sub(now)) };
@@ -350,7 +339,7 @@ impl Client {
         Ok((result, true))
     }
 
-    /// The configuration (secret redacted in `Debug`).
+    /// The configuration (its secret redacted in `Debug`).
     pub fn config(&self) -> &ClientConfig {
         &self.config
     }
@@ -379,7 +368,7 @@ impl Client {
                 .request(method, format!("{}{path}", self.config.base_url))
                 .query(&[("api_key", self.config.key.as_str())])
                 .query(query)
-                .header(AUTHORIZATION, &self.server_token)
+                .header(AUTHORIZATION, self.server_token.expose_secret())
                 .header("stream-auth-type", "jwt");
             if let Some(body) = body {
                 req = req.json(body);
@@ -403,7 +392,7 @@ impl Client {
                 let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"null" } else { &bytes };
                 let body = serde_json::from_slice(text)
                     .map_err(|e| StreamError::new(operation, ErrorKind::Decode(e.to_string())))?;
-                return Ok(Answer { body, rate_limit: limit });
+                return Ok(Answer { body, rate_limit: limit, undecodable: Vec::new() });
             }
             let mut err = StreamError::new(operation, error_kind(status, &headers, &bytes));
             err.rate_limit = limit;
@@ -415,6 +404,28 @@ impl Client {
         .instrument(span)
         .await
     }
+}
+
+/// The longest a 429 holds an operation, whatever its headers say: Stream's windows last a
+/// minute, so a `Retry-After` or reset further off than this is not to be believed.
+pub const MAX_HOLD: Duration = Duration::from_secs(300);
+
+/// Until when (Unix ms) a 429 holds its operation: its `Retry-After`, else its window's reset,
+/// else the backoff; never more than [`MAX_HOLD`] from `now`. The headers are Stream's answer,
+/// untrusted: the arithmetic saturates instead of wrapping.
+pub(crate) fn hold_after_429(
+    now: u64,
+    retry_after: Option<Duration>,
+    rate: Option<RateLimit>,
+    backoff: Duration,
+) -> u64 {
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let until = match (retry_after, rate) {
+        (Some(after), _) => now.saturating_add(ms(after)),
+        (None, Some(rate)) if rate.reset.saturating_mul(1000) > now => rate.reset.saturating_mul(1000),
+        _ => now.saturating_add(ms(backoff)),
+    };
+    until.min(now.saturating_add(ms(MAX_HOLD)))
 }
 
 /// Calls sent to Stream, by operation and HTTP status (`transport` when no answer came), for
@@ -481,13 +492,35 @@ mod tests {
         );
     }
 
+    /// The largest of many backoffs of one attempt: close to the attempt's cap, never above it.
+    fn largest_backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
+        (0..2_000).map(|_| policy.backoff(attempt)).max().unwrap()
+    }
+
     #[test]
-    fn backoff_grows_and_is_capped() {
+    fn backoff_doubles_from_the_base_up_to_the_cap() {
         let policy =
             RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
-        for attempt in 1..=20 {
-            let cap = Duration::from_millis(100).saturating_mul(1 << (attempt - 1).min(16)).min(Duration::from_secs(1));
-            assert!(policy.backoff(attempt) <= cap);
+        // Full jitter: uniform in [0, cap]; 2,000 draws come within 2% of the cap (a miss has a
+        // chance of 0.98^2000, about 3e-18).
+        for (attempt, cap_ms) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1_000), (40, 1_000)] {
+            let largest = largest_backoff(&policy, attempt).as_millis() as u64;
+            assert!(largest <= cap_ms && largest >= cap_ms * 98 / 100, "attempt {attempt}: {largest} ms of {cap_ms}");
         }
+    }
+
+    #[test]
+    fn a_429_holds_for_its_retry_after_or_reset_and_never_past_the_cap() {
+        let now = 1_700_000_000_000;
+        let backoff = Duration::from_millis(50);
+        let rate = |reset| Some(RateLimit { limit: 10, remaining: 0, reset });
+        assert_eq!(hold_after_429(now, Some(Duration::from_secs(7)), None, backoff), now + 7_000);
+        assert_eq!(hold_after_429(now, None, rate(now / 1000 + 3), backoff), now + 3_000);
+        assert_eq!(hold_after_429(now, None, rate(now / 1000 - 3), backoff), now + 50, "a reset in the past");
+        // Absurd headers saturate and are capped instead of wrapping or holding forever.
+        let cap = now + MAX_HOLD.as_millis() as u64;
+        assert_eq!(hold_after_429(now, Some(Duration::from_secs(u64::MAX)), None, backoff), cap);
+        assert_eq!(hold_after_429(now, None, rate(u64::MAX), backoff), cap);
+        assert_eq!(hold_after_429(u64::MAX - 1, Some(Duration::from_secs(1)), None, backoff), u64::MAX);
     }
 }

@@ -6,6 +6,57 @@ use gymchat_ids::{ChannelId, ChannelType, Cid, StreamUserId, Team};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// An object of a page that could not be decoded: its id (as far as it can be read) and why.
+/// The rest of the page is used; the caller reports these, so nothing is dropped silently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Undecodable {
+    /// The object's id (`type:id` for a channel), or `unknown`.
+    pub id: String,
+    /// Why it could not be decoded.
+    pub reason: String,
+}
+
+/// Decodes each value of a page on its own: the ones that decode, and the ones that do not.
+pub(crate) fn decode_each<T: serde::de::DeserializeOwned>(
+    values: Vec<Value>,
+    id_of: impl Fn(&Value) -> Option<String>,
+) -> (Vec<T>, Vec<Undecodable>) {
+    let mut items = Vec::with_capacity(values.len());
+    let mut undecodable = Vec::new();
+    for v in values {
+        let id = id_of(&v);
+        match serde_json::from_value(v) {
+            Ok(item) => items.push(item),
+            Err(e) => {
+                undecodable.push(Undecodable { id: id.unwrap_or_else(|| "unknown".into()), reason: e.to_string() })
+            }
+        }
+    }
+    (items, undecodable)
+}
+
+/// Items of several pages, with what could not be decoded in them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded<T> {
+    /// What was decoded.
+    pub items: Vec<T>,
+    /// What was not.
+    pub undecodable: Vec<Undecodable>,
+}
+
+impl<T> Decoded<T> {
+    /// One line per object that could not be decoded, for a report: `{what} {id}: {reason}`.
+    pub fn problems(&self, what: &str) -> Vec<String> {
+        self.undecodable.iter().map(|u| format!("{what} {} could not be read: {}", u.id, u.reason)).collect()
+    }
+}
+
+impl<T> Default for Decoded<T> {
+    fn default() -> Self {
+        Self { items: Vec::new(), undecodable: Vec::new() }
+    }
+}
+
 /// A user, as sent in an upsert and as returned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use gymchat_ids::StreamUserId;
 use jsonwebtoken::{EncodingKey, Header, encode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use crate::error::{ErrorKind, StreamError};
@@ -16,19 +17,20 @@ struct UserClaims<'a> {
     exp: Option<i64>,
 }
 
-fn sign<T: Serialize>(claims: &T, secret: &str) -> Result<String, StreamError> {
-    encode(&Header::default(), claims, &EncodingKey::from_secret(secret.as_bytes()))
+fn sign<T: Serialize>(claims: &T, secret: &SecretString) -> Result<String, StreamError> {
+    encode(&Header::default(), claims, &EncodingKey::from_secret(secret.expose_secret().as_bytes()))
         .map_err(|e| StreamError::new("CreateToken", ErrorKind::Token(e.to_string())))
 }
 
-/// The server token: exactly `{"server": true}`.
-pub fn server_token(secret: &str) -> Result<String, StreamError> {
-    sign(&serde_json::json!({ "server": true }), secret)
+/// The server token: exactly `{"server": true}`. It never expires, so it is as good as the
+/// secret it is signed with, and is held as a secret too.
+pub fn server_token(secret: &SecretString) -> Result<SecretString, StreamError> {
+    sign(&serde_json::json!({ "server": true }), secret).map(SecretString::from)
 }
 
 /// A user token issued at `iat`, valid until `exp` when given.
 pub fn user_token(
-    secret: &str,
+    secret: &SecretString,
     user: &StreamUserId,
     iat: DateTime<Utc>,
     exp: Option<DateTime<Utc>>,

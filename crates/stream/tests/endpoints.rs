@@ -256,9 +256,10 @@ async fn user_tokens_are_accepted_and_expire() {
                 .unwrap()
         }
     };
-    let fresh = user_token(SECRET, &member(10), now, Some(now + Duration::hours(1))).unwrap();
+    let fresh = user_token(&SECRET.into(), &member(10), now, Some(now + Duration::hours(1))).unwrap();
     assert_eq!(call(fresh).await.status(), 201);
-    let expired = user_token(SECRET, &member(10), now - Duration::hours(2), Some(now - Duration::hours(1))).unwrap();
+    let expired =
+        user_token(&SECRET.into(), &member(10), now - Duration::hours(2), Some(now - Duration::hours(1))).unwrap();
     let res = call(expired).await;
     assert_eq!(res.status(), 401);
     assert_eq!(res.json::<serde_json::Value>().await.unwrap()["code"], 40);

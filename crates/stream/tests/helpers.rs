@@ -284,26 +284,33 @@ async fn concurrency_can_be_lowered_and_raised_while_calls_run() {
     };
     let in_flight = |url: String| async move { stats(&url).await["in_flight"].as_u64().unwrap_or(0) };
 
+    // Waits, a bounded number of times, until `holds` says yes.
+    async fn until<F: std::future::Future<Output = bool>>(what: &str, mut holds: impl FnMut() -> F) {
+        for _ in 0..2_500 {
+            if holds().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!("never: {what}");
+    }
+    let served = |url: String| async move { stats(&url).await["operations"]["GetApp"]["calls"].as_u64().unwrap_or(0) };
+
     // 60 calls start 8 wide; while they run, lower to 2.
     let running = calls(60);
-    while in_flight(s.url.clone()).await < 8 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    until("8 calls in flight", || async { in_flight(s.url.clone()).await >= 8 }).await;
     client.set_max_in_flight(2);
     // The 8 already running finish; from then on the sandbox must never see more than 2.
-    while in_flight(s.url.clone()).await > 2 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    until("at most 2 in flight", || async { in_flight(s.url.clone()).await <= 2 }).await;
     reqwest::Client::new().post(format!("{}/_sandbox/stats/reset", s.url)).send().await.unwrap();
-    let lowered_at = tokio::time::Instant::now();
-    // While the rest run, raise to 16 part-way through.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Ten calls served under the lowered bound, with more still waiting; then raise to 16.
+    until("10 calls served while lowered", || async { served(s.url.clone()).await >= 10 }).await;
     let lowered_peak = stats(&s.url).await["in_flight_peak"].as_u64().unwrap();
+    assert!(running.iter().any(|h| !h.is_finished()), "calls were still to come when the bound was raised");
     client.set_max_in_flight(16);
     for h in running {
         h.await.unwrap().unwrap();
     }
-    assert!(lowered_at.elapsed() > Duration::from_millis(300));
     assert_eq!(lowered_peak, 2, "after lowering, the sandbox saw at most 2 calls at once");
     let raised_peak = stats(&s.url).await["in_flight_peak"].as_u64().unwrap();
     assert!(raised_peak > 2, "after raising, more ran at once: {raised_peak}");

@@ -217,9 +217,15 @@ impl UserLookup {
             return;
         }
         match client.users_by_ids(&fresh).await {
-            Ok(users) => self
-                .found
-                .extend(users.into_iter().map(|u| (u.id.to_string(), u.teams.iter().map(|t| t.to_string()).collect()))),
+            Ok(users) => {
+                self.problems.extend(users.problems("Stream user"));
+                self.found.extend(
+                    users
+                        .items
+                        .into_iter()
+                        .map(|u| (u.id.to_string(), u.teams.iter().map(|t| t.to_string()).collect())),
+                );
+            }
             Err(e) => self.problems.push(format!("reading the Stream users of the gym's channels: {e}")),
         }
     }
@@ -254,6 +260,9 @@ pub(crate) async fn read_stream(
                     "more than a page of channels share the creation time {t}: the listing cannot vouch for all of them"
                 ));
             }
+            for u in &listing.undecodable {
+                side.problems.push(format!("channel {} of the team could not be read: {}", u.id, u.reason));
+            }
             side.channels.extend(listing.channels);
         }
         Err(e) => side.problems.push(format!("listing the channels of team {team}: {e}")),
@@ -269,7 +278,8 @@ pub(crate) async fn read_stream(
         .collect();
     match client.channels_by_cids(&pointed).await {
         Ok(states) => {
-            for state in states {
+            side.problems.extend(states.problems("channel"));
+            for state in states.items {
                 let info = ChannelInfo::from_state(state);
                 side.channels.insert(info.cid.to_string(), info);
             }

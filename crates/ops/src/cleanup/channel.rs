@@ -22,7 +22,10 @@ pub async fn plan_for_channel(
         complete: true,
     };
     let channel = match client.channels_by_cids(std::slice::from_ref(cid)).await {
-        Ok(found) => found.into_iter().next(),
+        Ok(found) if !found.undecodable.is_empty() => {
+            return Ok(Plan { complete: false, ..refuse(found.problems("the channel").join("; ")) });
+        }
+        Ok(found) => found.items.into_iter().next(),
         Err(e) => return Ok(Plan { complete: false, ..refuse(format!("the channel could not be read: {e}")) }),
     };
     let Some(channel) = channel else { return Ok(refuse("no live channel has this cid".into())) };

@@ -26,7 +26,7 @@ impl Client {
     /// `GET /app`.
     pub async fn get_app(&self) -> Result<Answer<AppSettings>, StreamError> {
         let a: Answer<AppBody> = self.call::<Value, _>("GetApp", Method::GET, "/app", &[], None).await?;
-        Ok(Answer { body: a.body.app, rate_limit: a.rate_limit })
+        Ok(a.map(|b| b.app))
     }
 
     /// `PATCH /app {"multi_tenant_enabled"}`.

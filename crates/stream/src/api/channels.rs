@@ -14,7 +14,7 @@ use super::shared::{channel_path, gone_is_done};
 use crate::client::{Answer, Client};
 use crate::error::{ErrorKind, StreamError};
 use crate::limits::MEMBER_PAGE;
-use crate::model::{Channel, ChannelData, ChannelQuery, ChannelState, ChannelUpdate, UpdatedChannel};
+use crate::model::{Channel, ChannelData, ChannelQuery, ChannelState, ChannelUpdate, UpdatedChannel, decode_each};
 
 #[derive(Deserialize)]
 struct TaskId {
@@ -22,7 +22,7 @@ struct TaskId {
 }
 #[derive(Deserialize)]
 struct ChannelsList {
-    channels: Vec<ChannelState>,
+    channels: Vec<Value>,
 }
 #[derive(Deserialize)]
 struct OneChannel {
@@ -91,10 +91,13 @@ impl Client {
         Ok(a.body)
     }
 
-    /// `POST /channels`.
+    /// `POST /channels`. A channel that cannot be decoded is left out of the body and named (by
+    /// cid) in [`Answer::undecodable`].
     pub async fn query_channels(&self, query: &ChannelQuery) -> Result<Answer<Vec<ChannelState>>, StreamError> {
         let a: Answer<ChannelsList> = self.call("QueryChannels", Method::POST, "/channels", &[], Some(query)).await?;
-        Ok(Answer { body: a.body.channels, rate_limit: a.rate_limit })
+        let cid = |v: &Value| v.get("channel")?.get("cid")?.as_str().map(str::to_owned);
+        let (channels, undecodable) = decode_each(a.body.channels, cid);
+        Ok(Answer { body: channels, rate_limit: a.rate_limit, undecodable })
     }
 
     /// `POST /channels/{type}/{id}`: members added and removed, an optional message, and, with

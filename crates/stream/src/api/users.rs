@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::shared::gone_is_done;
 use crate::client::{Answer, Client};
 use crate::error::{ErrorKind, StreamError};
-use crate::model::{User, UserPatch};
+use crate::model::{User, UserPatch, decode_each};
 
 #[derive(Deserialize)]
 struct UsersMap {
@@ -19,7 +19,7 @@ struct UsersMap {
 }
 #[derive(Deserialize)]
 struct UsersList {
-    users: Vec<User>,
+    users: Vec<Value>,
 }
 #[derive(Deserialize)]
 struct TaskId {
@@ -65,7 +65,7 @@ impl Client {
     pub async fn upsert_users(&self, users: &[User]) -> Result<Answer<BTreeMap<String, User>>, StreamError> {
         let body = UpsertBody { users: users.iter().map(|u| (u.id.as_str(), u)).collect() };
         let a: Answer<UsersMap> = self.call("UpdateUsers", Method::POST, "/users", &[], Some(&body)).await?;
-        Ok(Answer { body: a.body.users, rate_limit: a.rate_limit })
+        Ok(a.map(|b| b.users))
     }
 
     /// `PATCH /users`: set and unset fields without touching the rest (at most 100). Safe to repeat.
@@ -75,15 +75,17 @@ impl Client {
     ) -> Result<Answer<BTreeMap<String, User>>, StreamError> {
         let body = json!({ "users": patches });
         let a: Answer<UsersMap> = self.call("UpdateUsersPartial", Method::PATCH, "/users", &[], Some(&body)).await?;
-        Ok(Answer { body: a.body.users, rate_limit: a.rate_limit })
+        Ok(a.map(|b| b.users))
     }
 
-    /// `GET /users?payload=…`: `limit` ≤ 100, `offset` ≤ 1,000.
+    /// `GET /users?payload=…`: `limit` ≤ 100, `offset` ≤ 1,000. A user that cannot be decoded is
+    /// left out of the body and named in [`Answer::undecodable`].
     pub async fn query_users(&self, filter: Value, limit: u32, offset: u32) -> Result<Answer<Vec<User>>, StreamError> {
         let payload = json!({ "filter_conditions": filter, "limit": limit, "offset": offset }).to_string();
         let a: Answer<UsersList> =
             self.call::<Value, _>("QueryUsers", Method::GET, "/users", &[("payload", payload)], None).await?;
-        Ok(Answer { body: a.body.users, rate_limit: a.rate_limit })
+        let (users, undecodable) = decode_each(a.body.users, |v| v.get("id")?.as_str().map(str::to_owned));
+        Ok(Answer { body: users, rate_limit: a.rate_limit, undecodable })
     }
 
     /// `DELETE /users/{id}` (soft unless `hard`): true when deleted now, false when Stream says

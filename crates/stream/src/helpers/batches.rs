@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use crate::client::Client;
 use crate::error::{ErrorKind, StreamError, TaskFailure};
 use crate::limits::{BATCH, CHANNEL_PAGE, QUERY_MEMBER_LIMIT};
-use crate::model::{ChannelQuery, ChannelState, SortField, User};
+use crate::model::{ChannelQuery, ChannelState, Decoded, SortField, User};
 
 /// How long [`Client::delete_all_channels`] waits for each batch's task.
 pub const TASK_DEADLINE: Duration = Duration::from_secs(600);
@@ -30,17 +30,19 @@ impl Client {
 
     /// The users among these ids, 100 per query, the queries in flight together (within the
     /// client's concurrency and pacing); ids without a user (or a deleted one Stream no longer
-    /// returns) are left out. Fails when any query fails.
-    pub async fn users_by_ids<S: AsRef<str>>(&self, ids: &[S]) -> Result<Vec<User>, StreamError> {
+    /// returns) are left out, users that cannot be decoded are named apart. Fails when any query
+    /// fails.
+    pub async fn users_by_ids<S: AsRef<str>>(&self, ids: &[S]) -> Result<Decoded<User>, StreamError> {
         let mut tasks = tokio::task::JoinSet::new();
         for chunk in ids.chunks(BATCH) {
             let (client, chunk) = (self.clone(), chunk.iter().map(|id| id.as_ref().to_owned()).collect::<Vec<_>>());
             tasks.spawn(async move { client.query_users(json!({ "id": { "$in": chunk } }), BATCH as u32, 0).await });
         }
-        let mut users = Vec::with_capacity(ids.len());
+        let mut users = Decoded::default();
         while let Some(answer) = tasks.join_next().await {
             let answer = answer.map_err(|e| StreamError::new("QueryUsers", ErrorKind::Connection(e.to_string())))??;
-            users.extend(answer.body);
+            users.items.extend(answer.body);
+            users.undecodable.extend(answer.undecodable);
         }
         Ok(users)
     }
@@ -78,9 +80,9 @@ impl Client {
     }
 
     /// The live channels among these cids, 30 per query, with their state (members, first 100)
-    /// or without; creates nothing.
-    async fn channels_among(&self, cids: &[Cid], state: bool) -> Result<Vec<ChannelState>, StreamError> {
-        let mut found = Vec::new();
+    /// or without; creates nothing. Channels that cannot be decoded are named apart.
+    async fn channels_among(&self, cids: &[Cid], state: bool) -> Result<Decoded<ChannelState>, StreamError> {
+        let mut found = Decoded::default();
         for chunk in cids.chunks(CHANNEL_PAGE as usize) {
             let query = ChannelQuery {
                 filter_conditions: json!({ "cid": { "$in": chunk } }),
@@ -91,22 +93,27 @@ impl Client {
                 message_limit: 0,
                 member_limit: if state { QUERY_MEMBER_LIMIT } else { 0 },
             };
-            found.extend(self.query_channels(&query).await?.body);
+            let answer = self.query_channels(&query).await?;
+            found.items.extend(answer.body);
+            found.undecodable.extend(answer.undecodable);
         }
         Ok(found)
     }
 
-    /// Which of these cids name a live (not deleted) channel; asks without creating anything.
+    /// Which of these cids name a live (not deleted) channel; asks without creating anything. A
+    /// channel Stream returned but that could not be decoded exists all the same.
     pub async fn existing_cids(&self, cids: &[Cid]) -> Result<HashSet<Cid>, StreamError> {
-        Ok(self.channels_among(cids, false).await?.into_iter().map(|c| c.channel.cid).collect())
+        let found = self.channels_among(cids, false).await?;
+        let unreadable = found.undecodable.iter().filter_map(|u| Cid::parse(&u.id).ok());
+        Ok(found.items.into_iter().map(|c| c.channel.cid).chain(unreadable).collect())
     }
 
     /// The live channels among these cids, with every member; cids without a live channel are
-    /// left out. Asks 30 cids per query and creates nothing.
-    pub async fn channels_by_cids(&self, cids: &[Cid]) -> Result<Vec<ChannelState>, StreamError> {
-        let found = self.channels_among(cids, true).await?;
-        let mut found = found;
-        self.complete_members(&mut found).await?;
+    /// left out, channels that cannot be decoded are named apart. Asks 30 cids per query and
+    /// creates nothing.
+    pub async fn channels_by_cids(&self, cids: &[Cid]) -> Result<Decoded<ChannelState>, StreamError> {
+        let mut found = self.channels_among(cids, true).await?;
+        self.complete_members(&mut found.items).await?;
         Ok(found)
     }
 

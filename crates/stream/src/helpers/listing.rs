@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::client::Client;
 use crate::error::{ErrorKind, StreamError};
 use crate::limits::{CHANNEL_PAGE, QUERY_MEMBER_LIMIT};
-use crate::model::{ChannelQuery, ChannelState, SortField};
+use crate::model::{ChannelQuery, ChannelState, SortField, Undecodable};
 
 /// Most slices a large listing is cut into (each listed by its own keyset loop, all at once).
 const LISTING_SLICES: i64 = 16;
@@ -24,6 +24,9 @@ pub struct ChannelListing<T = ChannelState> {
     /// differently from one query to the next, so channels of such a group may be missing. Empty
     /// when the listing is complete.
     pub incomplete_at: Vec<DateTime<Utc>>,
+    /// Channels Stream returned that could not be decoded (by cid, with why): listed, but not
+    /// understood.
+    pub undecodable: Vec<Undecodable>,
 }
 
 /// What a listing makes of each channel, page by page, so that a large listing never holds
@@ -34,19 +37,53 @@ pub type ChannelMapper<T> = Arc<dyn Fn(ChannelState) -> T + Send + Sync>;
 type Keyed<T> = (DateTime<Utc>, Cid, T);
 
 impl<T> ChannelListing<T> {
-    /// True when every channel of the filter is listed.
+    /// True when every channel of the filter is listed and understood.
     pub fn is_complete(&self) -> bool {
-        self.incomplete_at.is_empty()
+        self.incomplete_at.is_empty() && self.undecodable.is_empty()
     }
 }
 
-/// The listing in its final order (creation time, then cid), each channel once.
-fn finish<T>(mut channels: Vec<Keyed<T>>, mut incomplete_at: Vec<DateTime<Utc>>) -> ChannelListing<T> {
-    channels.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    channels.dedup_by(|a, b| a.1 == b.1);
-    incomplete_at.sort();
-    incomplete_at.dedup();
-    ChannelListing { channels: channels.into_iter().map(|(_, _, t)| t).collect(), incomplete_at }
+/// What one slice of a listing found.
+struct Slice<T> {
+    channels: Vec<Keyed<T>>,
+    incomplete_at: Vec<DateTime<Utc>>,
+    undecodable: Vec<Undecodable>,
+}
+
+impl<T> Default for Slice<T> {
+    fn default() -> Self {
+        Self { channels: Vec::new(), incomplete_at: Vec::new(), undecodable: Vec::new() }
+    }
+}
+
+impl<T> Slice<T> {
+    /// The listing in its final order (creation time, then cid), each channel once.
+    fn finish(mut self) -> ChannelListing<T> {
+        self.channels.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        self.channels.dedup_by(|a, b| a.1 == b.1);
+        self.incomplete_at.sort();
+        self.incomplete_at.dedup();
+        self.undecodable.sort_by(|a, b| a.id.cmp(&b.id));
+        self.undecodable.dedup();
+        ChannelListing {
+            channels: self.channels.into_iter().map(|(_, _, t)| t).collect(),
+            incomplete_at: self.incomplete_at,
+            undecodable: self.undecodable,
+        }
+    }
+
+    fn append(&mut self, other: Slice<T>) {
+        self.channels.extend(other.channels);
+        self.incomplete_at.extend(other.incomplete_at);
+        self.undecodable.extend(other.undecodable);
+    }
+}
+
+/// One page of a listing: what decoded, what did not, and whether Stream returned a full page.
+struct Page {
+    channels: Vec<ChannelState>,
+    undecodable: Vec<Undecodable>,
+    full: bool,
 }
 
 fn time_filter(op: &str, t: DateTime<Utc>) -> Value {
@@ -79,12 +116,12 @@ impl Client {
         map: ChannelMapper<T>,
     ) -> Result<ChannelListing<T>, StreamError> {
         let first = self.channel_page(&filter, None, None).await?;
-        let full = first.len() as u32 == CHANNEL_PAGE;
-        let oldest = first.first().map(|c| c.channel.created_at);
-        let newest = if full { self.newest_channel(&filter).await? } else { None };
+        let oldest = first.channels.first().map(|c| c.channel.created_at);
+        let newest = if first.full { self.newest_channel(&filter).await? } else { None };
         let (Some(oldest), Some(newest)) = (oldest, newest) else {
-            let channels = self.keyed_page(first, &map).await?;
-            return Ok(finish(channels, Vec::new()));
+            let mut listing = Slice { undecodable: first.undecodable, ..Slice::default() };
+            listing.channels = self.keyed_page(first.channels, &map).await?;
+            return Ok(listing.finish());
         };
         // Slice bounds: [b0, b1), [b1, b2), …; the last slice is open above.
         let span = (newest - oldest).num_microseconds().unwrap_or(i64::MAX).max(1);
@@ -100,16 +137,17 @@ impl Client {
         }
         // Kept in the slices' order, the channels come nearly sorted, which `finish` sorts in
         // about one pass.
-        let mut done: Vec<Option<Vec<Keyed<T>>>> = (0..slices).map(|_| None).collect();
-        let mut incomplete_at = Vec::new();
+        let mut done: Vec<Option<Slice<T>>> = (0..slices).map(|_| None).collect();
         while let Some(slice) = tasks.join_next().await {
             let (i, slice) =
                 slice.map_err(|e| StreamError::new("QueryChannels", ErrorKind::Connection(e.to_string())))?;
-            let (slice, incomplete) = slice?;
-            done[i] = Some(slice);
-            incomplete_at.extend(incomplete);
+            done[i] = Some(slice?);
         }
-        Ok(finish(done.into_iter().flatten().flatten().collect(), incomplete_at))
+        let mut listing = Slice::default();
+        for slice in done.into_iter().flatten() {
+            listing.append(slice);
+        }
+        Ok(listing.finish())
     }
 
     /// A page's channels with their full member lists, turned by `map`, with their sort keys.
@@ -142,7 +180,7 @@ impl Client {
         filter: &Value,
         after: Option<(&str, DateTime<Utc>)>,
         hi: Option<DateTime<Utc>>,
-    ) -> Result<Vec<ChannelState>, StreamError> {
+    ) -> Result<Page, StreamError> {
         let mut conditions = vec![filter.clone()];
         if let Some((op, t)) = after {
             conditions.push(time_filter(op, t));
@@ -159,7 +197,9 @@ impl Client {
             message_limit: 0,
             member_limit: QUERY_MEMBER_LIMIT,
         };
-        Ok(self.query_channels(&query).await?.body)
+        let answer = self.query_channels(&query).await?;
+        let full = answer.body.len() + answer.undecodable.len() >= CHANNEL_PAGE as usize;
+        Ok(Page { channels: answer.body, undecodable: answer.undecodable, full })
     }
 
     /// The channels created in `[lo, hi)`, keyset-paged as [`Client::list_all_channels`] says;
@@ -170,29 +210,58 @@ impl Client {
         lo: Option<DateTime<Utc>>,
         hi: Option<DateTime<Utc>>,
         map: &ChannelMapper<T>,
-    ) -> Result<(Vec<Keyed<T>>, Vec<DateTime<Utc>>), StreamError> {
-        let mut channels = Vec::new();
-        let mut incomplete_at = Vec::new();
+    ) -> Result<Slice<T>, StreamError> {
+        let mut slice = Slice::default();
         // The lower bound: created at or after (`$gte`), or strictly after (`$gt`).
-        let mut bound: Option<(&str, DateTime<Utc>)> = lo.map(|t| ("$gte", t));
+        let mut bound: Option<Bound> = lo.map(|t| Bound { after: false, t });
         loop {
-            let page = self.channel_page(filter, bound, hi).await?;
-            let full = page.len() as u32 == CHANNEL_PAGE;
-            let (first, last) = match (page.first(), page.last()) {
+            let page = self.channel_page(filter, bound.map(Bound::filter), hi).await?;
+            slice.undecodable.extend(page.undecodable);
+            let (first, last) = match (page.channels.first(), page.channels.last()) {
                 (Some(f), Some(l)) => (f.channel.created_at, l.channel.created_at),
-                _ => return Ok((channels, incomplete_at)),
+                _ if page.full => return Err(no_progress(bound)),
+                _ => return Ok(slice),
             };
-            channels.extend(self.keyed_page(page, map).await?);
-            if !full {
-                return Ok((channels, incomplete_at));
+            slice.channels.extend(self.keyed_page(page.channels, map).await?);
+            if !page.full {
+                return Ok(slice);
             }
-            bound = if first == last {
+            let next = if first == last {
                 // A whole page of one creation time: more may share it than a query returns.
-                incomplete_at.push(last);
-                Some(("$gt", last))
+                slice.incomplete_at.push(last);
+                Bound { after: true, t: last }
             } else {
-                Some(("$gte", last))
+                Bound { after: false, t: last }
             };
+            // Each page must move the bound on; a page that does not (an answer that ignores the
+            // filter) would be asked for again and again.
+            if bound.is_some_and(|b| next <= b) {
+                return Err(no_progress(bound));
+            }
+            bound = Some(next);
         }
     }
+}
+
+/// A keyset lower bound on `created_at`: at or after `t`, or strictly after it. Ordered so that
+/// a later bound is greater (`after` breaks ties of `t`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Bound {
+    t: DateTime<Utc>,
+    after: bool,
+}
+
+impl Bound {
+    fn filter(self) -> (&'static str, DateTime<Utc>) {
+        (if self.after { "$gt" } else { "$gte" }, self.t)
+    }
+}
+
+/// The error of a listing whose page did not move it on.
+fn no_progress(bound: Option<Bound>) -> StreamError {
+    let at = bound.map_or_else(|| "the start".to_owned(), |b| b.t.to_rfc3339());
+    StreamError::new(
+        "QueryChannels",
+        ErrorKind::Incomplete(format!("a full page of channels at {at} did not move the listing on; it stops here")),
+    )
 }

@@ -31,14 +31,19 @@ impl Client {
         loop {
             let page = self.channel_members_page(cid, offset).await?;
             let len = page.members.len() as u32;
+            let before = members.len();
             for m in page.members {
                 if seen.insert(m.user_id.clone()) {
                     members.push(m.user_id);
                 }
             }
-            offset += len;
+            offset = offset.saturating_add(len);
             if len < MEMBER_PAGE {
                 return Ok(members);
+            }
+            if members.len() == before {
+                let why = format!("{cid}: a full page of members at offset {offset} held none not seen before");
+                return Err(StreamError::new("GetOrCreateChannel", ErrorKind::Incomplete(why)));
             }
             if offset > MAX_MEMBER_OFFSET {
                 let why = format!("{cid} has more members than Stream's member paging reaches ({offset} read)");
@@ -47,15 +52,24 @@ impl Client {
         }
     }
 
-    /// The channel's whole history, oldest first, paging back 300 messages at a time.
+    /// The channel's whole history, oldest first, paging back 300 messages at a time. A full page
+    /// whose oldest message was seen already (an answer that ignores `id_lt`) ends the read with
+    /// an error instead of asking for it again.
     pub async fn channel_history(&self, cid: &Cid) -> Result<Vec<Message>, StreamError> {
         let mut pages: Vec<Vec<Message>> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         let mut before: Option<String> = None;
         loop {
             let page = self.get_or_create_channel(cid, None, MESSAGE_PAGE, before.as_deref()).await?.body.messages;
-            let full = page.len() as u32 == MESSAGE_PAGE;
-            before = page.first().map(|m| m.id.clone());
+            let full = page.len() as u32 >= MESSAGE_PAGE;
+            let oldest = page.first().map(|m| m.id.clone());
+            if full && oldest.as_ref().is_some_and(|id| !seen.insert(id.clone())) {
+                let why =
+                    format!("{cid}: a full page of history before {before:?} started with a message seen already");
+                return Err(StreamError::new("GetOrCreateChannel", ErrorKind::Incomplete(why)));
+            }
             pages.push(page);
+            before = oldest;
             if !full || before.is_none() {
                 break;
             }

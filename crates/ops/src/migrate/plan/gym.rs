@@ -100,7 +100,10 @@ async fn channels_by_cid(
     problems: &mut Vec<String>,
 ) -> HashMap<String, ChannelState> {
     match client.channels_by_cids(cids).await {
-        Ok(states) => states.into_iter().map(|s| (s.channel.cid.to_string(), s)).collect(),
+        Ok(states) => {
+            problems.extend(states.problems("channel"));
+            states.items.into_iter().map(|s| (s.channel.cid.to_string(), s)).collect()
+        }
         Err(e) => {
             problems.push(format!("{what}: {e}"));
             HashMap::new()
@@ -216,8 +219,9 @@ async fn avoid_foreign_targets(
         Ok(existing) => existing,
         Err(e) => return problems.push(format!("reading the target channels: {e}")),
     };
+    problems.extend(existing.problems("target channel"));
     let existing: HashMap<String, ChannelState> =
-        existing.into_iter().map(|s| (s.channel.cid.to_string(), s)).collect();
+        existing.items.into_iter().map(|s| (s.channel.cid.to_string(), s)).collect();
     channels.retain_mut(|c| {
         let Some(found) = existing.get(&c.new_cid) else { return true };
         if found.channel.custom.get(MIGRATED_FROM) == Some(&json!(c.old_cid)) {

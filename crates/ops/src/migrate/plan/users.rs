@@ -51,7 +51,10 @@ pub(crate) async fn plan_users(
         .collect();
     let mut found: HashMap<String, gymchat_stream::model::User> = HashMap::new();
     match client.users_by_ids(&[legacy, targets].concat()).await {
-        Ok(users) => found.extend(users.into_iter().map(|u| (u.id.to_string(), u))),
+        Ok(users) => {
+            problems.extend(users.problems("Stream user"));
+            found.extend(users.items.into_iter().map(|u| (u.id.to_string(), u)));
+        }
         Err(e) => problems.push(format!("reading Stream users: {e}")),
     }
     let needs = |id: &str| match found.get(id) {
