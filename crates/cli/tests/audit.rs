@@ -27,7 +27,8 @@ async fn gymchat(db: &TestDb, dir: &std::path::Path, stream_url: &str, args: &[&
 on_both_backends! {
     async fn audit_writes_its_report_exits_1_on_findings_and_2_on_an_unknown_gym(db) {
         let dir = tempfile::tempdir().unwrap();
-        let (url, _stop) = sandbox(Duration::ZERO).await;
+        let running_sandbox = sandbox(Duration::ZERO).await;
+        let url = running_sandbox.url.clone();
         let fixture = fixture_path("gym4.json");
         let loaded = gymchat(&db, dir.path(), &url, &["db", "load-fixture", fixture.to_str().unwrap()]).await;
         assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
@@ -60,7 +61,8 @@ on_both_backends! {
 on_both_backends! {
     async fn cleanup_dry_runs_then_cleans_up_then_undoes(db) {
         let dir = tempfile::tempdir().unwrap();
-        let (url, _stop) = sandbox(Duration::ZERO).await;
+        let running_sandbox = sandbox(Duration::ZERO).await;
+        let url = running_sandbox.url.clone();
         let fixture = fixture_path("gym4.json");
         gymchat(&db, dir.path(), &url, &["db", "load-fixture", fixture.to_str().unwrap()]).await;
         let json = |out: &Output| serde_json::from_slice::<Value>(&out.stdout).unwrap();

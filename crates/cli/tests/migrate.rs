@@ -95,7 +95,8 @@ on_both_backends! {
 
         // The uninterrupted run, on a database of its own.
         let clean_db = TestDb::sqlite().await;
-        let (clean_url, _clean_stop) = sandbox(latency).await;
+        let clean_sandbox = sandbox(latency).await;
+        let clean_url = clean_sandbox.url.clone();
         gymchat(clean_db.url(), &clean_url, &["db", "load-fixture", fixture.to_str().unwrap()]).await;
         let started = Instant::now();
         let clean = gymchat(clean_db.url(), &clean_url, APPLY).await;
@@ -105,7 +106,8 @@ on_both_backends! {
         let want_pointers = pointers(clean_db.url()).await;
 
         // The same run, killed again and again.
-        let (url, _stop) = sandbox(latency).await;
+        let running_sandbox = sandbox(latency).await;
+        let url = running_sandbox.url.clone();
         let loaded = gymchat(db.url(), &url, &["db", "load-fixture", fixture.to_str().unwrap()]).await;
         assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
         let planned = Instant::now();
@@ -178,12 +180,8 @@ on_both_backends! {
         let mut config = Config::new("k", "s");
         config.limits = LimitMode::Off;
         config.initial = InitialState::Snapshot(load_snapshot(&file).unwrap());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(gymchat_sandbox::run(listener, config, async {
-            let _ = stopped.await;
-        }));
+        let sandbox = gymchat_testkit::sandbox::Sandbox::start(config).await;
+        let url = sandbox.url.clone();
         let loaded = gymchat(db.url(), &url, &["db", "load-fixture", file.to_str().unwrap()]).await;
         assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
         let before = gymchat(db.url(), &url, &["audit", "--all", "--json"]).await;
@@ -207,7 +205,8 @@ on_both_backends! {
 on_both_backends! {
     async fn a_saved_plan_is_refused_when_edited_or_when_the_world_changed(db) {
         let dir = tempfile::tempdir().unwrap();
-        let (url, _stop) = sandbox(Duration::ZERO).await;
+        let running_sandbox = sandbox(Duration::ZERO).await;
+        let url = running_sandbox.url.clone();
         let fixture = fixture_path("gym4.json");
         gymchat(db.url(), &url, &["db", "load-fixture", fixture.to_str().unwrap()]).await;
         let plan_path = dir.path().join("plan.json");

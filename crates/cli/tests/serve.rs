@@ -18,7 +18,8 @@ async fn serve_answers_the_apps_and_stops_on_sigterm() {
     let store = gymchat_store::Store::open(&database).await.unwrap();
     store.load_fixture(&gymchat_store::DbFixture::from_json(&read_fixture("gym4.json")).unwrap()).await.unwrap();
     store.close().await;
-    let (sandbox, _stop) = support::sandbox(Duration::ZERO).await;
+    let running_sandbox = support::sandbox(Duration::ZERO).await;
+    let sandbox = running_sandbox.url.clone();
     let mut child = Command::new(env!("CARGO_BIN_EXE_gymchat"))
         .args(["serve", "--listen", "127.0.0.1:0", "--jwt-hs256-secret", "jwt", "--database-url", &database])
         .args(["--stream-url", &sandbox, "--stream-key", "k", "--stream-secret", "s"])

@@ -37,7 +37,7 @@ async fn apply(w: &World, strategy: Strategy, history: History) -> Report {
 
 /// The sandbox's whole state.
 async fn state(w: &World) -> Value {
-    reqwest::get(format!("{}/_sandbox/state", w.url)).await.unwrap().json().await.unwrap()
+    w.sandbox.state().await
 }
 
 /// Channels by cid: members, team, frozen and messages (id, sender, text), without times.
@@ -93,8 +93,9 @@ async fn cleanup_and_audit(w: &World) -> audit::AuditReport {
     audit::audit(&w.store, &w.client, &[gym4_id()], &|_| {}).await.unwrap()
 }
 
-/// The fixture's after-block holds for the final audit.
-fn assert_after_block(report: &audit::AuditReport, st: &Value) {
+/// The fixture's after-block holds for the final audit, and every channel a room of gym 4
+/// points at holds only members in the gym's target form.
+async fn assert_after_block(w: &World, report: &audit::AuditReport) {
     let want = &expect()["audit_gym_4_after_migration_and_cleanup"];
     let g = &report.gyms[0];
     assert_eq!(report.exit_code() as i64, want["exit_code"].as_i64().unwrap(), "{:#?}", g.findings);
@@ -102,22 +103,21 @@ fn assert_after_block(report: &audit::AuditReport, st: &Value) {
     assert_eq!(g.summary.stream_only as i64, want["stream_only"].as_i64().unwrap());
     assert_eq!(g.summary.db_only as i64, want["db_only"].as_i64().unwrap());
     assert!(g.summary.legacy_member_ids.is_empty());
-    // Every channel a gym 4 room points at: members in the target form, team gym_4.
-    let chans = channels(st);
+    let chans = channels(&state(w).await);
     let pattern = regex_lite::Regex::new(want["every_member_id_matches"].as_str().unwrap()).unwrap();
-    let live: Vec<&Value> = chans
-        .iter()
-        .filter(|(cid, _)| g.findings.iter().all(|f| f.cid.as_deref() != Some(cid)))
-        .map(|(_, c)| c)
-        .collect();
-    assert!(!live.is_empty());
-    for (cid, c) in &chans {
-        if c["team"] == json!("gym_4") && c["frozen"] == json!(false) {
-            for m in c["members"].as_array().unwrap() {
-                assert!(pattern.is_match(m.as_str().unwrap()), "{cid}: {m}");
-            }
+    let mut checked = 0;
+    let mut s = w.store.session().await.unwrap();
+    for room in s.rooms_with_members(gym4_id()).await.unwrap().rows {
+        let Some(id) = room.room.stream_channel_id else { continue };
+        // Rooms whose channel is gone are retired by cleanup; every other room's channel counts.
+        let Some(c) = chans.get(&format!("{}:{id}", room.room.stream_channel_type)) else { continue };
+        checked += 1;
+        assert_eq!(c["team"], json!("gym_4"), "room {}: {id}", room.room.id);
+        for m in c["members"].as_array().unwrap() {
+            assert!(pattern.is_match(m.as_str().unwrap()), "room {}: {id} holds {m}", room.room.id);
         }
     }
+    assert_eq!(checked, 6, "the six rooms with a live channel");
 }
 
 on_both_backends! {
@@ -178,7 +178,7 @@ on_both_backends! {
         let verified = migrate::verify(&w.store, &w.client, &[gym4_id()]).await.unwrap();
         assert_eq!(verified.exit_code(), 0, "{verified:#?}");
         let after = cleanup_and_audit(&w).await;
-        assert_after_block(&after, &state(&w).await);
+        assert_after_block(&w, &after).await;
         assert_eq!(after.gyms[0].summary.archived, 2, "the two legacy channels of team gym_4 are archived");
     }
 }
@@ -200,7 +200,7 @@ on_both_backends! {
         let again = plan(&w, Strategy::InPlace, History::None).await;
         assert_eq!(again.channel_count(), 0);
         let audit = cleanup_and_audit(&w).await;
-        assert_after_block(&audit, &state(&w).await);
+        assert_after_block(&w, &audit).await;
 
         // Rollback gives the channels their old members and data back.
         let back = migrate::rollback(&w.store, &w.client, &report.run_id, true).await.unwrap();
@@ -279,18 +279,7 @@ on_both_backends! {
         let p = plan(&w, Strategy::Rebuild, History::Copy).await;
         // Every channel creation fails for a while.
         let answers: Vec<Value> = (0..300).map(|_| json!({ "status": 503, "code": -1 })).collect();
-        let script = |answers: Vec<Value>| {
-            let url = format!("{}/_sandbox/script", w.url);
-            async move {
-                reqwest::Client::new()
-                    .post(url)
-                    .json(&json!({ "operation": "GetOrCreateChannel", "answers": answers }))
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        };
-        script(answers).await;
+        w.sandbox.script("GetOrCreateChannel", Value::Array(answers)).await;
         let stopped = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap();
         assert_eq!(stopped.exit_code(), 2, "{stopped:#?}");
         assert_eq!(stopped.state, gymchat_store::RunState::Stopped);
@@ -299,7 +288,7 @@ on_both_backends! {
         assert!(stopped.failed.iter().all(|f| f.error.is_some()));
         assert_eq!(pointers(&w).await[&638].as_deref(), Some("direct_user_10_user_8"), "no room switched");
 
-        script(Vec::new()).await;
+        w.sandbox.script("GetOrCreateChannel", json!([])).await;
         let resumed = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap();
         assert!(resumed.resumed);
         assert_eq!(resumed.run_id, stopped.run_id);

@@ -261,8 +261,16 @@ async fn messages_are_read_by_id_and_truncation_stops_at_its_time() {
         (Some("old"), Some("messaging:room_1"))
     );
     assert_eq!(sbx.call(Method::GET, "/messages/nope", None).await.error_code(), 16);
-    let cut = chrono::Utc::now().to_rfc3339();
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let cut_at = chrono::Utc::now();
+    let cut = cut_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    // The next message must be sent after the cut: wait (a bounded number of times) for the
+    // clock to pass it.
+    for _ in 0..1_000 {
+        if chrono::Utc::now() > cut_at {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
     sbx.call(Method::POST, "/channels/messaging/room_1/message", Some(message("new", json!({})))).await;
     sbx.call(Method::POST, "/channels/messaging/room_1/truncate", Some(json!({ "truncated_at": cut }))).await;
     let state =

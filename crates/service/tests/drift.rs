@@ -83,7 +83,7 @@ on_both_backends!(
         assert_eq!(stream_only_after, stream_only_before, "a channel without a room was left");
         assert_eq!(db_only_after, db_only_before, "a room without a channel was left");
         // The faults did bite: otherwise this test proves nothing.
-        let stats: Value = app.http.get(format!("{}/_sandbox/stats", app.sandbox_url)).send().await.unwrap().json().await.unwrap();
+        let stats: Value = app.sandbox.stats().await;
         assert!(refused > 0, "no request failed; raise the fail rate or change the seed: {stats}");
     }
 );

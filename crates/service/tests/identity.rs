@@ -90,7 +90,8 @@ async fn scenario(db: &TestDb) {
 async fn rs256_tokens_are_checked_against_the_providers_keys_fetched_again_for_an_unknown_kid() {
     let db = TestDb::sqlite().await;
     scenario(&db).await;
-    let (sandbox_url, _sandbox) = sandbox().await;
+    let sandbox = sandbox().await;
+    let sandbox_url = sandbox.url.clone();
     // The provider publishes the key under another id at first (before a rotation).
     let jwks = jwks_server(jwks_with_kid("old-key")).await;
     let identity = IdentityConfig::Jwks {
@@ -145,7 +146,8 @@ async fn rs256_tokens_are_checked_against_the_providers_keys_fetched_again_for_a
 async fn hs256_tokens_must_name_the_configured_issuer_and_audience() {
     let db = TestDb::sqlite().await;
     scenario(&db).await;
-    let (sandbox_url, _sandbox) = sandbox().await;
+    let sandbox = sandbox().await;
+    let sandbox_url = sandbox.url.clone();
     let identity = IdentityConfig::Hs256 {
         secret: JWT_SECRET.into(),
         issuer: Some(ISSUER.into()),

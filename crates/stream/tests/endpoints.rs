@@ -24,7 +24,7 @@ struct Running {
 
 async fn sandbox(config: Config) -> Running {
     let running = support::sandbox(config).await;
-    Running { client: running.client(), url: running.url.clone(), _sandbox: running }
+    Running { client: support::client(&running), url: running.url.clone(), _sandbox: running }
 }
 
 fn unlimited() -> Config {

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 mod support;
 
-use support::{KEY, SECRET, sandbox, stats};
+use support::{KEY, SECRET, sandbox};
 
 fn member(user: i64) -> StreamUserId {
     StreamUserId::for_member(GymId::new(4).unwrap(), UserId::new(user).unwrap())
@@ -248,7 +248,7 @@ async fn a_faulty_network_ends_in_exactly_the_intended_state() {
         let expected: Vec<String> = (1..=5).map(|m| format!("room_4_{room}-copy-{m}")).collect();
         assert_eq!(ids, expected, "messages of room {room}: none lost, none repeated");
     }
-    let stats = stats(&s.url).await;
+    let stats = s.stats().await;
     let kinds: BTreeSet<&str> = stats["operations"]
         .as_object()
         .unwrap()
@@ -282,7 +282,7 @@ async fn concurrency_can_be_lowered_and_raised_while_calls_run() {
             })
             .collect::<Vec<_>>()
     };
-    let in_flight = |url: String| async move { stats(&url).await["in_flight"].as_u64().unwrap_or(0) };
+    let in_flight = async || s.stats().await["in_flight"].as_u64().unwrap_or(0);
 
     // Waits, a bounded number of times, until `holds` says yes.
     async fn until<F: std::future::Future<Output = bool>>(what: &str, mut holds: impl FnMut() -> F) {
@@ -294,25 +294,25 @@ async fn concurrency_can_be_lowered_and_raised_while_calls_run() {
         }
         panic!("never: {what}");
     }
-    let served = |url: String| async move { stats(&url).await["operations"]["GetApp"]["calls"].as_u64().unwrap_or(0) };
+    let served = async || s.stats().await["operations"]["GetApp"]["calls"].as_u64().unwrap_or(0);
 
     // 60 calls start 8 wide; while they run, lower to 2.
     let running = calls(60);
-    until("8 calls in flight", || async { in_flight(s.url.clone()).await >= 8 }).await;
+    until("8 calls in flight", || async { in_flight().await >= 8 }).await;
     client.set_max_in_flight(2);
     // The 8 already running finish; from then on the sandbox must never see more than 2.
-    until("at most 2 in flight", || async { in_flight(s.url.clone()).await <= 2 }).await;
+    until("at most 2 in flight", || async { in_flight().await <= 2 }).await;
     reqwest::Client::new().post(format!("{}/_sandbox/stats/reset", s.url)).send().await.unwrap();
     // Ten calls served under the lowered bound, with more still waiting; then raise to 16.
-    until("10 calls served while lowered", || async { served(s.url.clone()).await >= 10 }).await;
-    let lowered_peak = stats(&s.url).await["in_flight_peak"].as_u64().unwrap();
+    until("10 calls served while lowered", || async { served().await >= 10 }).await;
+    let lowered_peak = s.stats().await["in_flight_peak"].as_u64().unwrap();
     assert!(running.iter().any(|h| !h.is_finished()), "calls were still to come when the bound was raised");
     client.set_max_in_flight(16);
     for h in running {
         h.await.unwrap().unwrap();
     }
     assert_eq!(lowered_peak, 2, "after lowering, the sandbox saw at most 2 calls at once");
-    let raised_peak = stats(&s.url).await["in_flight_peak"].as_u64().unwrap();
+    let raised_peak = s.stats().await["in_flight_peak"].as_u64().unwrap();
     assert!(raised_peak > 2, "after raising, more ran at once: {raised_peak}");
 }
 

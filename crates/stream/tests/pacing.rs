@@ -12,7 +12,7 @@ use serde_json::Value;
 
 mod support;
 
-use support::{KEY, SECRET, sandbox, stats};
+use support::{KEY, SECRET, sandbox};
 
 fn member(user: i64) -> StreamUserId {
     StreamUserId::for_member(GymId::new(4).unwrap(), UserId::new(user).unwrap())
@@ -47,7 +47,7 @@ async fn run(share: f64, live: f64, seconds: u64) -> (Vec<Value>, Value) {
     for w in workers {
         w.await.unwrap();
     }
-    let stats = stats(&s.url).await;
+    let stats = s.stats().await;
     let windows = stats["operations"]["UpdateUsers"]["windows"].as_array().unwrap().clone();
     // Drop the first three (learning) and the last (cut short by the deadline).
     let whole = windows.iter().skip(3).take(windows.len().saturating_sub(4)).cloned().collect();
@@ -121,7 +121,7 @@ async fn fixed_sleeps_send_one_call_at_a_time_and_sleep_after_each() {
         t.await.unwrap();
     }
     let elapsed = started.elapsed();
-    let stats = stats(&s.url).await;
+    let stats = s.stats().await;
     assert_eq!(stats["operations"]["UpdateUsers"]["calls"], 20, "{stats}");
     assert_eq!(stats["operations"]["UpdateUsers"]["rate_limited"], 0, "{stats}");
     assert_eq!(stats["in_flight_peak"], 1, "one call at a time: {stats}");

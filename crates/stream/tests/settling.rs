@@ -17,7 +17,7 @@ use serde_json::{Map, json};
 
 mod support;
 
-use support::{KEY, SECRET, sandbox, script, stats};
+use support::{KEY, SECRET, sandbox};
 
 fn member(user: i64) -> StreamUserId {
     StreamUserId::for_member(GymId::new(4).unwrap(), UserId::new(user).unwrap())
@@ -69,7 +69,7 @@ async fn two_rooms() -> (support::Running, Client) {
 #[tokio::test]
 async fn a_404_without_streams_body_is_an_error_not_gone() {
     let (s, c) = two_rooms().await;
-    script(&s.url, "DeleteChannel", json!([{ "status": 404, "raw_body": "<html>Not Found</html>" }])).await;
+    s.script("DeleteChannel", json!([{ "status": 404, "raw_body": "<html>Not Found</html>" }])).await;
     let err = c.delete_channel(&cid("room_4_1"), false).await.unwrap_err();
     assert!(!err.is_not_found() && err.status() == Some(404), "{err}");
     assert!(c.channel_exists(&cid("room_4_1")).await.unwrap());
@@ -84,9 +84,9 @@ async fn a_404_without_streams_body_is_an_error_not_gone() {
 #[tokio::test]
 async fn a_request_timeout_is_retried() {
     let (s, c) = two_rooms().await;
-    script(&s.url, "GetApp", json!([{ "status": 408, "code": 23 }, { "status": 408, "code": 23 }])).await;
+    s.script("GetApp", json!([{ "status": 408, "code": 23 }, { "status": 408, "code": 23 }])).await;
     c.get_app().await.unwrap();
-    assert_eq!(stats(&s.url).await["scripted"], 2);
+    assert_eq!(s.stats().await["scripted"], 2);
 }
 
 #[tokio::test]
@@ -97,7 +97,7 @@ async fn a_429_waits_for_retry_after_with_or_without_a_body_even_unpaced() {
         (false, json!({ "status": 429, "code": 9, "retry_after": 1 })),
         (true, json!({ "status": 429, "retry_after": 1 })),
     ] {
-        script(&s.url, "GetApp", json!([answer])).await;
+        s.script("GetApp", json!([answer])).await;
         let started = Instant::now();
         client(&s.url, paced).get_app().await.unwrap();
         let waited = started.elapsed();
@@ -108,7 +108,7 @@ async fn a_429_waits_for_retry_after_with_or_without_a_body_even_unpaced() {
 #[tokio::test]
 async fn an_answer_without_a_body_is_enough_for_a_user_delete() {
     let (s, c) = two_rooms().await;
-    script(&s.url, "DeleteUser", json!([{ "status": 200 }])).await;
+    s.script("DeleteUser", json!([{ "status": 200 }])).await;
     assert!(c.delete_user(&member(11), false).await.unwrap());
 }
 

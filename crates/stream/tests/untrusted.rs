@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::{KEY, Running, SECRET, sandbox, script, stats};
+use support::{KEY, Running, SECRET, sandbox};
 
 async fn world() -> (Running, Client) {
     let mut config = Config::new(KEY, SECRET);
@@ -42,10 +42,10 @@ async fn a_channel_page_that_ignores_the_keyset_bound_ends_the_listing_with_an_e
     let (s, client) = world().await;
     // Every query answers the same full page of distinct times, whatever its bound says.
     let page: Vec<Value> = (0..30).map(|i| channel(&format!("c{i}"), &format!("2025-01-01T00:00:{i:02}Z"))).collect();
-    script(&s.url, "QueryChannels", answers(200, &json!({ "channels": page }))).await;
+    s.script("QueryChannels", answers(200, &json!({ "channels": page }))).await;
     let err = client.list_all_channels(json!({ "team": "gym_4" })).await.unwrap_err();
     assert!(matches!(err.kind, ErrorKind::Incomplete(_)), "{err}");
-    let asked = stats(&s.url).await["operations"]["QueryChannels"]["calls"].as_u64().unwrap();
+    let asked = s.stats().await["operations"]["QueryChannels"]["calls"].as_u64().unwrap();
     // Each of the listing's slices asks at most twice (its first page, then the one that does not
     // move it on): not the 200 answers scripted.
     assert!(asked <= 2 + 2 * 16, "stopped instead of asking again and again: {asked} queries");
@@ -61,7 +61,7 @@ async fn a_history_page_that_ignores_id_lt_ends_the_read_with_an_error() {
         .collect();
     let mut state = channel("direct_a_b", "2025-01-01T00:00:00Z");
     state["messages"] = json!(messages);
-    script(&s.url, "GetOrCreateChannel", answers(20, &state)).await;
+    s.script("GetOrCreateChannel", answers(20, &state)).await;
     let cid = Cid::parse("messaging:direct_a_b").unwrap();
     let err = client.channel_history(&cid).await.unwrap_err();
     assert!(matches!(err.kind, ErrorKind::Incomplete(_)), "{err}");
@@ -73,7 +73,7 @@ async fn a_member_page_with_nobody_new_ends_the_read_with_an_error() {
     let members: Vec<Value> = (0..300).map(|i| json!({ "user_id": format!("u{i}") })).collect();
     let mut state = channel("room_4_1", "2025-01-01T00:00:00Z");
     state["members"] = json!(members);
-    script(&s.url, "GetOrCreateChannel", answers(20, &state)).await;
+    s.script("GetOrCreateChannel", answers(20, &state)).await;
     let err = client.channel_members(&Cid::parse("messaging:room_4_1").unwrap()).await.unwrap_err();
     assert!(matches!(err.kind, ErrorKind::Incomplete(_)), "{err}");
 }
@@ -84,7 +84,7 @@ async fn a_channel_that_cannot_be_decoded_is_named_and_the_rest_of_the_page_is_u
     let mut broken = channel("c_broken", "2025-01-01T00:00:01Z");
     broken["channel"]["created_at"] = json!("not a time");
     let page = json!({ "channels": [channel("c_ok", "2025-01-01T00:00:00Z"), broken] });
-    script(&s.url, "QueryChannels", answers(1, &page)).await;
+    s.script("QueryChannels", answers(1, &page)).await;
     let listing = client.list_all_channels(json!({ "team": "gym_4" })).await.unwrap();
     let ids: Vec<String> = listing.channels.iter().map(|c| c.channel.cid.to_string()).collect();
     assert_eq!(ids, ["messaging:c_ok"]);
@@ -98,7 +98,7 @@ async fn a_user_that_cannot_be_decoded_is_named_and_the_others_are_used() {
     let (s, client) = world().await;
     let page =
         json!({ "users": [{ "id": "gym_4_user_1", "teams": ["gym_4"] }, { "id": "gym_4_user_2", "teams": "gym_4" }] });
-    script(&s.url, "QueryUsers", answers(1, &page)).await;
+    s.script("QueryUsers", answers(1, &page)).await;
     let ids = [StreamUserId::parse("gym_4_user_1").unwrap(), StreamUserId::parse("gym_4_user_2").unwrap()];
     let found = client.users_by_ids(&ids).await.unwrap();
     assert_eq!(found.items.len(), 1);

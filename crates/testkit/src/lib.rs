@@ -8,6 +8,11 @@
 //!
 //! A test that cannot reach PostgreSQL fails: it is never skipped, because a skipped backend
 //! would make CI green without testing production's database.
+//!
+//! [`sandbox::Sandbox`] is the Stream sandbox started in the test's process on a free port, with
+//! what tests read of it (its state and counters) and what they make it do (scripted answers).
+
+pub mod sandbox;
 
 use sqlx::{Connection, Executor, PgConnection};
 

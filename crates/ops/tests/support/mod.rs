@@ -12,16 +12,16 @@ use gymchat_sandbox::{Config, InitialState, LimitMode, Snapshot, load_snapshot};
 use gymchat_store::{DbFixture, Store};
 use gymchat_stream::model::{ChannelData, User};
 use gymchat_stream::{Client, ClientConfig};
+use gymchat_testkit::sandbox::Sandbox;
 use gymchat_testkit::{TestDb, fixture_path, read_fixture};
-use serde_json::{Value, json};
-use tokio::sync::oneshot;
+use serde_json::json;
 
 /// A database, the sandbox, and a client of it; the sandbox stops when this is dropped.
 pub struct World {
     pub store: Store,
     pub client: Client,
     pub url: String,
-    _stop: oneshot::Sender<()>,
+    pub sandbox: Sandbox,
 }
 
 /// Loads `fixture` into `db` and serves `snapshot` from the sandbox (limits off).
@@ -42,17 +42,13 @@ pub async fn world_configured(
     config.limits = LimitMode::Off;
     config.initial = InitialState::Snapshot(snapshot);
     edit(&mut config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(gymchat_sandbox::run(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let sandbox = Sandbox::start(config).await;
+    let url = sandbox.url.clone();
     let mut client_config = ClientConfig::new(&url, "k", "s");
     client_config.pace = false;
     client_config.retry.base_delay = Duration::from_millis(5);
     client_config.retry.max_attempts = 3;
-    World { store, client: Client::new(client_config).unwrap(), url, _stop: stop }
+    World { store, client: Client::new(client_config).unwrap(), url, sandbox }
 }
 
 /// The reference scenario's database rows.
@@ -72,13 +68,7 @@ pub async fn gym4(db: &TestDb) -> World {
 
 /// Every channel query fails from now on, as in an outage of that endpoint.
 pub async fn query_channels_outage(w: &World) {
-    let answers: Vec<Value> = (0..200).map(|_| json!({ "status": 503, "code": -1 })).collect();
-    reqwest::Client::new()
-        .post(format!("{}/_sandbox/script", w.url))
-        .json(&json!({ "operation": "QueryChannels", "answers": answers }))
-        .send()
-        .await
-        .unwrap();
+    w.sandbox.outage("QueryChannels", 200).await;
 }
 
 /// Moves room 639 of gym 4 to `room_4_639` as the migration will: target users (user `teamless`

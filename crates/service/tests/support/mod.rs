@@ -7,11 +7,12 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use gymchat_sandbox::{Config, InitialState, LimitMode, load_snapshot};
+use gymchat_sandbox::Config;
 use gymchat_service::{AppState, IdentityConfig, ServiceConfig};
 use gymchat_store::{DbFixture, Store};
 use gymchat_stream::{Client, ClientConfig};
-use gymchat_testkit::{TestDb, fixture_path, read_fixture};
+use gymchat_testkit::sandbox::{Sandbox, gym4_config};
+use gymchat_testkit::{TestDb, read_fixture};
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{EncodingKey, Header, encode};
 use reqwest::{Method, StatusCode};
@@ -37,30 +38,23 @@ pub const ELENA: &str = "auth0|64f0a21000000000000000d4";
 pub struct App {
     pub url: String,
     pub sandbox_url: String,
+    pub sandbox: Sandbox,
     pub store: Store,
     pub stream: Client,
     pub http: reqwest::Client,
-    _stops: Vec<oneshot::Sender<()>>,
+    _stop: oneshot::Sender<()>,
 }
 
 /// A sandbox with the reference scenario's Stream side, limits off.
-pub async fn sandbox() -> (String, oneshot::Sender<()>) {
+pub async fn sandbox() -> Sandbox {
     sandbox_with(|_| {}).await
 }
 
 /// Like [`sandbox`], with its configuration edited (faults, latency).
-pub async fn sandbox_with(edit: impl FnOnce(&mut Config)) -> (String, oneshot::Sender<()>) {
-    let mut config = Config::new(KEY, SECRET);
-    config.limits = LimitMode::Off;
-    config.initial = InitialState::Snapshot(load_snapshot(&fixture_path("gym4.json")).unwrap());
+pub async fn sandbox_with(edit: impl FnOnce(&mut Config)) -> Sandbox {
+    let mut config = gym4_config(KEY, SECRET);
     edit(&mut config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(gymchat_sandbox::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    (url, stop)
+    Sandbox::start(config).await
 }
 
 /// A Stream client of the sandbox that gives up quickly.
@@ -126,17 +120,11 @@ pub async fn spawn_app(db: &TestDb) -> App {
 pub async fn spawn_app_with(db: &TestDb, edit: impl FnOnce(&mut Config), attempts: u32) -> App {
     let store = Store::open(db.url()).await.unwrap();
     store.load_fixture(&DbFixture::from_json(&read_fixture("gym4.json")).unwrap()).await.unwrap();
-    let (sandbox_url, sandbox_stop) = sandbox_with(edit).await;
+    let sandbox = sandbox_with(edit).await;
+    let sandbox_url = sandbox.url.clone();
     let identity = IdentityConfig::Hs256 { secret: JWT_SECRET.into(), issuer: None, audience: None };
-    let (url, service_stop) = start_service_using(db.url(), client_trying(&sandbox_url, attempts), identity).await;
-    App {
-        url,
-        stream: client(&sandbox_url),
-        sandbox_url,
-        store,
-        http: reqwest::Client::new(),
-        _stops: vec![sandbox_stop, service_stop],
-    }
+    let (url, stop) = start_service_using(db.url(), client_trying(&sandbox_url, attempts), identity).await;
+    App { url, stream: client(&sandbox_url), sandbox_url, sandbox, store, http: reqwest::Client::new(), _stop: stop }
 }
 
 /// An identity provider's token for `subject`, valid for an hour.
@@ -221,13 +209,12 @@ impl App {
 
     /// The sandbox's whole state.
     pub async fn stream_state(&self) -> Value {
-        self.http.get(format!("{}/_sandbox/state", self.sandbox_url)).send().await.unwrap().json().await.unwrap()
+        self.sandbox.state().await
     }
 
     /// The sandbox's channel with this bare id, if any.
     pub async fn stream_channel(&self, id: &str) -> Option<Value> {
-        let state = self.stream_state().await;
-        state["channels"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned()
+        self.sandbox.channel(id).await
     }
 
     /// The sandbox's user with this id, if any.
@@ -238,13 +225,7 @@ impl App {
 
     /// The next `n` calls of `operation` fail with 503 at the sandbox.
     pub async fn stream_outage(&self, operation: &str, n: usize) {
-        let answers: Vec<Value> = (0..n).map(|_| json!({ "status": 503, "code": -1 })).collect();
-        self.http
-            .post(format!("{}/_sandbox/script", self.sandbox_url))
-            .json(&json!({ "operation": operation, "answers": answers }))
-            .send()
-            .await
-            .unwrap();
+        self.sandbox.outage(operation, n).await;
     }
 }
 

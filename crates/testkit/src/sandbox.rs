@@ -1,0 +1,75 @@
+//! The sandbox in the test's own process, over real HTTP on 127.0.0.1: started on a free port,
+//! stopped when dropped, and the `/_sandbox` inspection endpoints tests read and script it with.
+
+use gymchat_sandbox::{Config, InitialState, LimitMode, load_snapshot};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::fixture_path;
+
+/// A running sandbox; it stops when this is dropped.
+pub struct Sandbox {
+    /// Its base URL.
+    pub url: String,
+    http: reqwest::Client,
+    _stop: oneshot::Sender<()>,
+}
+
+/// A sandbox configuration: `key` and `secret`, limits off, the reference scenario loaded.
+pub fn gym4_config(key: &str, secret: &str) -> Config {
+    let mut config = Config::new(key, secret);
+    config.limits = LimitMode::Off;
+    config.initial = InitialState::Snapshot(load_snapshot(&fixture_path("gym4.json")).expect("the fixture loads"));
+    config
+}
+
+impl Sandbox {
+    /// Starts a sandbox with `config`.
+    pub async fn start(config: Config) -> Sandbox {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let url = format!("http://{}", listener.local_addr().expect("a local address"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(gymchat_sandbox::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Sandbox { url, http: reqwest::Client::new(), _stop: stop }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let response = self.http.get(format!("{}{path}", self.url)).send().await.expect("the sandbox answers");
+        response.json().await.expect("JSON")
+    }
+
+    /// Its whole state, in the fixture's format (`GET /_sandbox/state`).
+    pub async fn state(&self) -> Value {
+        self.get("/_sandbox/state").await
+    }
+
+    /// What it observed (`GET /_sandbox/stats`).
+    pub async fn stats(&self) -> Value {
+        self.get("/_sandbox/stats").await
+    }
+
+    /// The channel with this bare id, if its state holds one.
+    pub async fn channel(&self, id: &str) -> Option<Value> {
+        let state = self.state().await;
+        state["channels"].as_array()?.iter().find(|c| c["id"] == id).cloned()
+    }
+
+    /// The next calls of `operation` get these answers (`POST /_sandbox/script`), nothing applied.
+    pub async fn script(&self, operation: &str, answers: Value) {
+        let response = self
+            .http
+            .post(format!("{}/_sandbox/script", self.url))
+            .json(&json!({ "operation": operation, "answers": answers }))
+            .send()
+            .await
+            .expect("the sandbox answers");
+        assert!(response.status().is_success(), "the script was refused: {}", response.status());
+    }
+
+    /// The next `n` calls of `operation` fail with 503, as in an outage of that endpoint.
+    pub async fn outage(&self, operation: &str, n: usize) {
+        self.script(operation, Value::Array((0..n).map(|_| json!({ "status": 503, "code": -1 })).collect())).await;
+    }
+}
