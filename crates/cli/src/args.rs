@@ -291,6 +291,16 @@ pub enum MigrateCommand {
         /// With `--history import-file`: where to write it (default `import_{run_id}.jsonl`).
         #[arg(long)]
         import_file: Option<std::path::PathBuf>,
+        /// When the circuit breaker stops the run, also roll it back (the runbook's rule).
+        #[arg(long)]
+        auto_rollback: bool,
+        /// Do not hold each gym's maintenance window while its channels move (the service then
+        /// keeps creating rooms and members for it during the run).
+        #[arg(long)]
+        no_maintenance: bool,
+        /// Seconds the run's lease lasts unless renewed (tests; the default suits production).
+        #[arg(long, default_value_t = 30, hide = true)]
+        lease_seconds: u32,
     },
     /// Runs, newest first; or one run with its items by state and its failures.
     Status {
@@ -311,7 +321,8 @@ pub enum MigrateCommand {
         gyms: GymChoice,
     },
     /// Point every room the run switched back at its old channel; unfreeze old channels, freeze
-    /// new ones; keep target users.
+    /// new ones; keep target users. A rollback that stopped part way is finished by running it
+    /// again.
     Rollback {
         /// The database and Stream.
         #[command(flatten)]
@@ -321,6 +332,57 @@ pub enum MigrateCommand {
         /// Carry it out (without it, says what it would do).
         #[arg(long)]
         yes: bool,
+        /// Seconds the rollback's lease lasts unless renewed (tests; the default suits production).
+        #[arg(long, default_value_t = 30, hide = true)]
+        lease_seconds: u32,
+    },
+    /// End an unfinished run on purpose: nothing is undone (its switched rooms stay switched), and
+    /// a later apply of its gyms starts a new run.
+    Abandon {
+        /// The database.
+        #[command(flatten)]
+        db: DatabaseOpts,
+        /// The run.
+        run_id: String,
+    },
+}
+
+/// `gymchat maintenance on|off|status`
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceCommand {
+    /// Open (or extend) a gym's maintenance window: the chat service answers its chat-creating
+    /// and membership routes with 503 and Retry-After until it ends.
+    On {
+        /// The database.
+        #[command(flatten)]
+        db: DatabaseOpts,
+        /// The gym.
+        #[arg(long)]
+        gym_id: gymchat_ids::GymId,
+        /// Minutes until it ends by itself.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1440))]
+        minutes: u32,
+        /// Why, in words (shown to operators).
+        #[arg(long, default_value = "maintenance")]
+        reason: String,
+    },
+    /// End a gym's maintenance window now.
+    Off {
+        /// The database.
+        #[command(flatten)]
+        db: DatabaseOpts,
+        /// The gym.
+        #[arg(long)]
+        gym_id: gymchat_ids::GymId,
+    },
+    /// Whether a gym is in a maintenance window, until when and why.
+    Status {
+        /// The database.
+        #[command(flatten)]
+        db: DatabaseOpts,
+        /// The gym.
+        #[arg(long)]
+        gym_id: gymchat_ids::GymId,
     },
 }
 

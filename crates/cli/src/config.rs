@@ -3,7 +3,9 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::args::{AuditArgs, CleanupArgs, DbCommand, DemoArgs, MigrateCommand, SandboxArgs, ServeArgs};
+use crate::args::{
+    AuditArgs, CleanupArgs, DbCommand, DemoArgs, MaintenanceCommand, MigrateCommand, SandboxArgs, ServeArgs,
+};
 use crate::options::{DatabaseOpts, PacingOpts, StreamOpts};
 
 /// gymchat: tenant-scoped Stream Chat service and operations toolkit for multi-gym platforms.
@@ -34,6 +36,10 @@ pub enum Command {
     /// rollback. Journaled per item, resumable, one run per database.
     #[command(subcommand)]
     Migrate(MigrateCommand),
+    /// A gym's maintenance window: while it lasts, the chat service refuses the gym's
+    /// chat-creating and membership routes (503) so that nothing changes while its channels move.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
     /// The main job on the embedded defaults: a fresh SQLite database and an in-process sandbox
     /// with the reference scenario, then audit → plan → apply → verify → cleanup → audit. Exits 0
     /// only when the final audit of gym 4 is fully synced.

@@ -10,6 +10,7 @@ mod config;
 mod db;
 mod demo;
 mod generate;
+mod maintenance;
 mod migrate;
 mod options;
 mod sandbox;
@@ -77,6 +78,7 @@ async fn run(cli: &Cli) -> anyhow::Result<(serde_json::Value, u8)> {
         Command::Audit(args) => audit::run(args).await,
         Command::Cleanup(args) => cleanup::run(args).await,
         Command::Migrate(command) => migrate::run(command).await,
+        Command::Maintenance(command) => maintenance::run(command).await.map(|v| (v, 0)),
         Command::Serve(args) => serve::run(args).await.map(|v| (v, 0)),
         Command::Demo(args) => demo::run(args).await,
         Command::Config(c) => Ok((

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use anyhow::{Context, Result, bail, ensure};
 use chrono::Utc;
 use gymchat_ids::GymId;
-use gymchat_ops::migrate::{self, ApplyOptions, Options, Plan, Progress, count_states};
+use gymchat_ops::migrate::{self, ApplyOptions, Options, Plan, Progress, RollbackOptions, count_states};
 use gymchat_store::Store;
 use gymchat_stream::Client;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -25,6 +25,14 @@ pub async fn run(command: &MigrateCommand) -> Result<(Value, u8)> {
             let out = status(&store, run_id.as_deref()).await;
             store.close().await;
             return out;
+        }
+        MigrateCommand::Abandon { db, run_id } => {
+            let store = db.open().await?;
+            let run = migrate::abandon(&store, run_id).await;
+            store.close().await;
+            let run = run?;
+            eprintln!("{}: {} ({})", run.run_id, run.state, run.message.as_deref().unwrap_or_default());
+            return Ok((json!({ "run": run }), 0));
         }
         MigrateCommand::Plan { ops, .. }
         | MigrateCommand::Apply { ops, .. }
@@ -66,6 +74,9 @@ async fn with_stream(store: &Store, ops: &OpsOpts, command: &MigrateCommand) -> 
             max_failure_rate,
             concurrency,
             import_file,
+            auto_rollback,
+            no_maintenance,
+            lease_seconds,
             ..
         } => {
             ensure!((0.0..=1.0).contains(max_failure_rate), "--max-failure-rate must be between 0 and 1");
@@ -86,6 +97,9 @@ async fn with_stream(store: &Store, ops: &OpsOpts, command: &MigrateCommand) -> 
                     max_failure_rate: *max_failure_rate,
                     concurrency: *concurrency,
                     import_file: import_file.clone(),
+                    auto_rollback: *auto_rollback,
+                    maintenance: !*no_maintenance,
+                    lease_ttl: chrono::Duration::seconds(i64::from(*lease_seconds)),
                 };
                 apply(store, &stream, &plan, options).await?
             }
@@ -108,8 +122,10 @@ async fn with_stream(store: &Store, ops: &OpsOpts, command: &MigrateCommand) -> 
             let code = verified.exit_code();
             (serde_json::to_value(&verified)?, code)
         }
-        MigrateCommand::Rollback { run_id, yes, .. } => {
-            let done = migrate::rollback(store, &stream, run_id, *yes).await?;
+        MigrateCommand::Rollback { run_id, yes, lease_seconds, .. } => {
+            let options =
+                RollbackOptions { yes: *yes, lease_ttl: chrono::Duration::seconds(i64::from(*lease_seconds)) };
+            let done = migrate::rollback(store, &stream, run_id, options).await?;
             eprintln!(
                 "{}: {} items {}, {} rooms back on their old channel, {} failed",
                 run_id,
@@ -121,7 +137,7 @@ async fn with_stream(store: &Store, ops: &OpsOpts, command: &MigrateCommand) -> 
             let code = if done.failed.is_empty() { 0 } else { 1 };
             (serde_json::to_value(&done)?, code)
         }
-        MigrateCommand::Status { .. } => bail!("`migrate status` reads no Stream"),
+        MigrateCommand::Status { .. } | MigrateCommand::Abandon { .. } => bail!("this command reads no Stream"),
     };
     Ok(out)
 }
@@ -231,6 +247,16 @@ pub async fn apply(store: &Store, stream: &Client, plan: &Plan, options: ApplyOp
     }
     for f in &report.failed {
         eprintln!("  failed {} {} → {}: {}", f.kind, f.old_id, f.new_id, f.error.as_deref().unwrap_or("not finished"));
+    }
+    for g in &report.gyms_skipped {
+        eprintln!("  gym {} left out: {}", g.gym_id, g.reasons.join("; "));
+    }
+    if let Some(back) = &report.rolled_back {
+        eprintln!(
+            "  rolled back (--auto-rollback): {} rooms back on their old channel, {} failed",
+            back.rooms_restored.len(),
+            back.failed.len()
+        );
     }
     let code = report.exit_code();
     Ok((serde_json::to_value(&report)?, code))

@@ -9,7 +9,10 @@ use chrono::Utc;
 use gymchat_ids::GymId;
 use gymchat_ops::audit;
 use gymchat_ops::cleanup;
-use gymchat_ops::migrate::{self, ApplyOptions, History, MigrateError, Options, Plan, Report, Strategy};
+use gymchat_ops::migrate::{
+    self, ApplyOptions, History, MigrateError, Options, Plan, Report, RollbackOptions, Strategy,
+};
+use gymchat_testkit::sandbox::comparable_message_id;
 use gymchat_testkit::{TestDb, on_both_backends, read_fixture};
 use serde_json::{Value, json};
 
@@ -55,7 +58,7 @@ fn channels(state: &Value) -> BTreeMap<String, Value> {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|m| json!([m["id"], m["user_id"], m["text"], m["original_id"]]))
+                .map(|m| json!([comparable_message_id(&m["id"]), m["user_id"], m["text"], m["original_id"]]))
                 .collect();
             let cid = format!("{}:{}", c["type"].as_str().unwrap(), c["id"].as_str().unwrap());
             (cid, json!({ "members": members, "team": c["team"], "frozen": c["frozen"], "messages": messages }))
@@ -203,7 +206,7 @@ on_both_backends! {
         assert_after_block(&w, &audit).await;
 
         // Rollback gives the channels their old members and data back.
-        let back = migrate::rollback(&w.store, &w.client, &report.run_id, true).await.unwrap();
+        let back = migrate::rollback(&w.store, &w.client, &report.run_id, yes()).await.unwrap();
         assert!(back.failed.is_empty(), "{back:?}");
         let rolled = channels(&state(&w).await);
         assert_eq!(rolled["messaging:direct_user_10_user_8"]["members"], before["messaging:direct_user_10_user_8"]["members"]);
@@ -219,11 +222,11 @@ on_both_backends! {
         assert_eq!(report.exit_code(), 0, "{report:#?}");
         assert_ne!(pointers(&w).await, before);
 
-        let dry = migrate::rollback(&w.store, &w.client, &report.run_id, false).await.unwrap();
+        let dry = migrate::rollback(&w.store, &w.client, &report.run_id, RollbackOptions::default()).await.unwrap();
         assert!(dry.dry_run && dry.restored.len() == 6);
         assert_ne!(pointers(&w).await, before, "a dry run changes nothing");
 
-        let back = migrate::rollback(&w.store, &w.client, &report.run_id, true).await.unwrap();
+        let back = migrate::rollback(&w.store, &w.client, &report.run_id, yes()).await.unwrap();
         assert!(back.failed.is_empty(), "{back:?}");
         assert_eq!(back.rooms_restored.len(), 6);
         assert_eq!(pointers(&w).await, before);
@@ -245,7 +248,7 @@ on_both_backends! {
         assert_eq!(chans["messaging:direct_gym_4_user_10_gym_4_user_8"]["frozen"], json!(true), "new ones frozen, kept");
         let moves = w.store.session().await.unwrap().channel_moves(gym4_id()).await.unwrap();
         assert!(moves.is_empty(), "{moves:?}");
-        let err = migrate::rollback(&w.store, &w.client, &report.run_id, true).await.unwrap_err();
+        let err = migrate::rollback(&w.store, &w.client, &report.run_id, yes()).await.unwrap_err();
         assert!(err.to_string().contains("rolled back already"), "{err}");
     }
 }
@@ -266,8 +269,11 @@ on_both_backends! {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead = child.id();
         child.wait().unwrap();
-        let host = migrate::holder_name().rsplit_once(':').unwrap().0.to_owned();
-        s.acquire_lock(migrate::LOCK_NAME, &format!("{host}:{dead}"), chrono::Duration::seconds(60)).await.unwrap();
+        let me = migrate::holder_name();
+        let (host, rest) = me.split_once(':').unwrap();
+        let namespace = rest.split_once('@').map(|(_, ns)| format!("@{ns}")).unwrap_or_default();
+        let holder = format!("{host}:{dead}{namespace}");
+        s.acquire_lock(migrate::LOCK_NAME, &holder, chrono::Duration::seconds(60)).await.unwrap();
         let report = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap();
         assert_eq!(report.exit_code(), 0);
     }
@@ -375,4 +381,9 @@ on_both_backends! {
         assert_eq!(chans["messaging:direct_gym_4_user_10_gym_4_user_8"]["messages"], json!([]));
         assert_eq!(pointers(&w).await[&638].as_deref(), Some("direct_gym_4_user_10_gym_4_user_8"));
     }
+}
+
+/// A rollback that goes ahead (`--yes`).
+fn yes() -> RollbackOptions {
+    RollbackOptions { yes: true, ..RollbackOptions::default() }
 }

@@ -66,7 +66,8 @@ pub async fn pipeline(State(s): State<Arc<Shared>>, mut req: Request, next: Next
     let query = Query::<HashMap<String, String>>::try_from_uri(req.uri()).map(|q| q.0).unwrap_or_default();
     let token = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let auth_type = req.headers().get("stream-auth-type").and_then(|v| v.to_str().ok());
-    s.count_auth_form(auth_type == Some("jwt"), token.is_some_and(|t| t.starts_with("Bearer ")));
+    let client = req.headers().get("x-stream-client").and_then(|v| v.to_str().ok());
+    s.count_auth_form(auth_type == Some("jwt"), token.is_some_and(|t| t.starts_with("Bearer ")), client);
     let now = Utc::now();
     let caller = match authenticate(
         &s.settings.key,

@@ -56,6 +56,14 @@ pub struct Stats {
     pub missing_auth_type: u64,
     /// Calls whose `Authorization` carried a `Bearer ` prefix (Stream wants the raw token).
     pub bearer_prefix: u64,
+    /// Calls by the client they named in `X-Stream-Client` (`none` when they named none).
+    pub clients: BTreeMap<String, u64>,
+    /// Members sent as plain ids instead of `{"user_id", …}` objects (Stream's own SDK always
+    /// sends objects).
+    pub members_as_ids: u64,
+    /// Channel queries and get-or-creates that did not say `"watch": false` (a server has no
+    /// connection to watch on).
+    pub watching: u64,
     /// Messages whose text ran a slash command (`/giphy`, `/ban`, …).
     pub commands_run: u64,
     /// Messages sent with `POST …/message` and handled (refused ones included).
@@ -145,10 +153,21 @@ impl Shared {
     }
 
     /// Records how a call presented its token.
-    pub fn count_auth_form(&self, has_auth_type: bool, bearer: bool) {
+    pub fn count_auth_form(&self, has_auth_type: bool, bearer: bool, client: Option<&str>) {
         let mut stats = lock(&self.stats);
         stats.missing_auth_type += u64::from(!has_auth_type);
         stats.bearer_prefix += u64::from(bearer);
+        *stats.clients.entry(client.unwrap_or("none").to_owned()).or_default() += 1;
+    }
+
+    /// Records members sent as plain ids.
+    pub fn count_members_as_ids(&self, n: usize) {
+        lock(&self.stats).members_as_ids += n as u64;
+    }
+
+    /// Records a channel read that asked to watch (or did not say it would not).
+    pub fn count_watching(&self) {
+        lock(&self.stats).watching += 1;
     }
 
     /// Records a slash command run by a message.

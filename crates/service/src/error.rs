@@ -2,7 +2,7 @@
 //! fixed text; the cause goes to the log, never to the caller.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gymchat_store::StoreError;
 use gymchat_stream::StreamError;
@@ -23,6 +23,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// What the caller is told.
     pub detail: String,
+    /// Seconds the caller should wait before trying again (`Retry-After`), when known.
+    pub retry_after: Option<u64>,
 }
 
 /// A handler's result.
@@ -30,7 +32,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self { status, detail: detail.into() }
+        Self { status, detail: detail.into(), retry_after: None }
     }
 
     /// 400: the request itself is wrong.
@@ -67,6 +69,15 @@ impl ApiError {
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, detail)
     }
+
+    /// 503 with `Retry-After`: the gym's chat is in a maintenance window (a migration moving its
+    /// channels) for `seconds` more.
+    pub fn maintenance(seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds.max(1)),
+            ..Self::unavailable("this gym's chat is under maintenance; try again shortly")
+        }
+    }
 }
 
 impl From<gymchat_ids::IdError> for ApiError {
@@ -98,6 +109,10 @@ impl From<StreamError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { detail: self.detail })).into_response()
+        let mut response = (self.status, Json(ErrorBody { detail: self.detail })).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -34,6 +34,7 @@ mod docs;
 pub mod error;
 mod health;
 pub mod identity;
+mod maintenance;
 mod metrics;
 pub mod openapi;
 mod provision;

@@ -15,12 +15,13 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use gymchat_ids::{ChannelId, ChannelType, Cid, EventId, GymId, RoomId, StreamUserId, Team};
 use gymchat_store::{NewRoom, Room, Store, StoreError, User};
-use gymchat_stream::model::{ChannelData, ChannelUpdate, User as StreamUser, UserPatch};
+use gymchat_stream::model::{ChannelData, ChannelUpdate, NewMember, User as StreamUser, UserPatch};
 use gymchat_stream::{Client, StreamError};
 use gymchat_tenant::Purpose;
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
+use crate::maintenance::refuse_during_maintenance;
 
 /// Stream's most users per upsert or partial update, and members per channel call.
 const PER_CALL: usize = 100;
@@ -115,7 +116,9 @@ pub(crate) fn room_cid(room: &Room) -> ApiResult<Cid> {
 /// Adds `members` to an existing channel, 100 per call.
 pub(crate) async fn add_members(stream: &Client, cid: &Cid, members: &[StreamUserId]) -> Result<(), StreamError> {
     for chunk in members.chunks(PER_CALL) {
-        stream.update_channel(cid, &ChannelUpdate { add_members: chunk.to_vec(), ..ChannelUpdate::default() }).await?;
+        let update =
+            ChannelUpdate { add_members: chunk.iter().map(NewMember::from).collect(), ..ChannelUpdate::default() };
+        stream.update_channel(cid, &update).await?;
     }
     Ok(())
 }
@@ -150,6 +153,7 @@ pub(crate) enum Outcome {
 
 /// Creates the room on both sides, or on neither (see the module's docs).
 pub(crate) async fn create_room(store: &Store, stream: &Client, spec: &RoomSpec) -> ApiResult<Outcome> {
+    refuse_during_maintenance(&mut store.session().await?, spec.gym).await?;
     ensure_users(stream, spec.gym, &spec.members).await?;
     let now = Utc::now();
     let mut tx = store.begin().await?;
@@ -201,7 +205,7 @@ pub(crate) async fn create_room(store: &Store, stream: &Client, spec: &RoomSpec)
     let data = ChannelData {
         created_by_id: Some(spec.creator.clone()),
         team: Some(gymchat_tenant::team(spec.gym)),
-        members: member_ids.iter().take(PER_CALL).cloned().collect(),
+        members: member_ids.iter().take(PER_CALL).map(NewMember::from).collect(),
         frozen: None,
         custom: gymchat_tenant::channel_custom(spec.gym, Some(&spec.name)),
     };

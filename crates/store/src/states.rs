@@ -129,6 +129,11 @@ labels!(
         Done = "done",
         /// A rollback put every item back.
         RolledBack = "rolled_back",
+        /// A rollback is under way or stopped part way: only running `rollback` again finishes
+        /// it; `apply` never resumes it.
+        RollingBack = "rolling_back",
+        /// Ended on purpose (`gymchat migrate abandon`); its switched rooms stay switched.
+        Abandoned = "abandoned",
     }
 );
 
@@ -136,6 +141,11 @@ impl RunState {
     /// Not finished: a later `apply` of its gyms resumes it.
     pub fn is_unfinished(self) -> bool {
         matches!(self, RunState::Running | RunState::Stopped | RunState::Incomplete)
+    }
+
+    /// A rollback of it started and has not finished.
+    pub fn is_rolling_back(self) -> bool {
+        self == RunState::RollingBack
     }
 }
 

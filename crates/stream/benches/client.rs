@@ -92,7 +92,8 @@ fn whole_windows(stats: &Value, op: &str) -> Vec<(u64, u64, u64, u64)> {
 async fn main() {
     let user = StreamUserId::parse("bench_user").expect("id");
     let cid = Cid::new(ChannelType::messaging(), ChannelId::parse("bench").expect("id"));
-    let data = ChannelData { created_by_id: Some(user.clone()), members: vec![user.clone()], ..Default::default() };
+    let data =
+        ChannelData { created_by_id: Some(user.clone()), members: vec![user.clone().into()], ..Default::default() };
 
     let mut off = Config::new(KEY, SECRET);
     off.limits = LimitMode::Off;

@@ -369,7 +369,8 @@ impl Client {
                 .query(&[("api_key", self.config.key.as_str())])
                 .query(query)
                 .header(AUTHORIZATION, self.server_token.expose_secret())
-                .header("stream-auth-type", "jwt");
+                .header("stream-auth-type", "jwt")
+                .header("X-Stream-Client", CLIENT_NAME);
             if let Some(body) = body {
                 req = req.json(body);
             }
@@ -427,6 +428,9 @@ pub(crate) fn hold_after_429(
     };
     until.min(now.saturating_add(ms(MAX_HOLD)))
 }
+
+/// What every call names its client as (`X-Stream-Client`), in the form of Stream's own SDKs.
+pub const CLIENT_NAME: &str = concat!("gymchat-", env!("CARGO_PKG_VERSION"));
 
 /// Calls sent to Stream, by operation and HTTP status (`transport` when no answer came), for
 /// whichever metrics recorder the program installed (none: nothing is recorded).

@@ -16,19 +16,20 @@ pub struct Undecodable {
     pub reason: String,
 }
 
-/// Decodes each value of a page on its own: the ones that decode, and the ones that do not.
+/// Decodes each object of a page on its own, from its raw text (no JSON tree is built on the way):
+/// the ones that decode, and the ones that do not, named by `id_of` as far as their text allows.
 pub(crate) fn decode_each<T: serde::de::DeserializeOwned>(
-    values: Vec<Value>,
+    raws: Vec<Box<serde_json::value::RawValue>>,
     id_of: impl Fn(&Value) -> Option<String>,
 ) -> (Vec<T>, Vec<Undecodable>) {
-    let mut items = Vec::with_capacity(values.len());
+    let mut items = Vec::with_capacity(raws.len());
     let mut undecodable = Vec::new();
-    for v in values {
-        let id = id_of(&v);
-        match serde_json::from_value(v) {
+    for raw in raws {
+        match serde_json::from_str(raw.get()) {
             Ok(item) => items.push(item),
             Err(e) => {
-                undecodable.push(Undecodable { id: id.unwrap_or_else(|| "unknown".into()), reason: e.to_string() })
+                let id = serde_json::from_str::<Value>(raw.get()).ok().and_then(|v| id_of(&v));
+                undecodable.push(Undecodable { id: id.unwrap_or_else(|| "unknown".into()), reason: e.to_string() });
             }
         }
     }
@@ -160,23 +161,28 @@ pub struct Channel {
     pub custom: Map<String, Value>,
 }
 
-/// Fields of a channel object that Stream owns: read back, never sent in a full update.
+/// Fields of a channel object that Stream owns (STREAM_API.md, "Channel fields a full update may
+/// write"), or parts of an answer that are not the channel's data: read back, never sent in a
+/// full update. Everything else (name, image, disabled, cooldown, auto-translation settings,
+/// custom fields) is the channel's data and goes back.
 const STREAM_OWNED_CHANNEL_FIELDS: &[&str] = &[
     "config",
     "own_capabilities",
     "hidden",
-    "disabled",
+    "muted",
     "truncated_at",
     "truncated_by",
     "truncated_by_id",
-    "cooldown",
     "members",
     "messages",
     "read",
     "watcher_count",
+    "watchers",
     "pinned_messages",
+    "pending_messages",
+    "push_preferences",
+    "message_count",
     "blocked",
-    "muted",
 ];
 
 impl Channel {
@@ -253,6 +259,30 @@ pub struct ChannelState {
     pub messages: Vec<Message>,
 }
 
+/// A member as Stream's requests carry it: an object with the user's id and, optionally, their
+/// role in the channel (`channel_member`, `channel_moderator`, …), as Stream's own server SDK
+/// always sends members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewMember {
+    /// The user.
+    pub user_id: StreamUserId,
+    /// Their role in the channel; Stream's default (`channel_member`) when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_role: Option<String>,
+}
+
+impl From<StreamUserId> for NewMember {
+    fn from(user_id: StreamUserId) -> Self {
+        Self { user_id, channel_role: None }
+    }
+}
+
+impl From<&StreamUserId> for NewMember {
+    fn from(user_id: &StreamUserId) -> Self {
+        Self { user_id: user_id.clone(), channel_role: None }
+    }
+}
+
 /// `data` of a get-or-create: applied only when the channel is created.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ChannelData {
@@ -264,7 +294,7 @@ pub struct ChannelData {
     pub team: Option<Team>,
     /// Members (at most 100).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub members: Vec<StreamUserId>,
+    pub members: Vec<NewMember>,
     /// Frozen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frozen: Option<bool>,
@@ -335,8 +365,9 @@ impl SendOptions {
     }
 }
 
-/// A channel update: members added and removed, a message posted, and, when `data` is given, a
-/// full update: `data` replaces the channel's data, and whatever it does not carry (team and
+/// A channel update: members added and removed, or data replaced, and a message posted. Data and
+/// member changes never travel in one call ([`crate::Client::update_channel`] refuses it, as the
+/// docs and Stream's own SDK keep them apart). When `data` is given it is a full update: `data` replaces the channel's data, and whatever it does not carry (team and
 /// frozen included) is deleted. Build `data` from the channel as read
 /// ([`Channel::data_for_full_update`]) or use [`crate::Client::update_channel_data`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -346,7 +377,7 @@ pub struct ChannelUpdate {
     pub data: Option<Map<String, Value>>,
     /// Members to add (at most 100).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub add_members: Vec<StreamUserId>,
+    pub add_members: Vec<NewMember>,
     /// Members to remove (at most 100).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remove_members: Vec<StreamUserId>,

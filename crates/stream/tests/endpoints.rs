@@ -8,7 +8,7 @@ use gymchat_sandbox::{Config, LimitMode};
 use gymchat_stream::model::{
     ChannelData, ChannelQuery, ChannelUpdate, NewMessage, SendOptions, SortField, User, UserPatch,
 };
-use gymchat_stream::{Client, ClientConfig, Sent, Updated, UserDeletion, user_token};
+use gymchat_stream::{Client, ClientConfig, ErrorKind, Sent, Updated, UserDeletion, user_token};
 use serde_json::{Map, json};
 
 mod support;
@@ -116,7 +116,7 @@ async fn channels_members_messages_and_tasks() {
     let data = ChannelData {
         created_by_id: Some(member(10)),
         team: Some(gym4()),
-        members: vec![member(10), member(8)],
+        members: vec![member(10).into(), member(8).into()],
         frozen: None,
         custom: Map::from_iter([("name".into(), json!("General")), ("gym_id".into(), json!("4"))]),
     };
@@ -142,24 +142,38 @@ async fn channels_members_messages_and_tasks() {
     let older = s.client.get_or_create_channel(&room, None, 2, Some("copy-4")).await.unwrap();
     assert_eq!(older.body.messages.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["copy-2", "copy-3"]);
 
-    let update = ChannelUpdate {
-        add_members: vec![member(11)],
+    let both = ChannelUpdate {
+        add_members: vec![member(11).into()],
+        data: Some(Map::from_iter([("name".into(), json!("General"))])),
+        ..ChannelUpdate::default()
+    };
+    let refused = s.client.update_channel(&room, &both).await.unwrap_err();
+    assert!(matches!(refused.kind, ErrorKind::Refused(_)), "data and members never go in one update: {refused}");
+    let members_update = ChannelUpdate {
+        add_members: vec![member(11).into()],
         remove_members: vec![member(8)],
         message: Some(NewMessage::new("sys-1", member(10), "closed").system()),
+        skip_push: true,
+        ..ChannelUpdate::default()
+    };
+    let Updated::Now(updated) = s.client.update_channel(&room, &members_update).await.unwrap() else {
+        panic!("not applied now")
+    };
+    let members: BTreeSet<String> = updated.members.iter().map(|m| m.user_id.to_string()).collect();
+    assert_eq!(members, BTreeSet::from(["gym_4_user_10".to_owned(), "gym_4_user_11".to_owned()]));
+    assert_eq!(updated.message.unwrap().kind, "system");
+    let data_update = ChannelUpdate {
         data: Some(Map::from_iter([
             ("name".into(), json!("General")),
             ("frozen".into(), json!(true)),
             ("team".into(), json!("gym_4")),
         ])),
-        skip_push: true,
+        ..ChannelUpdate::default()
     };
-    let Updated::Now(updated) = s.client.update_channel(&room, &update).await.unwrap() else {
+    let Updated::Now(updated) = s.client.update_channel(&room, &data_update).await.unwrap() else {
         panic!("not applied now")
     };
-    let members: BTreeSet<String> = updated.members.iter().map(|m| m.user_id.to_string()).collect();
-    assert_eq!(members, BTreeSet::from(["gym_4_user_10".to_owned(), "gym_4_user_11".to_owned()]));
     assert!(updated.channel.frozen);
-    assert_eq!(updated.message.unwrap().kind, "system");
     let partial = s
         .client
         .update_channel_partial(&room, Map::from_iter([("frozen".into(), json!(false))]), &["name"])
@@ -229,7 +243,7 @@ async fn stream_errors_are_mapped_with_codes_and_messages() {
     s.client.upsert_users(&[User::new(creator.clone())]).await.unwrap();
     let data = ChannelData { created_by_id: Some(creator), ..Default::default() };
     s.client.get_or_create_channel(&cid("room_4_2"), Some(&data), 0, None).await.unwrap();
-    let missing_member = ChannelUpdate { add_members: vec![member(77)], ..Default::default() };
+    let missing_member = ChannelUpdate { add_members: vec![member(77).into()], ..Default::default() };
     let err = s.client.update_channel(&cid("room_4_2"), &missing_member).await.unwrap_err();
     assert!(err.to_string().contains("could not find user gym_4_user_77 from add_members"), "{err}");
 }

@@ -63,7 +63,7 @@ fn preloaded(channels: Vec<ChannelSnapshot>) -> Config {
     c.limits = LimitMode::Off;
     c.initial = InitialState::Snapshot(Snapshot {
         multi_tenant_enabled: true,
-        users: vec![user_rec("gym_4_user_1")],
+        users: (1..=3).map(|u| user_rec(&format!("gym_4_user_{u}"))).collect(),
         channels,
     });
     c
@@ -96,8 +96,36 @@ async fn listing_3000_channels_with_ties_returns_each_exactly_once() {
 }
 
 #[tokio::test]
-async fn a_tie_group_larger_than_a_page_is_reported_not_dropped() {
-    // 40 channels share one creation time: no query can vouch for all of them.
+async fn a_tie_group_of_200_is_listed_exactly_by_splitting_it_on_other_keys() {
+    // 200 channels share one creation time; in fives of 40 they share an update time too, and
+    // none has a message: only their member counts (1 to 3) tell them apart within a five.
+    let t = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 5).unwrap();
+    let mut channels: Vec<ChannelSnapshot> = (0..200)
+        .map(|i| {
+            let mut c = channel_rec(&format!("tie{i:03}"), 5, 0);
+            c.updated_at = Some(t + chrono::Duration::seconds(1 + i as i64 / 40));
+            c.members = (1..=1 + i % 3).map(|u| format!("gym_4_user_{u}")).collect();
+            c
+        })
+        .collect();
+    channels.extend((0..10).map(|i| channel_rec(&format!("before{i}"), i - 20, 0)));
+    channels.extend((0..10).map(|i| channel_rec(&format!("after{i}"), 100 + i, 0)));
+    let mut config = preloaded(channels);
+    config.shuffle_ties = true;
+    let s = sandbox(config).await;
+    let listing = unpaced(&s.url).list_all_channels(json!({})).await.unwrap();
+    assert!(listing.is_complete(), "nothing left unvouched: {:?}", listing.incomplete_at);
+    let ids: Vec<String> = listing.channels.iter().map(|c| c.channel.id.to_string()).collect();
+    assert_eq!(ids.len(), 220, "each channel exactly once");
+    let distinct: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), 220);
+    assert!((0..200).all(|i| distinct.contains(&format!("tie{i:03}"))));
+}
+
+#[tokio::test]
+async fn a_tie_group_that_nothing_splits_is_reported_not_dropped() {
+    // 40 channels share their creation and update times and member counts, and have no message:
+    // no query can vouch for all of them.
     let mut channels: Vec<ChannelSnapshot> = (0..40).map(|i| channel_rec(&format!("tie{i:02}"), 5, 0)).collect();
     channels.extend((0..10).map(|i| channel_rec(&format!("before{i}"), i - 20, 0)));
     channels.extend((0..10).map(|i| channel_rec(&format!("after{i}"), 100 + i, 0)));
@@ -217,12 +245,12 @@ async fn a_faulty_network_ends_in_exactly_the_intended_state() {
         let c = cid(&format!("room_4_{room}"));
         let data = ChannelData {
             created_by_id: Some(creator.clone()),
-            members: vec![creator.clone(), member(room)],
+            members: vec![creator.clone().into(), member(room).into()],
             ..Default::default()
         };
         client.get_or_create_channel(&c, Some(&data), 0, None).await.unwrap();
         let update = ChannelUpdate {
-            add_members: vec![member(room + 10), member(room + 20)],
+            add_members: vec![member(room + 10).into(), member(room + 20).into()],
             remove_members: vec![creator.clone()],
             ..Default::default()
         };

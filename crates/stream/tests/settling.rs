@@ -57,7 +57,7 @@ async fn two_rooms() -> (support::Running, Client) {
         let data = ChannelData {
             created_by_id: Some(member(10)),
             team: Some(Team::for_gym(GymId::new(4).unwrap())),
-            members: vec![member(10), member(8)],
+            members: vec![member(10).into(), member(8).into()],
             custom: Map::from_iter([("name".into(), json!("Room")), ("gym_id".into(), json!("4"))]),
             ..Default::default()
         };
@@ -127,7 +127,7 @@ async fn a_repeated_send_is_settled_by_reading_the_message() {
 async fn a_repeated_update_with_a_message_is_settled_by_reading_the_channel() {
     let (_s, c) = two_rooms().await;
     let freeze = |id: &str| ChannelUpdate {
-        add_members: vec![member(11)],
+        add_members: vec![member(11).into()],
         message: Some(NewMessage::new(id, member(10), "closed").system()),
         skip_push: true,
         ..Default::default()
@@ -137,7 +137,7 @@ async fn a_repeated_update_with_a_message_is_settled_by_reading_the_channel() {
     // The answer of the first attempt was lost, say: the repeat is answered "already exists".
     assert_eq!(c.update_channel(&cid("room_4_1"), &update).await.unwrap(), Updated::AlreadyApplied);
     // An update whose message id exists but whose changes are not there is not settled.
-    let other = ChannelUpdate { add_members: vec![member(11)], ..freeze("note-1") };
+    let other = ChannelUpdate { add_members: vec![member(11).into()], ..freeze("note-1") };
     let err = c.update_channel(&cid("room_4_2"), &other).await.unwrap_err();
     assert!(matches!(err.kind, ErrorKind::Conflict(_)), "{err}");
 }

@@ -6,7 +6,7 @@ use chrono::Utc;
 use gymchat_ids::{Cid, GymId, RoomId, StreamUserId};
 use gymchat_store::{ActionKind, ActionState, RetiredRoom, RoomStatus, Store};
 use gymchat_stream::Client;
-use gymchat_stream::model::ChannelUpdate;
+use gymchat_stream::model::{ChannelUpdate, NewMember};
 use serde::Serialize;
 use serde_json::json;
 
@@ -116,7 +116,7 @@ pub async fn apply(store: &Store, client: &Client, plan: &Plan, options: Options
             Action::RemoveRoom { gym_id, room_id, .. } => remove(store, &run_id, action, *gym_id, *room_id).await?,
             Action::RepairMembers { gym_id, cid, add, remove } => {
                 let update = ChannelUpdate {
-                    add_members: add.iter().filter_map(|u| StreamUserId::parse(u).ok()).collect(),
+                    add_members: add.iter().filter_map(|u| StreamUserId::parse(u).ok()).map(NewMember::from).collect(),
                     remove_members: remove.iter().filter_map(|u| StreamUserId::parse(u).ok()).collect(),
                     ..ChannelUpdate::default()
                 };

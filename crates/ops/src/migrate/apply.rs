@@ -1,10 +1,14 @@
-//! Carrying a plan out: a run opened (or the unfinished run of its gyms continued) under the run
-//! lock, users first in batches of 100, then every room's channel, `concurrency` at once, each
-//! item journaled step by step ([`super::rebuild`], [`super::in_place`]); the import file last
-//! (`--history import-file`); then the report.
+//! Carrying a plan out: a run opened (or the unfinished run of its gyms continued, when it was
+//! started with the same options for the same gyms) under the run lock; each gym its own unit:
+//! its users first in batches of 100, then, when they all exist, its rooms' channels
+//! (`concurrency` at once) inside the gym's maintenance window, each item journaled step by step
+//! ([`super::rebuild`], [`super::in_place`]); the import file last (`--history import-file`);
+//! then the report. A gym that could not be planned whole, or whose users could not be made, is
+//! left out and reported; the others go on.
 //!
 //! Every step is safe to repeat, so a resumed run redoes the step an item was in.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,15 +21,50 @@ use tokio::task::JoinSet;
 use super::error::MigrateError;
 use super::in_place::move_in_place;
 use super::lock::take_lock;
-use super::options::{ApplyOptions, History, Strategy};
+use super::options::{ApplyOptions, History, RollbackOptions, Strategy};
 use super::plan::spec::{ChannelSpec, Plan, SkippedRoom};
 use super::rebuild::move_rebuild;
-use super::report::{ImportFile, ItemOutcome, Progress, Report};
+use super::report::{GymSkipped, ImportFile, ItemOutcome, Progress, Report};
 use super::run::{Breaker, Runner, keep_lease};
 use super::users::upsert_users;
 
 /// Users per upsert.
 const USERS_PER_CALL: usize = gymchat_stream::limits::BATCH;
+
+/// The run to work on: the unfinished run of these gyms when it was started with the same
+/// options for the same gyms, else a new one. An unfinished run with other options, or one being
+/// rolled back, is never continued silently.
+async fn run_for(store: &Store, plan: &Plan, holder: &str) -> Result<(MigrationRun, bool), MigrateError> {
+    let gyms: BTreeSet<i64> = plan.gyms.iter().filter(|g| g.complete()).map(|g| g.gym_id).collect();
+    let asked: BTreeSet<i64> = plan.gyms.iter().map(|g| g.gym_id).collect();
+    let runs = store.session().await?.migration_runs().await?;
+    let overlapping = |r: &&MigrationRun| r.gyms.iter().any(|g| asked.contains(g));
+    if let Some(r) = runs.iter().filter(overlapping).find(|r| r.state.is_rolling_back()) {
+        return Err(MigrateError::RollingBack(r.run_id.clone()));
+    }
+    if let Some(run) = runs.iter().filter(overlapping).find(|r| r.state.is_unfinished()) {
+        let same_gyms = run.gyms.iter().copied().collect::<BTreeSet<_>>() == asked;
+        let options = |strategy: &str, history: &str| format!("strategy {strategy}, history {history}");
+        let same_options =
+            run.strategy == plan.options.strategy.as_str() && run.history == plan.options.history.as_str();
+        if !(same_gyms && same_options) {
+            return Err(MigrateError::RunMismatch {
+                run_id: run.run_id.clone(),
+                run_gyms: run.gyms.clone(),
+                run_options: options(&run.strategy, &run.history),
+                asked_gyms: asked.into_iter().collect(),
+                asked_options: options(plan.options.strategy.as_str(), plan.options.history.as_str()),
+            });
+        }
+        return Ok((run.clone(), true));
+    }
+    if gyms.is_empty() {
+        let why: Vec<String> =
+            plan.gyms.iter().flat_map(|g| g.problems.iter().map(move |p| format!("gym {}: {p}", g.gym_id))).collect();
+        return Err(MigrateError::NothingToRun(why.join("; ")));
+    }
+    Ok((open_run(store, plan, holder).await?, false))
+}
 
 /// Carries `plan` out, or continues the unfinished run of its gyms.
 pub async fn apply(
@@ -36,34 +75,36 @@ pub async fn apply(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Report, MigrateError> {
     let mut s = store.session().await?;
-    let lease = take_lock(&mut s).await?;
-    let gyms: Vec<i64> = plan.gyms.iter().map(|g| g.gym_id).collect();
-    let unfinished = s
-        .migration_runs()
-        .await?
-        .into_iter()
-        .find(|r| r.state.is_unfinished() && r.gyms.iter().any(|g| gyms.contains(g)));
-    let (run, resumed) = match unfinished {
-        Some(run) => (run, true),
-        None => (open_run(store, plan, &lease.holder).await?, false),
+    let lease = take_lock(&mut s, options.lease_ttl).await?;
+    let (run, resumed) = match run_for(store, plan, &lease.holder).await {
+        Ok(found) => found,
+        Err(e) => {
+            let _ = s.release_lock(&lease).await;
+            return Err(e);
+        }
     };
     s.set_migration_run_state(&run.run_id, RunState::Running, &lease.holder, None, false, Utc::now()).await?;
     drop(s);
 
-    let runner = Arc::new(Runner::new(
-        store.clone(),
-        client.clone(),
-        run.run_id.clone(),
-        lease,
-        Breaker::new(options.max_failure_rate),
-    ));
+    let breaker = Breaker::new(options.max_failure_rate);
+    let runner =
+        Arc::new(Runner::new(store.clone(), client.clone(), run.run_id.clone(), lease, options.lease_ttl, breaker));
     // Aborted when apply ends or is dropped, so a cancelled apply stops renewing its lease.
     let renewer = keep_lease(runner.clone());
     let bad = |reason: String| MigrateError::BadRun { run_id: run.run_id.clone(), reason };
     let strategy: Strategy = run.strategy.parse().map_err(bad)?;
     let history: History = run.history.parse().map_err(bad)?;
 
-    let mut result = run_items(&runner, strategy, history, &options, progress).await;
+    let mut gyms_skipped: Vec<GymSkipped> = plan
+        .gyms
+        .iter()
+        .filter(|g| !g.complete())
+        .map(|g| GymSkipped { gym_id: g.gym_id, reasons: g.problems.clone() })
+        .collect();
+    let run_options =
+        RunOptions { strategy, history, concurrency: options.concurrency, maintenance: options.maintenance };
+    let mut result = run_items(&runner, run_options, progress, &mut gyms_skipped).await;
+    runner.end_maintenance().await;
     let mut import_file = None;
     if result.is_ok() && history == History::ImportFile && !runner.stopped() {
         let path = options.import_file.clone().unwrap_or_else(|| PathBuf::from(format!("import_{}.jsonl", run.run_id)));
@@ -94,8 +135,15 @@ pub async fn apply(
     let finished = state != RunState::Stopped;
     s.set_migration_run_state(&run.run_id, state, &lease.holder, message.as_deref(), finished, Utc::now()).await?;
     let _ = s.release_lock(&lease).await;
+    drop(s);
     result?;
-    Ok(report(&run, resumed, state, message, strategy, history, failed, import_file, &items))
+    let mut report = report(&run, resumed, state, message, (strategy, history), failed, import_file, &items);
+    report.gyms_skipped = gyms_skipped;
+    if runner.tripped() && options.auto_rollback {
+        let rollback = RollbackOptions { yes: true, lease_ttl: options.lease_ttl };
+        report.rolled_back = Some(super::rollback::rollback(store, client, &run.run_id, rollback).await?);
+    }
+    Ok(report)
 }
 
 /// The report of a run from its journal.
@@ -105,8 +153,7 @@ fn report(
     resumed: bool,
     state: RunState,
     message: Option<String>,
-    strategy: Strategy,
-    history: History,
+    (strategy, history): (Strategy, History),
     failed: Vec<ItemOutcome>,
     import_file: Option<ImportFile>,
     items: &[MigrationItem],
@@ -142,15 +189,18 @@ fn report(
         notes,
         import_file,
         items: items.iter().filter(|i| i.kind != ItemKind::Skipped).map(ItemOutcome::from).collect(),
+        gyms_skipped: Vec::new(),
+        rolled_back: None,
     }
 }
 
-/// Opens a run and journals every item of the plan, in one transaction.
+/// Opens a run for the gyms planned whole and journals every item of theirs, in one transaction.
 async fn open_run(store: &Store, plan: &Plan, holder: &str) -> Result<MigrationRun, MigrateError> {
     let now = Utc::now();
+    let planned: Vec<_> = plan.gyms.iter().filter(|g| g.complete()).collect();
     let run = MigrationRun {
         run_id: format!("migrate-{}", uuid::Uuid::new_v4().simple()),
-        gyms: plan.gyms.iter().map(|g| g.gym_id).collect(),
+        gyms: planned.iter().map(|g| g.gym_id).collect(),
         strategy: plan.options.strategy.to_string(),
         history: plan.options.history.to_string(),
         plan_hash: plan.content_hash.clone(),
@@ -163,14 +213,8 @@ async fn open_run(store: &Store, plan: &Plan, holder: &str) -> Result<MigrationR
     };
     let mut tx = store.begin().await?;
     tx.create_migration_run(&run).await?;
-    for g in &plan.gyms {
+    for g in planned {
         let gym = GymId::new(g.gym_id).map_err(|e| MigrateError::StalePlan(e.to_string()))?;
-        if !g.complete() {
-            return Err(MigrateError::StalePlan(format!(
-                "gym {gym} could not be read whole, so it is not migrated: {}",
-                g.problems.join("; ")
-            )));
-        }
         let mut add = async |kind, room_id, old_id: &str, new_id: &str, state, spec: String| {
             let item = NewItem { gym_id: gym, kind, room_id, old_id, new_id, state, spec: &spec };
             tx.add_migration_item(&run.run_id, &item, now).await.map(|_| ())
@@ -194,19 +238,33 @@ async fn open_run(store: &Store, plan: &Plan, holder: &str) -> Result<MigrationR
     Ok(run)
 }
 
-/// The users phase, then, once every user is there, the channels.
-async fn run_items(
-    runner: &Arc<Runner>,
+/// How the items of a run are worked.
+#[derive(Debug, Clone, Copy)]
+struct RunOptions {
     strategy: Strategy,
     history: History,
-    options: &ApplyOptions,
+    concurrency: usize,
+    maintenance: bool,
+}
+
+/// The users phase, then the channels of every gym whose users all exist (the others are left
+/// out, with why).
+async fn run_items(
+    runner: &Arc<Runner>,
+    options: RunOptions,
     progress: &(dyn Fn(Progress) + Sync),
+    gyms_skipped: &mut Vec<GymSkipped>,
 ) -> Result<(), MigrateError> {
     let items = runner.store.session().await?.migration_items(&runner.run_id).await?;
     let users: Vec<&MigrationItem> =
         items.iter().filter(|i| i.kind == ItemKind::User && i.state != ItemState::Done).collect();
     progress(Progress::Phase { name: "users", total: users.len() as u64 });
-    for batch in users.chunks(USERS_PER_CALL) {
+    // Batches never mix gyms: a failed batch blocks only its own gym's channels.
+    let mut by_gym: BTreeMap<i64, Vec<&MigrationItem>> = BTreeMap::new();
+    for u in users {
+        by_gym.entry(u.gym_id).or_default().push(u);
+    }
+    for batch in by_gym.values().flat_map(|items| items.chunks(USERS_PER_CALL)) {
         if runner.stopped() {
             return Ok(());
         }
@@ -219,51 +277,74 @@ async fn run_items(
     if runner.stopped() {
         return Ok(());
     }
-    // Channels move only once every user is there: a member who does not exist would fail them.
+    // A gym's channels move only once every one of its users is there: a member who does not
+    // exist would fail them.
     let journal = runner.store.session().await?.migration_items(&runner.run_id).await?;
-    let missing_users = journal.iter().filter(|i| i.kind == ItemKind::User && i.state != ItemState::Done).count();
-    if missing_users > 0 {
-        runner.stop(format!("{missing_users} users could not be created; no channel was touched"));
-        return Ok(());
+    let mut missing: BTreeMap<i64, usize> = BTreeMap::new();
+    for u in journal.iter().filter(|i| i.kind == ItemKind::User && i.state != ItemState::Done) {
+        *missing.entry(u.gym_id).or_default() += 1;
     }
-    let channels: Vec<MigrationItem> =
-        items.into_iter().filter(|i| i.kind == ItemKind::Channel && i.state != ItemState::Done).collect();
+    for (gym, n) in &missing {
+        let reason = format!("{n} of its users could not be created, so none of its channels was touched");
+        gyms_skipped.push(GymSkipped { gym_id: *gym, reasons: vec![reason] });
+    }
+    let mut channels: Vec<MigrationItem> = items
+        .into_iter()
+        .filter(|i| i.kind == ItemKind::Channel && i.state != ItemState::Done && !missing.contains_key(&i.gym_id))
+        .collect();
+    channels.sort_by_key(|i| (i.gym_id, i.id));
     progress(Progress::Phase { name: "channels", total: channels.len() as u64 });
-    move_channels(runner, strategy, history, options.concurrency, channels, progress).await;
-    Ok(())
+    move_channels(runner, options, channels, progress).await
 }
 
-/// Moves the channels, `concurrency` at once, until done or the run stops.
+/// Moves the channels, `concurrency` at once, gym after gym, until done or the run stops. A
+/// gym's maintenance window is opened before its first channel starts and ended after its last
+/// one finished.
 async fn move_channels(
     runner: &Arc<Runner>,
-    strategy: Strategy,
-    history: History,
-    concurrency: usize,
+    options: RunOptions,
     channels: Vec<MigrationItem>,
     progress: &(dyn Fn(Progress) + Sync),
-) {
+) -> Result<(), MigrateError> {
+    let mut left: BTreeMap<i64, usize> = BTreeMap::new();
+    for c in &channels {
+        *left.entry(c.gym_id).or_default() += 1;
+    }
     let mut tasks = JoinSet::new();
-    let mut queue = channels.into_iter();
+    let mut queue = channels.into_iter().peekable();
     loop {
-        while tasks.len() < concurrency.max(1) && !runner.stopped() {
+        while tasks.len() < options.concurrency.max(1) && !runner.stopped() {
             let Some(item) = queue.next() else { break };
+            let gym = item.gym_id;
+            if options.maintenance
+                && let Ok(gym_id) = GymId::new(gym)
+            {
+                runner.hold_maintenance(gym_id).await?;
+            }
             let runner = runner.clone();
             tasks.spawn(async move {
                 let id = item.id;
-                let outcome = match strategy {
-                    Strategy::Rebuild => move_rebuild(&runner, item, history).await,
-                    Strategy::InPlace => move_in_place(&runner, item).await,
+                let outcome = match (options.strategy, repairs(&item)) {
+                    (_, true) | (Strategy::InPlace, _) => move_in_place(&runner, item).await,
+                    (Strategy::Rebuild, false) => move_rebuild(&runner, item, options.history).await,
                 };
                 if let Err(e) = &outcome {
                     runner.fail(id, e).await;
                 }
-                outcome.is_ok()
+                (gym, outcome.is_ok())
             });
         }
         match tasks.join_next().await {
-            Some(Ok(ok)) => {
+            Some(Ok((gym, ok))) => {
                 runner.outcome(ok);
                 progress(Progress::Item { ok });
+                let remaining = left.entry(gym).or_default();
+                *remaining = remaining.saturating_sub(1);
+                if *remaining == 0
+                    && let Ok(gym_id) = GymId::new(gym)
+                {
+                    runner.end_maintenance_of(gym_id).await;
+                }
             }
             Some(Err(e)) => {
                 runner.outcome(false);
@@ -272,4 +353,10 @@ async fn move_channels(
             None => break,
         }
     }
+    Ok(())
+}
+
+/// Whether a channel item repairs its room's own channel in place (whatever the strategy).
+fn repairs(item: &MigrationItem) -> bool {
+    serde_json::from_str::<ChannelSpec>(&item.spec).is_ok_and(|s| s.repair)
 }

@@ -8,7 +8,7 @@ use gymchat_ids::{Cid, StreamUserId, Team};
 use gymchat_store::MigrationItem;
 use gymchat_stream::Client;
 use gymchat_stream::limits::BATCH;
-use gymchat_stream::model::{ChannelData, ChannelUpdate};
+use gymchat_stream::model::{ChannelData, ChannelUpdate, NewMember};
 use serde_json::{Map, Value, json};
 
 use super::error::StepError;
@@ -33,13 +33,18 @@ pub(crate) async fn create(client: &Client, spec: &ChannelSpec, new: &Cid) -> Re
     let data = ChannelData {
         created_by_id: Some(StreamUserId::parse(&spec.created_by)?),
         team: Some(Team::parse(&spec.team)?),
-        members: members.iter().take(BATCH).cloned().collect(),
+        members: members.iter().take(BATCH).map(NewMember::from).collect(),
         frozen: None,
         custom: spec.custom.clone(),
     };
     let state = client.get_or_create_channel(new, Some(&data), 0, None).await?.body;
     if state.channel.custom.get(MIGRATED_FROM) != Some(&json!(spec.old_cid)) {
         return Err(StepError::LeftAlone(format!("{new} exists and was not made from {}: left alone", spec.old_cid)));
+    }
+    // Made by an earlier run that was rolled back (which froze it): open again while it is
+    // filled; it is frozen at the end when it must be.
+    if state.channel.frozen {
+        set_frozen(client, new, false, ChannelUpdate::default()).await?;
     }
     // The answer carries a page of members; read them all when there are more than a page.
     let present: HashSet<StreamUserId> = if members.len() > BATCH {
@@ -53,7 +58,25 @@ pub(crate) async fn create(client: &Client, spec: &ChannelSpec, new: &Cid) -> Re
 /// Adds members, 100 a call.
 pub(crate) async fn add_members(client: &Client, cid: &Cid, members: Vec<StreamUserId>) -> Result<(), StepError> {
     for chunk in members.chunks(BATCH) {
-        let update = ChannelUpdate { add_members: chunk.to_vec(), ..ChannelUpdate::default() };
+        let update =
+            ChannelUpdate { add_members: chunk.iter().map(NewMember::from).collect(), ..ChannelUpdate::default() };
+        client.update_channel(cid, &update).await?;
+    }
+    Ok(())
+}
+
+/// Brings the channel's members to `want`: adds those missing, removes the others, 100 a call.
+pub(crate) async fn set_members(client: &Client, cid: &Cid, want: &[String]) -> Result<(), StepError> {
+    let have: Vec<String> = client.channel_members(cid).await?.into_iter().map(String::from).collect();
+    let diff = gymchat_tenant::member_diff(want.iter().map(String::as_str), have.iter().map(String::as_str));
+    let (add, remove) = (users(&diff.missing)?, users(&diff.extra)?);
+    for i in 0..add.len().max(remove.len()).div_ceil(BATCH) {
+        let page = |v: &[StreamUserId]| v.iter().skip(i * BATCH).take(BATCH).cloned().collect::<Vec<_>>();
+        let update = ChannelUpdate {
+            add_members: page(&add).iter().map(NewMember::from).collect(),
+            remove_members: page(&remove),
+            ..ChannelUpdate::default()
+        };
         client.update_channel(cid, &update).await?;
     }
     Ok(())
@@ -82,8 +105,9 @@ pub(crate) async fn verify(client: &Client, spec: &ChannelSpec, cid: &Cid) -> Re
     Ok(())
 }
 
-/// One read-modify-write full update with `edit` applied and the first 100 members added and
-/// removed, then updates of 100 more each until every member is added and removed.
+/// One read-modify-write full update with `edit` applied, then member updates of up to 100 added
+/// and 100 removed each until every member is added and removed (data and member changes never
+/// travel in one update).
 pub(crate) async fn update_data_and_members(
     client: &Client,
     cid: &Cid,
@@ -91,14 +115,14 @@ pub(crate) async fn update_data_and_members(
     add: &[StreamUserId],
     remove: &[StreamUserId],
 ) -> Result<(), StepError> {
-    let page = |v: &[StreamUserId], i: usize| v.iter().skip(i * BATCH).take(BATCH).cloned().collect();
-    let updates = add.len().max(remove.len()).div_ceil(BATCH).max(1);
-    let first =
-        ChannelUpdate { add_members: page(add, 0), remove_members: page(remove, 0), ..ChannelUpdate::default() };
-    client.update_channel_data(cid, edit, first).await?;
-    for i in 1..updates {
-        let update =
-            ChannelUpdate { add_members: page(add, i), remove_members: page(remove, i), ..ChannelUpdate::default() };
+    client.update_channel_data(cid, edit, ChannelUpdate::default()).await?;
+    let page = |v: &[StreamUserId], i: usize| v.iter().skip(i * BATCH).take(BATCH).cloned().collect::<Vec<_>>();
+    for i in 0..add.len().max(remove.len()).div_ceil(BATCH) {
+        let update = ChannelUpdate {
+            add_members: page(add, i).iter().map(NewMember::from).collect(),
+            remove_members: page(remove, i),
+            ..ChannelUpdate::default()
+        };
         client.update_channel(cid, &update).await?;
     }
     Ok(())

@@ -33,6 +33,30 @@ pub enum MigrateError {
     /// A run that does not exist or cannot be rolled back.
     #[error("{0}")]
     NoSuchRun(String),
+    /// An unfinished run covers these gyms with other options: it is not resumed silently.
+    #[error(
+        "the unfinished run {run_id} covers gyms {run_gyms:?} with {run_options}; this apply asks for gyms {asked_gyms:?} \
+         with {asked_options}: finish it with its own options (`gymchat migrate apply --gym-id …` as it was started), \
+         roll it back, or end it with `gymchat migrate abandon {run_id}`"
+    )]
+    RunMismatch {
+        /// The unfinished run.
+        run_id: String,
+        /// Its gyms.
+        run_gyms: Vec<i64>,
+        /// Its strategy and history.
+        run_options: String,
+        /// The gyms asked for now.
+        asked_gyms: Vec<i64>,
+        /// The strategy and history asked for now.
+        asked_options: String,
+    },
+    /// A run being rolled back is finished by running the rollback again, never resumed.
+    #[error("run {0} is being rolled back: finish it with `gymchat migrate rollback {0} --yes`")]
+    RollingBack(String),
+    /// No gym of the plan could be planned whole: nothing to run.
+    #[error("no gym could be planned whole: {0}")]
+    NothingToRun(String),
     /// The import file could not be written; the run resumes with the same command.
     #[error("the import file could not be written: {0}")]
     ImportFile(String),
@@ -74,4 +98,7 @@ pub enum StepError {
     /// Writing a file failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The run stopped (its lease was lost, the breaker tripped): the step was not begun.
+    #[error("the run stopped before this step: {0}")]
+    Stopped(String),
 }

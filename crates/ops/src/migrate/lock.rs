@@ -11,7 +11,18 @@ pub const LOCK_NAME: &str = "gymchat-migrate";
 /// How long a lease lasts unless renewed; the runner renews it every third of that.
 pub const LEASE_TTL_SECONDS: i64 = 30;
 
-/// Who this process is, for the lock: `host:pid`.
+/// The process table this process sees: its PID namespace (`/proc/self/ns/pid`, as
+/// `pid:[4026531836]`), or none where that cannot be read. Two containers may share a hostname;
+/// they never share a PID namespace.
+fn pid_namespace() -> Option<String> {
+    let link = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let text = link.to_string_lossy();
+    let inode = text.strip_prefix("pid:[")?.strip_suffix(']')?;
+    inode.chars().all(|c| c.is_ascii_digit()).then(|| inode.to_owned())
+}
+
+/// Who this process is, for the lock: `host:pid`, and `@pidns` (its PID namespace) where it can
+/// be read.
 pub fn holder_name() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()
@@ -19,28 +30,32 @@ pub fn holder_name() -> String {
         .filter(|h| !h.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".to_owned());
-    format!("{host}:{}", std::process::id())
+    match pid_namespace() {
+        Some(ns) => format!("{host}:{}@{ns}", std::process::id()),
+        None => format!("{host}:{}", std::process::id()),
+    }
 }
 
-/// Whether `holder` (`host:pid`) is a process of this host that no longer runs. Only Linux can
-/// tell (through /proc); elsewhere a holder is never presumed dead and its lease must run out.
+/// Whether `holder` is a process of this very process table (same host and same PID namespace)
+/// that no longer runs. A holder of another namespace, or one that does not name it, is never
+/// presumed dead: only its lease's expiry frees the lock (two containers can share a hostname,
+/// and a PID means nothing across namespaces).
 fn holder_is_dead(holder: &str) -> bool {
+    let Some(my_ns) = pid_namespace() else { return false };
+    let Some((rest, ns)) = holder.rsplit_once('@') else { return false };
+    let Some((host, pid)) = rest.rsplit_once(':') else { return false };
     let me = holder_name();
-    let (Some((host, pid)), Some((my_host, _))) = (holder.rsplit_once(':'), me.rsplit_once(':')) else {
-        return false;
-    };
-    cfg!(target_os = "linux")
-        && host == my_host
+    let my_host = me.rsplit_once(':').map(|(h, _)| h);
+    ns == my_ns
+        && Some(host) == my_host
         && pid.parse::<u32>().is_ok()
-        && std::path::Path::new("/proc/self").exists()
         && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Takes the run lock: free, expired, or held by a dead process of this host; otherwise
-/// [`MigrateError::Busy`] naming the holder.
-pub(crate) async fn take_lock(s: &mut Session) -> Result<Lease, MigrateError> {
+/// Takes the run lock for `ttl`: free, expired, or held by a process of this process table that
+/// no longer runs; otherwise [`MigrateError::Busy`] naming the holder.
+pub(crate) async fn take_lock(s: &mut Session, ttl: Duration) -> Result<Lease, MigrateError> {
     let me = holder_name();
-    let ttl = Duration::seconds(LEASE_TTL_SECONDS);
     match s.acquire_lock(LOCK_NAME, &me, ttl).await {
         Ok(lease) => Ok(lease),
         Err(StoreError::LockHeld { holder, expires_at, .. }) => {

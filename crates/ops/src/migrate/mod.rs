@@ -7,7 +7,8 @@
 //!   (`run`); users first (`users`), then each room by rebuild (`rebuild`, with its history
 //!   copied by `history`, or written for Stream's import by `import`) or in place (`in_place`),
 //!   through the channel steps both share (`channels`); [`report`] is what it tells.
-//! - [`mod@rollback`]: puts every switched room back on its old channel, with a note (`notes`).
+//! - [`mod@rollback`]: puts every switched room back on its old channel, with a note (`notes`);
+//!   [`mod@abandon`] ends an unfinished run on purpose, undoing nothing.
 //! - [`mod@verify`]: checks by a fresh audit that the gyms are fully tenant-scoped.
 //! - [`options`] and [`error`]: what the operator chooses, and why a command or a step failed.
 //!
@@ -15,6 +16,7 @@
 //! resumed `apply` reads its items from there, not from a new plan, and every step is safe to
 //! repeat (deterministic channel and message ids; updates that read back what they set).
 
+pub mod abandon;
 pub mod apply;
 mod channels;
 pub mod error;
@@ -33,13 +35,14 @@ mod run;
 mod users;
 pub mod verify;
 
+pub use abandon::abandon;
 pub use apply::apply;
 pub use error::{MigrateError, StepError};
 pub use lock::{LEASE_TTL_SECONDS, LOCK_NAME, holder_name};
 pub use notes::NOTE_PREFIX;
-pub use options::{ApplyOptions, History, Options, Strategy};
+pub use options::{ApplyOptions, History, Options, RollbackOptions, Strategy};
 pub use plan::Plan;
-pub use report::{ItemOutcome, Progress, Report, count_states};
+pub use report::{GymSkipped, ItemOutcome, Progress, Report, count_states};
 pub use rollback::rollback;
-pub use run::BREAKER_WINDOW;
+pub use run::{BREAKER_WINDOW, MAINTENANCE_TTL};
 pub use verify::{Verification, verify};

@@ -13,9 +13,12 @@ pub(crate) fn is_note(message_id: &str) -> bool {
     message_id.starts_with(NOTE_PREFIX)
 }
 
-/// The id of the note posted in the old channel when its room moves.
-pub(crate) fn moved_note_id(old: &Cid) -> String {
-    let digest = Sha256::digest(old.to_string().as_bytes());
+/// The id of the note posted in the old channel when run `run_id` moves its room: the same for
+/// every attempt of one run (a repeated freeze posts it once), another for a later run (a room
+/// migrated again after a rollback gets its note again, and its freeze is not mistaken for the
+/// first run's).
+pub(crate) fn moved_note_id(old: &Cid, run_id: &str) -> String {
+    let digest = Sha256::digest(format!("{old}\nmoved\n{run_id}").as_bytes());
     format!("{NOTE_PREFIX}{}", &hex::encode(digest)[..40])
 }
 

@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+use chrono::Duration;
 use serde::{Deserialize, Serialize};
+
+use super::lock::LEASE_TTL_SECONDS;
 
 /// How channels move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,16 +99,44 @@ pub struct Options {
 /// How an apply runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApplyOptions {
-    /// Stop when the share of failed items over the breaker's window passes this.
+    /// Stop when the share of failed items (of the recent ones, or of the whole run) passes this.
     pub max_failure_rate: f64,
     /// Channels moved at once.
     pub concurrency: usize,
     /// Where `--history import-file` writes the import file (default `import_{run_id}.jsonl`).
     pub import_file: Option<PathBuf>,
+    /// When the circuit breaker stops the run, also roll it back (the runbook's rule).
+    pub auto_rollback: bool,
+    /// Hold each gym's maintenance window while its channels move (the default).
+    pub maintenance: bool,
+    /// How long the run's lease lasts unless renewed (renewed every third of it).
+    pub lease_ttl: Duration,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { max_failure_rate: 0.2, concurrency: 32, import_file: None }
+        Self {
+            max_failure_rate: 0.2,
+            concurrency: 32,
+            import_file: None,
+            auto_rollback: false,
+            maintenance: true,
+            lease_ttl: Duration::seconds(LEASE_TTL_SECONDS),
+        }
+    }
+}
+
+/// How a rollback runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RollbackOptions {
+    /// Carry it out (without it, say what it would do).
+    pub yes: bool,
+    /// How long the rollback's lease lasts unless renewed (renewed every third of it).
+    pub lease_ttl: Duration,
+}
+
+impl Default for RollbackOptions {
+    fn default() -> Self {
+        Self { yes: false, lease_ttl: Duration::seconds(LEASE_TTL_SECONDS) }
     }
 }

@@ -22,7 +22,7 @@ use gymchat_store::{ChannelMove, ItemState, MigrationItem};
 use gymchat_stream::model::{ChannelUpdate, NewMessage};
 use serde_json::{Value, json};
 
-use super::channels::{create, parse_spec, set_frozen, verify};
+use super::channels::{create, parse_spec, set_frozen, set_members, verify};
 use super::error::StepError;
 use super::history::sync_history;
 use super::notes::moved_note_id;
@@ -83,6 +83,13 @@ pub(crate) async fn move_rebuild(runner: &Runner, item: MigrationItem, history: 
     }
     if at < rank(ItemState::Switched) {
         runner.advance(id, ItemState::FreezingOld, None).await?;
+        // Whoever joined or left the room since the plan (the service kept working until the
+        // gym's maintenance window opened) is a member of the new channel, or not, from now on.
+        let members = current_members(runner, &spec).await?;
+        if members != spec.members {
+            set_members(client, &new, &members).await?;
+            detail["members_at_switch"] = json!(members);
+        }
         freeze_old(runner, &spec, &old, &new).await?;
         if history == History::Copy {
             // Messages written to the old channel between the copy and the freeze.
@@ -109,13 +116,26 @@ pub(crate) async fn move_rebuild(runner: &Runner, item: MigrationItem, history: 
     Ok(())
 }
 
+/// The room's members now, as the new channel must hold them (target ids of members with a
+/// `user` row, sorted); the plan's when the room is gone (the switch then leaves it alone).
+async fn current_members(runner: &Runner, spec: &ChannelSpec) -> Result<Vec<String>, StepError> {
+    let room = RoomId::new(spec.room_id)?;
+    let gym = GymId::new(spec.gym_id()?)?;
+    let mut s = runner.store.session().await?;
+    let ids = s.room_members(room).await?;
+    let people: std::collections::BTreeSet<gymchat_ids::UserId> =
+        s.users(&ids).await?.rows.into_iter().map(|u| u.id).collect();
+    let members = gymchat_tenant::member_ids(gym, ids.into_iter().filter(|u| people.contains(u)));
+    Ok(members.into_iter().map(String::from).collect())
+}
+
 /// Freezes the old channel in one read-modify-write full update that posts where it moved.
 async fn freeze_old(runner: &Runner, spec: &ChannelSpec, old: &Cid, new: &Cid) -> Result<(), StepError> {
     let bot = StreamUserId::parse(&spec.gym_bot())?;
     let text = format!(
         "This conversation moved to a new channel ({new}). Update the app to keep writing; this one stays readable."
     );
-    let note = NewMessage::new(moved_note_id(old), bot, text).system();
+    let note = NewMessage::new(moved_note_id(old, &runner.run_id), bot, text).system();
     let rest = ChannelUpdate { message: Some(note), skip_push: true, ..ChannelUpdate::default() };
     set_frozen(&runner.client, old, true, rest).await
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::options::{History, Strategy};
 use super::plan::spec::SkippedRoom;
+use super::rollback::RolledBack;
 
 /// What a phase did, for a progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,14 +107,28 @@ pub struct Report {
     pub import_file: Option<ImportFile>,
     /// Every item.
     pub items: Vec<ItemOutcome>,
+    /// Gyms left out of the run, each with why (it could not be planned whole, or its users could
+    /// not be created): the others went on.
+    pub gyms_skipped: Vec<GymSkipped>,
+    /// What the rollback did when the circuit breaker stopped the run (`--auto-rollback`).
+    pub rolled_back: Option<RolledBack>,
+}
+
+/// A gym left out of a run, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GymSkipped {
+    /// The gym.
+    pub gym_id: i64,
+    /// Why.
+    pub reasons: Vec<String>,
 }
 
 impl Report {
-    /// 0 all done, 1 some items failed, 2 the run stopped.
+    /// 0 all done, 1 some items failed or some gyms were left out, 2 the run stopped.
     pub fn exit_code(&self) -> u8 {
         match self.state {
-            RunState::Done => 0,
-            RunState::Incomplete => 1,
+            RunState::Done if self.gyms_skipped.is_empty() => 0,
+            RunState::Done | RunState::Incomplete => 1,
             _ => 2,
         }
     }

@@ -4,14 +4,17 @@
 //! is back; new channels are frozen, not deleted;
 //! target users are kept. `in-place` items get their old members and data back.
 //!
-//! Rollback takes the same lock as apply, and is itself safe to repeat: an item already rolled
-//! back is left alone.
+//! Rollback takes the same lock as apply, renews it while it runs, and is itself safe to repeat:
+//! an item already rolled back is left alone, and a rollback that stopped part way is finished by
+//! running it again (the run stays `rolling_back` until then, and `apply` never resumes it).
 
 use std::collections::BTreeSet;
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use gymchat_ids::{Cid, RoomId, StreamUserId};
-use gymchat_store::{ItemKind, ItemState, Lease, MigrationItem, RunState, Store};
+use gymchat_store::{ItemKind, ItemState, MigrationItem, RunState, Store};
 use gymchat_stream::Client;
 use gymchat_stream::model::{ChannelUpdate, NewMessage};
 use serde::Serialize;
@@ -20,9 +23,10 @@ use super::channels::{parse_spec, set_frozen, update_data_and_members, users};
 use super::error::{MigrateError, StepError};
 use super::lock::take_lock;
 use super::notes::back_note_id;
-use super::options::Strategy;
+use super::options::{RollbackOptions, Strategy};
 use super::plan::spec::ChannelSpec;
 use super::rebuild::rank;
+use super::run::{Breaker, Runner, keep_lease};
 
 /// What a rollback did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -39,8 +43,18 @@ pub struct RolledBack {
     pub dry_run: bool,
 }
 
-/// Rolls the run back; with `yes` false, says what it would do and changes nothing.
-pub async fn rollback(store: &Store, client: &Client, run_id: &str, yes: bool) -> Result<RolledBack, MigrateError> {
+/// Rolls the run back; with `options.yes` false, says what it would do and changes nothing.
+///
+/// The run is marked `rolling_back` first, so `apply` never resumes it; the lease is renewed
+/// while the rollback runs and every journal write is fenced by it; each item is marked
+/// `rolled_back` once undone. A rollback that stops part way (killed, or items that failed)
+/// leaves the run `rolling_back`, and running it again finishes it.
+pub async fn rollback(
+    store: &Store,
+    client: &Client,
+    run_id: &str,
+    options: RollbackOptions,
+) -> Result<RolledBack, MigrateError> {
     let mut s = store.session().await?;
     let run =
         s.migration_run(run_id).await?.ok_or_else(|| MigrateError::NoSuchRun(format!("no migration run {run_id}")))?;
@@ -59,39 +73,67 @@ pub async fn rollback(store: &Store, client: &Client, run_id: &str, yes: bool) -
         rooms_restored: Vec::new(),
         restored: Vec::new(),
         failed: Vec::new(),
-        dry_run: !yes,
+        dry_run: !options.yes,
     };
-    if !yes {
+    if !options.yes {
         out.restored = items
             .iter()
             .map(|i| format!("room {:?}: {} back from {} ({})", i.room_id, i.old_id, i.new_id, i.state))
             .collect();
         return Ok(out);
     }
-    let lease = take_lock(&mut s).await?;
+    let lease = take_lock(&mut s, options.lease_ttl).await?;
+    s.set_migration_run_state(run_id, RunState::RollingBack, &lease.holder, None, false, Utc::now()).await?;
+    let runner = Arc::new(Runner::new(
+        store.clone(),
+        client.clone(),
+        run_id.to_owned(),
+        lease,
+        options.lease_ttl,
+        Breaker::new(1.0),
+    ));
+    let renewer = keep_lease(runner.clone());
     for item in &items {
-        let result = match strategy {
-            Strategy::Rebuild => undo_rebuild(store, client, &lease, item).await,
-            Strategy::InPlace => undo_in_place(client, item).await.map(|()| false),
+        if let Err(e) = runner.check() {
+            out.failed.push(format!("{}: {e}", item.old_id));
+            continue;
+        }
+        let repair = parse_spec(item).is_ok_and(|(spec, _, _)| spec.repair);
+        let result = match (strategy, repair) {
+            (_, true) | (Strategy::InPlace, _) => undo_in_place(&runner, item).await.map(|()| false),
+            (Strategy::Rebuild, false) => undo_rebuild(&runner, item).await,
+        };
+        let result = match result {
+            Ok(switched_back) => runner.done(item.id, ItemState::RolledBack, None).await.map(|()| switched_back),
+            Err(e) => Err(e),
         };
         match result {
             Ok(switched_back) => {
-                s.finish_item_step(item.id, ItemState::RolledBack, None, Utc::now()).await?;
                 if switched_back {
                     out.rooms_restored.extend(item.room_id);
                 }
                 out.restored.push(format!("{} → {}", item.new_id, item.old_id));
             }
             Err(e) => {
-                s.fail_item(item.id, &format!("rollback: {e}"), Utc::now()).await?;
+                runner.fail(item.id, &StepError::Drift(format!("rollback: {e}"))).await;
                 out.failed.push(format!("{}: {e}", item.old_id));
             }
         }
     }
-    let state = if out.failed.is_empty() { RunState::RolledBack } else { RunState::Stopped };
-    let message = (!out.failed.is_empty()).then(|| format!("rollback left {} items; run it again", out.failed.len()));
-    s.set_migration_run_state(run_id, state, &lease.holder, message.as_deref(), out.failed.is_empty(), Utc::now())
-        .await?;
+    drop(renewer);
+    let lease = runner.lease();
+    let done = out.failed.is_empty();
+    let (state, message) = if done {
+        (RunState::RolledBack, None)
+    } else {
+        let why = format!(
+            "the rollback left {} items; run `gymchat migrate rollback {run_id} --yes` again",
+            out.failed.len()
+        );
+        (RunState::RollingBack, Some(why))
+    };
+    let mut s = store.session().await?;
+    s.set_migration_run_state(run_id, state, &lease.holder, message.as_deref(), done, Utc::now()).await?;
     let _ = s.release_lock(&lease).await;
     Ok(out)
 }
@@ -107,14 +149,15 @@ fn back_note(spec: &ChannelSpec, old: &Cid, new: &Cid, run_id: &str) -> Result<C
 }
 
 /// Undoes a rebuilt room; true when its pointer went back.
-async fn undo_rebuild(store: &Store, client: &Client, lease: &Lease, item: &MigrationItem) -> Result<bool, StepError> {
+async fn undo_rebuild(runner: &Runner, item: &MigrationItem) -> Result<bool, StepError> {
     let (spec, old, new) = parse_spec(item)?;
+    let client = &runner.client;
     let at = rank(item.state);
     let mut switched_back = false;
     if at >= rank(ItemState::Switched) {
         let room = RoomId::new(spec.room_id)?;
-        let mut tx = store.begin().await?;
-        tx.guard_lease(lease).await?;
+        let mut tx = runner.store.begin().await?;
+        tx.guard_lease(&runner.lease()).await?;
         let current = tx.room(room).await?;
         if current.as_ref().and_then(|r| r.stream_channel_id.as_deref()) == Some(new.id().as_str()) {
             tx.set_room_stream_channel_id(room, old.id().as_str(), Utc::now()).await?;
@@ -135,7 +178,8 @@ async fn undo_rebuild(store: &Store, client: &Client, lease: &Lease, item: &Migr
 }
 
 /// Undoes an in-place room: old data (team, gym_id, frozen, custom fields) and old members.
-async fn undo_in_place(client: &Client, item: &MigrationItem) -> Result<(), StepError> {
+async fn undo_in_place(runner: &Runner, item: &MigrationItem) -> Result<(), StepError> {
+    let client = &runner.client;
     let (spec, cid, _) = parse_spec(item)?;
     let old: BTreeSet<&String> = spec.old_members.iter().collect();
     let add = users(&spec.old_members)?;

@@ -75,7 +75,7 @@ pub async fn verify(store: &Store, client: &Client, gyms: &[GymId]) -> Result<Ve
                 complete: g.complete,
                 unfinished_runs: runs
                     .iter()
-                    .filter(|r| r.gyms.contains(&g.gym_id) && r.state.is_unfinished())
+                    .filter(|r| r.gyms.contains(&g.gym_id) && (r.state.is_unfinished() || r.state.is_rolling_back()))
                     .map(|r| r.run_id.clone())
                     .collect(),
                 problems: g.findings.into_iter().filter(|f| MIGRATION_KINDS.contains(&f.kind)).collect(),

@@ -91,7 +91,7 @@ pub async fn move_room_639(w: &World, teamless: Option<i64>) -> Cid {
     let data = ChannelData {
         created_by_id: Some(people[1].id.clone()),
         team: Some(Team::for_gym(gym)),
-        members: people.iter().map(|u| u.id.clone()).collect(),
+        members: people.iter().map(|u| (&u.id).into()).collect(),
         custom: serde_json::Map::from_iter([("gym_id".into(), json!("4")), ("name".into(), json!("General"))]),
         ..Default::default()
     };

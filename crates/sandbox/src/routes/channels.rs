@@ -43,12 +43,17 @@ fn cid_of(kind: &str, id: &str) -> Result<String, ApiError> {
     Ok(format!("{kind}:{id}"))
 }
 
-/// Member ids from `["a", {"user_id": "b", "channel_role": "…"}]`.
-fn member_list(v: Option<&Value>, field: &str) -> Result<Vec<(String, String)>, ApiError> {
+/// Member ids from `["a", {"user_id": "b", "channel_role": "…"}]`. Plain ids are taken, and
+/// counted where members are added (Stream's own SDK always sends objects there; it removes by
+/// id).
+fn member_list(s: &Shared, v: Option<&Value>, field: &str) -> Result<Vec<(String, String)>, ApiError> {
     let Some(v) = v else { return Ok(Vec::new()) };
     let items = v.as_array().ok_or_else(|| ApiError::input_field(field, format!("{field} must be an array")))?;
     if items.len() > MAX_PER_CALL {
         return Err(ApiError::input_field(field, format!("at most {MAX_PER_CALL} members per call")));
+    }
+    if field != "remove_members" {
+        s.count_members_as_ids(items.iter().filter(|i| i.is_string()).count());
     }
     items
         .iter()
@@ -113,6 +118,9 @@ pub async fn get_or_create(
 ) -> ApiResult {
     let cid = cid_of(&kind, &id)?;
     let body = body_object(&body)?;
+    if body.get("watch") != Some(&Value::Bool(false)) {
+        s.count_watching();
+    }
     let mut app = lock(&s.app);
     let exists = app.channels.get(&cid).is_some_and(|c| c.deleted_at.is_none());
     if !exists {
@@ -166,7 +174,7 @@ fn new_channel(
             )));
         }
     }
-    let members = member_list(data.remove("members").as_ref(), "members")?;
+    let members = member_list(s, data.remove("members").as_ref(), "members")?;
     check_members(s, app, team.as_deref(), &members, "members")?;
     let frozen = data.remove("frozen").and_then(|v| v.as_bool()).unwrap_or(false);
     let now = Utc::now();
@@ -226,9 +234,9 @@ pub async fn update(
         data.remove("members");
         channel.custom = data;
     }
-    let add = member_list(body.get("add_members"), "add_members")?;
+    let add = member_list(&s, body.get("add_members"), "add_members")?;
     check_members(&s, &app, channel.team.as_deref(), &add, "add_members")?;
-    let remove = member_list(body.get("remove_members"), "remove_members")?;
+    let remove = member_list(&s, body.get("remove_members"), "remove_members")?;
     add_members(&mut channel, add);
     channel.members.retain(|m| !remove.iter().any(|(r, _)| *r == m.user_id));
     let mut reply = Map::new();

@@ -158,6 +158,9 @@ fn check_named_teams(app: &App, caller: &Caller, filter: &Map<String, Value>) ->
 /// `offset` ≤ 1000.
 pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Caller>, body: Bytes) -> ApiResult {
     let body = body_object(&body)?;
+    if body.get("watch") != Some(&Value::Bool(false)) {
+        s.count_watching();
+    }
     let filter = match body.get("filter_conditions") {
         None => Map::new(),
         Some(Value::Object(f)) => f.clone(),

@@ -7,13 +7,14 @@ use axum::extract::{Path, State};
 use chrono::Utc;
 use gymchat_ids::{EventId, GymId, StreamUserId, UserId};
 use gymchat_store::{GymRole, Room, Session, User, event_room_key};
-use gymchat_stream::model::ChannelUpdate;
+use gymchat_stream::model::{ChannelUpdate, NewMember};
 use gymchat_tenant::Purpose;
 
 use crate::access::{claim, keyed_room, load_outcome, path_id};
 use crate::auth::GymCaller;
 use crate::docs::{GymHeader, Refusals};
 use crate::error::{ApiError, ApiResult};
+use crate::maintenance::refuse_during_maintenance;
 use crate::provision::{self, RoomSpec, room_cid};
 use crate::shapes::ChatRoom;
 use crate::state::AppState;
@@ -120,11 +121,12 @@ async fn follow_participation(
     if joining.is_empty() && leaving.is_empty() {
         return Ok(());
     }
+    refuse_during_maintenance(db, gym).await?;
     let cid = room_cid(room)?;
     let users = db.users(&joining).await?.rows;
     provision::ensure_users(s.stream(), gym, &users).await?;
     let update = ChannelUpdate {
-        add_members: users.iter().map(|u| StreamUserId::for_member(gym, u.id)).collect(),
+        add_members: users.iter().map(|u| NewMember::from(StreamUserId::for_member(gym, u.id))).collect(),
         remove_members: leaving.iter().map(|u| StreamUserId::for_member(gym, *u)).collect(),
         ..ChannelUpdate::default()
     };

@@ -20,6 +20,7 @@ use crate::auth::GymCaller;
 use crate::chat::members::{join_room, remove_from_room};
 use crate::docs::{GymHeader, Refusals};
 use crate::error::{ApiError, ApiResult};
+use crate::maintenance::refuse_during_maintenance;
 use crate::provision::{self, RoomSpec, room_cid};
 use crate::shapes::ChatRoom;
 use crate::state::AppState;
@@ -78,6 +79,7 @@ async fn drop_lapsed(s: &AppState, gym: GymId, room: &Room) -> ApiResult<()> {
     if lapsed.is_empty() {
         return Ok(());
     }
+    refuse_during_maintenance(&mut db, gym).await?;
     let update = ChannelUpdate {
         remove_members: lapsed.iter().map(|u| StreamUserId::for_member(gym, *u)).collect(),
         ..ChannelUpdate::default()

@@ -13,6 +13,7 @@ use crate::access::{active_member, path_id, room_in_gym};
 use crate::auth::GymCaller;
 use crate::docs::{GymHeader, Refusals};
 use crate::error::{ApiError, ApiResult};
+use crate::maintenance::refuse_during_maintenance;
 use crate::provision::{self, room_cid};
 use crate::state::AppState;
 
@@ -45,6 +46,7 @@ async fn members_route(s: &AppState, caller: &GymCaller, room: &str, user: &str)
 /// Adds `user` to the room on both sides: their identity upserted, the channel's member, the
 /// member row. True when the row was new.
 pub(crate) async fn join_room(s: &AppState, db: &mut Session, gym: GymId, room: &Room, user: &User) -> ApiResult<bool> {
+    refuse_during_maintenance(db, gym).await?;
     let cid = room_cid(room)?;
     provision::ensure_users(s.stream(), gym, std::slice::from_ref(user)).await?;
     provision::add_members(s.stream(), &cid, &[StreamUserId::for_member(gym, user.id)]).await?;
@@ -66,6 +68,8 @@ pub(crate) async fn remove_member(
     Ok(Json(json!({ "room_id": room.id.get(), "user_id": user.get(), "removed": true })))
 }
 
+/// Takes `user` out of the room on both sides (and un-hides it for them, so it shows if they
+/// come back).
 pub(crate) async fn remove_from_room(
     s: &AppState,
     db: &mut Session,
@@ -73,6 +77,7 @@ pub(crate) async fn remove_from_room(
     room: &Room,
     user: UserId,
 ) -> ApiResult<()> {
+    refuse_during_maintenance(db, gym).await?;
     let cid = room_cid(room)?;
     let update =
         ChannelUpdate { remove_members: vec![StreamUserId::for_member(gym, user)], ..ChannelUpdate::default() };

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
+use super::shared::segment;
 use crate::client::{Answer, Client};
 use crate::error::StreamError;
 use crate::model::Task;
@@ -37,7 +38,7 @@ impl Client {
 
     /// `GET /tasks/{id}`: one poll of a background task (see [`Client::wait_for_task`]).
     pub async fn get_task(&self, id: &str) -> Result<Task, StreamError> {
-        let path = format!("/tasks/{id}");
+        let path = format!("/tasks/{}", segment(id));
         Ok(self.call::<Value, Task>("GetTask", Method::GET, &path, &[], None).await?.body)
     }
 }

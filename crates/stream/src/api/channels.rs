@@ -8,6 +8,7 @@ use gymchat_ids::{Cid, StreamUserId};
 use reqwest::Method;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::shared::{channel_path, gone_is_done};
@@ -22,7 +23,7 @@ struct TaskId {
 }
 #[derive(Deserialize)]
 struct ChannelsList {
-    channels: Vec<Value>,
+    channels: Vec<Box<RawValue>>,
 }
 #[derive(Deserialize)]
 struct OneChannel {
@@ -41,6 +42,9 @@ struct Page<'a> {
 #[derive(Serialize)]
 struct GetOrCreateBody<'a> {
     state: bool,
+    /// A server never watches a channel nor asks for presence (the SDK's default is to watch).
+    watch: bool,
+    presence: bool,
     messages: Page<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     members: Option<Page<'a>>,
@@ -71,6 +75,8 @@ impl Client {
     ) -> Result<Answer<ChannelState>, StreamError> {
         let body = GetOrCreateBody {
             state: true,
+            watch: false,
+            presence: false,
             messages: Page { limit: message_limit, id_lt, offset: None },
             members: None,
             data,
@@ -82,6 +88,8 @@ impl Client {
     pub(crate) async fn channel_members_page(&self, cid: &Cid, offset: u32) -> Result<ChannelState, StreamError> {
         let body = GetOrCreateBody {
             state: true,
+            watch: false,
+            presence: false,
             messages: Page { limit: 0, id_lt: None, offset: None },
             members: Some(Page { limit: MEMBER_PAGE, id_lt: None, offset: Some(offset) }),
             data: None,
@@ -94,21 +102,32 @@ impl Client {
     /// `POST /channels`. A channel that cannot be decoded is left out of the body and named (by
     /// cid) in [`Answer::undecodable`].
     pub async fn query_channels(&self, query: &ChannelQuery) -> Result<Answer<Vec<ChannelState>>, StreamError> {
-        let a: Answer<ChannelsList> = self.call("QueryChannels", Method::POST, "/channels", &[], Some(query)).await?;
+        let mut body = serde_json::to_value(query)
+            .map_err(|e| StreamError::new("QueryChannels", ErrorKind::Refused(e.to_string())))?;
+        // A server never watches the channels it lists nor asks for presence.
+        body["watch"] = Value::Bool(false);
+        body["presence"] = Value::Bool(false);
+        let a: Answer<ChannelsList> = self.call("QueryChannels", Method::POST, "/channels", &[], Some(&body)).await?;
         let cid = |v: &Value| v.get("channel")?.get("cid")?.as_str().map(str::to_owned);
         let (channels, undecodable) = decode_each(a.body.channels, cid);
         Ok(Answer { body: channels, rate_limit: a.rate_limit, undecodable })
     }
 
-    /// `POST /channels/{type}/{id}`: members added and removed, an optional message, and, with
-    /// `data`, a full update that replaces the channel's data (use
-    /// [`Client::update_channel_data`] to keep what is not changed).
+    /// `POST /channels/{type}/{id}`: members added and removed, or, with `data`, a full update
+    /// that replaces the channel's data (use [`Client::update_channel_data`] to keep what is not
+    /// changed); either with an optional message. Data and member changes in one update are
+    /// refused before sending ([`ErrorKind::Refused`]): the docs and Stream's own SDK keep them
+    /// apart.
     ///
     /// Safe to repeat: adding and removing members, and setting data, are idempotent; a message
     /// has its own id, and a repeat answered "already exists" is settled by reading the channel
     /// and the message again ([`Updated::AlreadyApplied`] when every change is there, else
     /// [`ErrorKind::Conflict`]).
     pub async fn update_channel(&self, cid: &Cid, update: &ChannelUpdate) -> Result<Updated, StreamError> {
+        if update.data.is_some() && !(update.add_members.is_empty() && update.remove_members.is_empty()) {
+            let why = "a data update and member changes go in separate updates".to_owned();
+            return Err(StreamError::new("UpdateChannel", ErrorKind::Refused(why)));
+        }
         let answer: Result<Answer<UpdatedChannel>, _> =
             self.call("UpdateChannel", Method::POST, &channel_path(cid, ""), &[], Some(update)).await;
         match (answer, &update.message) {
@@ -136,7 +155,7 @@ impl Client {
             }
         }
         let present: BTreeSet<&StreamUserId> = members.iter().collect();
-        if let Some(missing) = update.add_members.iter().find(|m| !present.contains(m)) {
+        if let Some(missing) = update.add_members.iter().map(|m| &m.user_id).find(|m| !present.contains(m)) {
             return conflict(format!("{cid}: {missing} was to be added and is not a member"));
         }
         if let Some(kept) = update.remove_members.iter().find(|m| present.contains(m)) {

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::shared::{channel_path, gone_is_done};
+use super::shared::{channel_path, gone_is_done, segment};
 use crate::client::{Answer, Client};
 use crate::error::{ErrorKind, StreamError};
 use crate::model::{Message, NewMessage, SendOptions};
@@ -79,7 +79,7 @@ impl Client {
 
     /// `GET /messages/{id}`: the message, wherever it is; `None` when Stream says it does not exist.
     pub async fn get_message(&self, id: &str) -> Result<Option<Message>, StreamError> {
-        let path = format!("/messages/{id}");
+        let path = format!("/messages/{}", segment(id));
         let a = self.call::<Value, OneMessage>("GetMessage", Method::GET, &path, &[], None).await;
         Ok(gone_is_done(a)?.map(|a| a.body.message))
     }

@@ -1,6 +1,7 @@
 //! What the endpoint files share: channel paths and the reading of "does not exist".
 
 use gymchat_ids::Cid;
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::error::StreamError;
 
@@ -14,8 +15,27 @@ pub(crate) fn gone_is_done<T>(result: Result<T, StreamError>) -> Result<Option<T
     }
 }
 
-/// `/channels/{type}/{id}{suffix}`. Ids Stream generated (`!members-…`) go in as they are: `!`
-/// is allowed in a URL path.
+/// The characters escaped in one path segment: what RFC 3986 does not allow there, and `/`
+/// and `%`. Ids Stream generated (`!members-…`) keep their `!`, which a path segment allows.
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b'%');
+
+/// One path segment, percent-escaped.
+pub(crate) fn segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// `/channels/{type}/{id}{suffix}`, the type and id percent-escaped.
 pub(crate) fn channel_path(cid: &Cid, suffix: &str) -> String {
-    format!("/channels/{}/{}{suffix}", cid.channel_type(), cid.id())
+    format!("/channels/{}/{}{suffix}", segment(cid.channel_type().as_str()), segment(cid.id().as_str()))
 }

@@ -6,9 +6,10 @@ use gymchat_ids::StreamUserId;
 use reqwest::Method;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::shared::gone_is_done;
+use super::shared::{gone_is_done, segment};
 use crate::client::{Answer, Client};
 use crate::error::{ErrorKind, StreamError};
 use crate::model::{User, UserPatch, decode_each};
@@ -19,7 +20,7 @@ struct UsersMap {
 }
 #[derive(Deserialize)]
 struct UsersList {
-    users: Vec<Value>,
+    users: Vec<Box<RawValue>>,
 }
 #[derive(Deserialize)]
 struct TaskId {
@@ -78,10 +79,17 @@ impl Client {
         Ok(a.map(|b| b.users))
     }
 
-    /// `GET /users?payload=…`: `limit` ≤ 100, `offset` ≤ 1,000. A user that cannot be decoded is
+    /// `GET /users?payload=…`: `limit` ≤ 100, `offset` ≤ 1,000, deactivated users included. A user that cannot be decoded is
     /// left out of the body and named in [`Answer::undecodable`].
     pub async fn query_users(&self, filter: Value, limit: u32, offset: u32) -> Result<Answer<Vec<User>>, StreamError> {
-        let payload = json!({ "filter_conditions": filter, "limit": limit, "offset": offset }).to_string();
+        // Deactivated users too: whoever looks users up must see every one of them.
+        let payload = json!({
+            "filter_conditions": filter,
+            "limit": limit,
+            "offset": offset,
+            "include_deactivated_users": true,
+        })
+        .to_string();
         let a: Answer<UsersList> =
             self.call::<Value, _>("QueryUsers", Method::GET, "/users", &[("payload", payload)], None).await?;
         let (users, undecodable) = decode_each(a.body.users, |v| v.get("id")?.as_str().map(str::to_owned));
@@ -91,7 +99,7 @@ impl Client {
     /// `DELETE /users/{id}` (soft unless `hard`): true when deleted now, false when Stream says
     /// the user does not exist (what a repeated delete finds). The answer's body is not relied on.
     pub async fn delete_user(&self, id: &StreamUserId, hard: bool) -> Result<bool, StreamError> {
-        let path = format!("/users/{id}");
+        let path = format!("/users/{}", segment(id.as_str()));
         let a = self
             .call::<Value, IgnoredAny>("DeleteUser", Method::DELETE, &path, &[("hard_delete", hard.to_string())], None)
             .await;

@@ -39,13 +39,14 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 mod op;
 #[cfg(test)]
 mod tests;
 
 use crate::error::RateLimit;
+pub(crate) use op::now_us;
 use op::{OpPace, learn_window, take_answer};
 
 pub use op::documented_limit;
@@ -54,9 +55,6 @@ pub use op::documented_limit;
 pub(crate) const MINUTE_US: u64 = 60_000_000;
 /// The runtime's timer resolution: a sleep lasts at least this long (µs).
 pub const TIMER_RESOLUTION_US: u64 = 1_000;
-pub(crate) fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
-}
 
 /// A reserved start slot: when to start, and the window it was counted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,9 +3,15 @@
 //! traffic that shows in it.
 
 use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::now_us;
 use crate::error::RateLimit;
+
+/// Microseconds since the Unix epoch, by the wall clock (Stream's rate windows are wall-clock
+/// minutes).
+pub(crate) fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
 
 /// Stream's documented per-minute defaults. Undocumented operations get a cautious guess until
 /// the first answer's headers tell the truth.

@@ -5,6 +5,11 @@
 //! (by `created_at`, then id) takes `event_{G}_{E}` or the direct id and the others move as group
 //! rooms (`room_{G}_{R}`), each with a note saying so. A target id that a channel not made for
 //! this room already holds is not taken either.
+//!
+//! A room already on the channel its purpose gives it keeps that channel: when its members, team
+//! or `gym_id` drifted, it is repaired in place (never frozen, never moved). A closed room whose
+//! channel still exists moves too, to a frozen new channel, so that its history stays readable
+//! under the target ids.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -21,6 +26,7 @@ use super::spec::{ChannelSpec, GymPlan, MIGRATED_FROM, SkippedRoom};
 use super::users::plan_users;
 use crate::migrate::error::MigrateError;
 use crate::migrate::notes::is_note;
+use crate::migrate::options::History;
 
 /// Old channels whose history the plan reads at once.
 const HISTORY_READS_AT_ONCE: usize = 32;
@@ -32,6 +38,7 @@ pub(crate) async fn plan_gym(
     store: &Store,
     client: &Client,
     gym: GymId,
+    history: History,
     now: DateTime<Utc>,
 ) -> Result<GymPlan, MigrateError> {
     let mut problems = Vec::new();
@@ -59,7 +66,11 @@ pub(crate) async fn plan_gym(
         }
     }
     avoid_foreign_targets(client, gym, &mut channels, &mut skipped, &mut problems).await;
-    let senders = read_history(client, gym, &db, &mut channels, &mut problems).await;
+    // The history is read only when it moves: its messages counted, its senders mapped.
+    let senders = match history {
+        History::Copy | History::ImportFile => read_history(client, gym, &db, &mut channels, &mut problems).await,
+        History::None => BTreeSet::new(),
+    };
     let users = plan_users(client, gym, &db, &channels, &senders, &mut problems).await;
     skipped.sort_by_key(|s| s.room_id);
     channels.sort_by_key(|c| c.room_id);
@@ -68,8 +79,9 @@ pub(crate) async fn plan_gym(
     Ok(GymPlan { gym_id: gym.get(), users, channels, skipped, problems })
 }
 
-/// Rooms that can move at all, oldest first, with the channel each points at; the others are
-/// skipped with why.
+/// Rooms that can move at all (closed ones included: their channel, when it exists, moves to a
+/// frozen new one), oldest first, with the channel each points at; the others are skipped with
+/// why.
 fn candidates<'a>(db: &'a DbRead, skipped: &mut Vec<SkippedRoom>) -> Vec<(&'a RoomWithMembers, Cid)> {
     let mut out = Vec::new();
     for r in by_age(&db.rooms) {
@@ -78,10 +90,6 @@ fn candidates<'a>(db: &'a DbRead, skipped: &mut Vec<SkippedRoom>) -> Vec<(&'a Ro
             cid: r.room.stream_channel_id.clone(),
             reason: reason.to_owned(),
         };
-        if r.room.status == Some(RoomStatus::Closed) {
-            skipped.push(skip("closed room"));
-            continue;
-        }
         match gymchat_tenant::room_cid(&r.room) {
             None => skipped.push(skip("the room has no channel")),
             Some(Err(e)) => skipped.push(skip(&format!("the room's channel id is not one Stream takes: {e}"))),
@@ -141,11 +149,22 @@ fn channel_spec(
     if scoped(state, gym, &members) {
         return Err("already migrated: team, gym_id and every member in the gym's form".into());
     }
-    let (kind, new_id, note) = target_id(gym, db, room, taken);
+    let purpose = Purpose::of_room(room, |e| db.events.contains_key(&e));
+    let on_target =
+        purpose.channel_id(gym).is_ok_and(|id| id == *cid.id()) || ChannelId::group(gym, room.room.id) == *cid.id();
+    let (kind, new_id, mut note) =
+        if on_target { (purpose.kind(), cid.id().clone(), None) } else { target_id(gym, db, room, taken) };
     if taken.contains(new_id.as_str()) && new_id.as_str() != cid.id().as_str() {
         return Err(format!("its target id {new_id} is taken by another room"));
     }
     taken.insert(new_id.to_string());
+    if on_target {
+        note = Some(format!(
+            "{cid} is already the room's target channel: its members, team and gym_id are repaired in place, it is \
+             neither moved nor frozen"
+        ));
+    }
+    let closed = room.room.status == Some(RoomStatus::Closed);
     let event_over = room.room.event_id.and_then(|e| db.events.get(&e)).is_some_and(|e| e.is_over(now));
     let created_by = state
         .channel
@@ -165,11 +184,12 @@ fn channel_spec(
         created_by: created_by.to_string(),
         custom: new_custom(gym, room, cid, state),
         old_frozen: state.channel.frozen,
-        frozen_after: state.channel.frozen || event_over,
+        frozen_after: !on_target && (state.channel.frozen || event_over || closed),
         messages: 0,
         senders: BTreeMap::new(),
         old_data: state.channel.data_for_full_update(),
         note,
+        repair: on_target,
     })
 }
 
@@ -224,7 +244,7 @@ async fn avoid_foreign_targets(
         existing.items.into_iter().map(|s| (s.channel.cid.to_string(), s)).collect();
     channels.retain_mut(|c| {
         let Some(found) = existing.get(&c.new_cid) else { return true };
-        if found.channel.custom.get(MIGRATED_FROM) == Some(&json!(c.old_cid)) {
+        if c.repair || found.channel.custom.get(MIGRATED_FROM) == Some(&json!(c.old_cid)) {
             return true;
         }
         let Ok(room) = RoomId::new(c.room_id) else { return false };

@@ -37,7 +37,14 @@ pub async fn plan(
 ) -> Result<Plan, MigrateError> {
     let mut plans = Vec::with_capacity(gyms.len());
     for gym in gyms {
-        plans.push(gym::plan_gym(store, client, *gym, now).await?);
+        // Each gym is its own unit: one that cannot be planned is reported in its own plan (which
+        // is then not complete, so nothing of it is run) and the others are planned.
+        let planned = match gym::plan_gym(store, client, *gym, options.history, now).await {
+            Ok(plan) => plan,
+            Err(e @ (MigrateError::UnknownGym(_) | MigrateError::Store(_))) => GymPlan::unplanned(*gym, &e),
+            Err(e) => return Err(e),
+        };
+        plans.push(planned);
     }
     let content_hash = Plan::compute_hash(&options, &plans);
     Ok(Plan {

@@ -69,8 +69,12 @@ pub struct ChannelSpec {
     pub senders: BTreeMap<String, String>,
     /// The old channel's data as a full update carries it (what `in-place` rollback restores).
     pub old_data: Map<String, Value>,
-    /// Why this room does not take the id its kind would give it, if so.
+    /// Why this room does not take the id its kind would give it, or why it is repaired, if so.
     pub note: Option<String>,
+    /// The room is already on its target channel (`old_cid` = `new_cid`): its members, team and
+    /// `gym_id` are repaired in place, whatever the strategy; it is neither moved nor frozen.
+    #[serde(default)]
+    pub repair: bool,
 }
 
 impl ChannelSpec {
@@ -78,6 +82,15 @@ impl ChannelSpec {
     /// notes.
     pub fn gym_bot(&self) -> String {
         self.team.strip_prefix("gym_").map_or_else(|| "system".to_owned(), |g| format!("gym_{g}_bot"))
+    }
+
+    /// The gym, from the spec's `gym_id`.
+    pub fn gym_id(&self) -> Result<i64, gymchat_ids::IdError> {
+        let id = self.custom.get(gymchat_tenant::GYM_ID_FIELD).and_then(|v| match v {
+            Value::String(s) => s.parse::<i64>().ok(),
+            other => other.as_i64(),
+        });
+        id.ok_or(gymchat_ids::IdError::NotANumber { kind: gymchat_ids::IdKind::Gym })
     }
 }
 
@@ -111,6 +124,17 @@ impl GymPlan {
     /// Everything was read.
     pub fn complete(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// The plan of a gym that could not be planned, with why.
+    pub fn unplanned(gym: gymchat_ids::GymId, why: &dyn std::fmt::Display) -> Self {
+        GymPlan {
+            gym_id: gym.get(),
+            users: Vec::new(),
+            channels: Vec::new(),
+            skipped: Vec::new(),
+            problems: vec![format!("the gym could not be planned: {why}")],
+        }
     }
 }
 
