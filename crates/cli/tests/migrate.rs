@@ -1,7 +1,7 @@
 //! `gymchat migrate` and `gymchat demo` as an operator runs them: the binary as a child process
 //! against the sandbox over HTTP. The apply is killed with SIGKILL at more than 20 points and
-//! resumed each time; the final state (Stream users, channels, members, messages with their ids
-//! and texts; the rooms' pointers) must equal an uninterrupted run's.
+//! resumed each time, and so is a rollback; the final state (Stream users, channels, members,
+//! messages with their ids and texts; the rooms' pointers) must equal an uninterrupted run's.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
@@ -147,6 +147,74 @@ on_both_backends! {
         assert_eq!(pointers(db.url()).await, want_pointers);
         let verify = gymchat(db.url(), &url, &["migrate", "verify", "--gym-id", "4"]).await;
         assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stderr));
+    }
+}
+
+/// The newest run's id, as `gymchat migrate status` lists it.
+async fn newest_run(db: &str, url: &str) -> String {
+    let runs = gymchat(db, url, &["migrate", "status"]).await;
+    let runs: Value = serde_json::from_slice(&runs.stdout).unwrap();
+    runs["runs"][0]["run_id"].as_str().unwrap().to_owned()
+}
+
+on_both_backends! {
+    async fn a_rollback_killed_at_several_points_ends_as_an_uninterrupted_one(db) {
+        let latency = Duration::from_millis(30);
+        let fixture = fixture_path("gym4.json");
+        let fixture = fixture.to_str().unwrap();
+
+        // The uninterrupted rollback, on a database of its own.
+        let clean_db = TestDb::sqlite().await;
+        let clean_sandbox = sandbox(latency).await;
+        let clean_url = clean_sandbox.url.clone();
+        gymchat(clean_db.url(), &clean_url, &["db", "load-fixture", fixture]).await;
+        assert_eq!(gymchat(clean_db.url(), &clean_url, APPLY).await.status.code(), Some(0));
+        let run = newest_run(clean_db.url(), &clean_url).await;
+        let started = Instant::now();
+        let clean = gymchat(clean_db.url(), &clean_url, &["migrate", "rollback", &run, "--yes"]).await;
+        let clean_time = started.elapsed();
+        assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stderr));
+        let want_stream = stream_state(&clean_url).await;
+        let want_pointers = pointers(clean_db.url()).await;
+
+        // The same rollback, killed again and again, then run to its end.
+        let running_sandbox = sandbox(latency).await;
+        let url = running_sandbox.url.clone();
+        gymchat(db.url(), &url, &["db", "load-fixture", fixture]).await;
+        assert_eq!(gymchat(db.url(), &url, APPLY).await.status.code(), Some(0));
+        let run = newest_run(db.url(), &url).await;
+        let rollback = ["migrate", "rollback", run.as_str(), "--yes"];
+        let mut kills = 0;
+        let mut states = Vec::new();
+        for i in 1..=8u32 {
+            let delay = clean_time * i / 9;
+            let mut child = command(db.url(), &url, &rollback).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+            tokio::time::sleep(delay).await;
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap();
+                kills += 1;
+            }
+            tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+            let status = gymchat(db.url(), &url, &["migrate", "status", &run]).await;
+            let status: Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+            if status["run"]["state"] == json!("rolling_back") && !states.contains(&json!("rolling_back")) {
+                // A run part way through its rollback is never resumed by apply.
+                let apply = gymchat(db.url(), &url, APPLY).await;
+                let stderr = String::from_utf8_lossy(&apply.stderr);
+                assert_eq!(apply.status.code(), Some(2), "{stderr}");
+                assert!(stderr.contains("rolled back"), "{stderr}");
+            }
+            states.push(status["run"]["state"].clone());
+        }
+        eprintln!("clean rollback {clean_time:?}; run state after each kill: {states:?}");
+        assert!(kills >= 4, "only {kills} kills landed: {states:?}");
+        assert!(states.contains(&json!("rolling_back")), "no kill landed mid-rollback: {states:?}");
+        let last = gymchat(db.url(), &url, &rollback).await;
+        let done = gymchat(db.url(), &url, &["migrate", "status", &run]).await;
+        let done: Value = serde_json::from_slice(&done.stdout).unwrap();
+        assert_eq!(done["run"]["state"], json!("rolled_back"), "{}", String::from_utf8_lossy(&last.stderr));
+        assert_eq!(stream_state(&url).await, want_stream);
+        assert_eq!(pointers(db.url()).await, want_pointers);
     }
 }
 

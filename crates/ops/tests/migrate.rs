@@ -6,87 +6,16 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use gymchat_ids::GymId;
 use gymchat_ops::audit;
 use gymchat_ops::cleanup;
-use gymchat_ops::migrate::{
-    self, ApplyOptions, History, MigrateError, Options, Plan, Report, RollbackOptions, Strategy,
-};
-use gymchat_testkit::sandbox::comparable_message_id;
-use gymchat_testkit::{TestDb, on_both_backends, read_fixture};
+use gymchat_ops::migrate::{self, ApplyOptions, History, MigrateError, Options, RollbackOptions, Strategy};
+use gymchat_testkit::{TestDb, on_both_backends};
 use serde_json::{Value, json};
 
 mod support;
 
+use support::journey::{apply, channels, expect, gym4_id, plan, pointers, state, users, yes};
 use support::{World, gym4, gym4_fixture, gym4_snapshot, world_configured};
-
-fn gym4_id() -> GymId {
-    GymId::new(4).unwrap()
-}
-
-fn expect() -> Value {
-    let doc: Value = serde_json::from_str(&read_fixture("gym4.json")).unwrap();
-    doc["expect"].clone()
-}
-
-async fn plan(w: &World, strategy: Strategy, history: History) -> Plan {
-    migrate::plan::plan(&w.store, &w.client, &[gym4_id()], Options { strategy, history }, Utc::now()).await.unwrap()
-}
-
-async fn apply(w: &World, strategy: Strategy, history: History) -> Report {
-    let p = plan(w, strategy, history).await;
-    migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap()
-}
-
-/// The sandbox's whole state.
-async fn state(w: &World) -> Value {
-    w.sandbox.state().await
-}
-
-/// Channels by cid: members, team, frozen and messages (id, sender, text), without times.
-fn channels(state: &Value) -> BTreeMap<String, Value> {
-    state["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["deleted_at"].is_null())
-        .map(|c| {
-            let mut members: Vec<String> =
-                c["members"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_owned()).collect();
-            members.sort();
-            let messages: Vec<Value> = c["messages"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| json!([comparable_message_id(&m["id"]), m["user_id"], m["text"], m["original_id"]]))
-                .collect();
-            let cid = format!("{}:{}", c["type"].as_str().unwrap(), c["id"].as_str().unwrap());
-            (cid, json!({ "members": members, "team": c["team"], "frozen": c["frozen"], "messages": messages }))
-        })
-        .collect()
-}
-
-/// Users by id: teams and name.
-fn users(state: &Value) -> BTreeMap<String, Value> {
-    state["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| (u["id"].as_str().unwrap().to_owned(), json!({ "teams": u["teams"], "name": u["name"] })))
-        .collect()
-}
-
-/// Every room's pointer.
-async fn pointers(w: &World) -> BTreeMap<i64, Option<String>> {
-    let mut s = w.store.session().await.unwrap();
-    let mut out = BTreeMap::new();
-    for gym in [4, 5] {
-        for r in s.rooms_with_members(GymId::new(gym).unwrap()).await.unwrap().rows {
-            out.insert(r.room.id.get(), r.room.stream_channel_id);
-        }
-    }
-    out
-}
 
 async fn cleanup_and_audit(w: &World) -> audit::AuditReport {
     let report = audit::audit(&w.store, &w.client, &[gym4_id()], &|_| {}).await.unwrap();
@@ -381,9 +310,4 @@ on_both_backends! {
         assert_eq!(chans["messaging:direct_gym_4_user_10_gym_4_user_8"]["messages"], json!([]));
         assert_eq!(pointers(&w).await[&638].as_deref(), Some("direct_gym_4_user_10_gym_4_user_8"));
     }
-}
-
-/// A rollback that goes ahead (`--yes`).
-fn yes() -> RollbackOptions {
-    RollbackOptions { yes: true, ..RollbackOptions::default() }
 }

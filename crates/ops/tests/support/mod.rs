@@ -16,6 +16,8 @@ use gymchat_testkit::sandbox::Sandbox;
 use gymchat_testkit::{TestDb, fixture_path, read_fixture};
 use serde_json::json;
 
+pub mod journey;
+
 /// A database, the sandbox, and a client of it; the sandbox stops when this is dropped.
 pub struct World {
     pub store: Store,
