@@ -35,6 +35,12 @@ pub struct ServeArgs {
     /// How long the Stream user tokens handed out are valid, in hours.
     #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760))]
     pub token_ttl_hours: u32,
+    /// Each chat and worker request ends within this many seconds (503 with Retry-After after).
+    #[arg(long, env = "GYMCHAT_REQUEST_DEADLINE", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub request_deadline: u64,
+    /// Requests of routes that call Stream in flight at once (default: half the database pool).
+    #[arg(long, env = "GYMCHAT_STREAM_IN_FLIGHT", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub stream_in_flight: Option<u64>,
 }
 
 /// `gymchat audit …`

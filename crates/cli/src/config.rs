@@ -123,6 +123,7 @@ mod tests {
             identity,
             worker_api_key: Some(SecretString::from("worker-key-x3")),
             token_ttl: chrono::Duration::hours(1),
+            limits: gymchat_service::ServiceLimits::default(),
         };
         assert_hidden("the service's configuration", &format!("{service:?}"));
         let sandbox = gymchat_sandbox::Config::new("k", secret());

@@ -3,12 +3,12 @@
 //! room's members, and the keys that make a pair's, an event's or a gym's General room unique.
 
 use chrono::Utc;
-use gymchat_ids::{GymId, RoomId, UserId};
+use gymchat_ids::{GymId, RoomId, StreamUserId, UserId};
 use gymchat_store::{GymRole, Room, Session, User};
 
 use crate::auth::GymCaller;
 use crate::error::{ApiError, ApiResult};
-use crate::provision::Outcome;
+use crate::provision::room::{Outcome, reopen_if_gone, settle};
 use crate::state::AppState;
 
 /// A positive integer id from the path, or 400.
@@ -72,12 +72,23 @@ pub(crate) async fn claim(db: &mut Session, gym: GymId, key: &str, room: Room) -
     keyed_room(db, gym, key).await?.ok_or_else(|| ApiError::conflict("the room changed meanwhile; try again"))
 }
 
-/// The room [`provision::create_room`] made or found.
-pub(crate) async fn load_outcome(s: &AppState, gym: GymId, outcome: Outcome) -> ApiResult<Room> {
+/// The room [`crate::provision::room::create_room`] made or found, [`usable`].
+pub(crate) async fn load_outcome(s: &AppState, gym: GymId, outcome: Outcome, acting: &StreamUserId) -> ApiResult<Room> {
     match outcome {
         Outcome::Created(room) => Ok(room),
-        Outcome::Existing(id) => room_in_gym(&mut s.store().session().await?, gym, id).await,
+        Outcome::Existing(id) => {
+            let room = room_in_gym(&mut s.store().session().await?, gym, id).await?;
+            usable(s, room, acting).await
+        }
     }
+}
+
+/// A room found for a pair, an event or the gym's General channel, made usable: finished when
+/// another request's creation of it is still pending, and given a new channel when Stream
+/// deleted its own. `acting` creates the channel if one has to be made.
+pub(crate) async fn usable(s: &AppState, room: Room, acting: &StreamUserId) -> ApiResult<Room> {
+    let room = settle(s.store(), s.stream(), room, acting).await?;
+    reopen_if_gone(s.store(), s.stream(), room, acting).await
 }
 
 /// The session and the room of a per-member route (hide, show), checked: the room is this gym's

@@ -29,11 +29,13 @@
 
 mod access;
 pub mod auth;
+mod background;
 mod chat;
 mod docs;
 pub mod error;
 mod health;
 pub mod identity;
+mod limits;
 mod maintenance;
 mod metrics;
 pub mod openapi;
@@ -47,4 +49,4 @@ mod worker;
 pub use error::{ApiError, ApiResult};
 pub use identity::{IdentityConfig, JWKS_REFETCH_INTERVAL, Verifier};
 pub use router::{router, serve};
-pub use state::{AppState, ServiceConfig};
+pub use state::{AppState, ServiceConfig, ServiceLimits};

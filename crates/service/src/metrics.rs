@@ -1,6 +1,9 @@
 //! `GET /metrics` in Prometheus' text format: requests by route, method and status, their latency
-//! as a histogram by route, and the Stream client's calls by operation and status and its 429s
-//! (`gymchat_stream_calls_total`, `gymchat_stream_rate_limited_total`).
+//! as a histogram by route, the Stream client's calls by operation and status and its 429s
+//! (`gymchat_stream_calls_total`, `gymchat_stream_rate_limited_total`), requests ended by their
+//! deadline or turned away at the Stream gate (`gymchat_http_deadline_passed_total`,
+//! `gymchat_http_turned_away_total`), and webhook deliveries by outcome
+//! (`gymchat_webhooks_total{outcome=done|retry|failed}`).
 //!
 //! The recorder is the process's one global recorder (the `metrics` facade's design), installed
 //! on first use; services in one process (tests) share it.
@@ -18,6 +21,12 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 const REQUESTS: &str = "gymchat_http_requests_total";
 /// Seconds from a request's arrival to its answer, by route.
 const LATENCY: &str = "gymchat_http_request_duration_seconds";
+/// Requests ended by their deadline.
+const DEADLINE_PASSED: &str = "gymchat_http_deadline_passed_total";
+/// Stream-bound requests turned away because every place was taken.
+const TURNED_AWAY: &str = "gymchat_http_turned_away_total";
+/// Webhook deliveries worked, by outcome.
+const WEBHOOKS: &str = "gymchat_webhooks_total";
 /// Latency buckets: from a millisecond to ten seconds.
 const BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
@@ -51,6 +60,21 @@ pub(crate) async fn record(request: Request, next: Next) -> Response {
     metrics::counter!(REQUESTS, "route" => route.clone(), "method" => method, "status" => status).increment(1);
     metrics::histogram!(LATENCY, "route" => route).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// A request passed its deadline.
+pub(crate) fn deadline_passed() {
+    metrics::counter!(DEADLINE_PASSED).increment(1);
+}
+
+/// A Stream-bound request found no place.
+pub(crate) fn turned_away() {
+    metrics::counter!(TURNED_AWAY).increment(1);
+}
+
+/// A webhook delivery's attempt ended: `done`, `retry` or `failed`.
+pub(crate) fn webhook(outcome: &'static str) {
+    metrics::counter!(WEBHOOKS, "outcome" => outcome).increment(1);
 }
 
 /// `GET /metrics`.

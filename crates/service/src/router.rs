@@ -1,19 +1,24 @@
-//! Every route of the service, and serving them.
+//! Every route of the service, and serving them: chat and worker routes under a deadline, those
+//! that call Stream behind the Stream gate (`limits`), and the background work (`background`)
+//! for as long as the server runs.
 
 use std::future::Future;
 
-use axum::Router;
 use axum::routing::{delete, get, post};
+use axum::{Router, middleware};
 use tower_http::decompression::RequestDecompressionLayer;
 
 use crate::state::AppState;
-use crate::{chat, health, metrics, openapi, webhooks, worker};
+use crate::{background, chat, health, limits, metrics, openapi, webhooks, worker};
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
-    let chat = Router::new()
+    // Routes that read the database only (the token calls Stream at most once a day per person).
+    let reads = Router::new()
         .route("/token", get(chat::token::token))
         .route("/my-rooms", get(chat::visibility::my_rooms))
+        .route("/general-channel/info", get(chat::general::info));
+    let stream_bound = Router::new()
         .route("/rooms", post(chat::groups::create_group))
         .route("/rooms/direct/{other_user_id}", get(chat::direct::direct))
         .route("/rooms/event/{event_id}", get(chat::event::event))
@@ -27,14 +32,17 @@ pub fn router(state: AppState) -> Router {
         .route("/rooms/{room_id}/leave", post(chat::visibility::leave))
         .route("/rooms/{room_id}/conversation", delete(chat::visibility::clear_conversation))
         .route("/channels/orphan/{channel_id}", delete(chat::orphan::delete_orphan))
-        .route("/general-channel/info", get(chat::general::info))
         .route("/general-channel/join", post(chat::general::join_self))
         .route("/general-channel/leave", delete(chat::general::leave_self))
         .route("/general-channel/add-member/{user_id}", post(chat::general::add_member))
-        .route("/general-channel/remove-member/{user_id}", delete(chat::general::remove_member));
+        .route("/general-channel/remove-member/{user_id}", delete(chat::general::remove_member))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limits::stream_gate));
+    let chat = reads.merge(stream_bound).route_layer(middleware::from_fn_with_state(state.clone(), limits::deadline));
     let worker = Router::new()
         .route("/event-chat", post(worker::event_chat))
-        .route("/event-completion", post(worker::event_completion));
+        .route("/event-completion", post(worker::event_completion))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limits::stream_gate))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limits::deadline));
     // The paths the platform registered with Stream today lead to the same handler.
     let webhooks = Router::new()
         .route("/", post(webhooks::receive))
@@ -52,7 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/api/v1/openapi.json", get(openapi::document))
         .fallback(health::not_found)
-        .layer(axum::middleware::from_fn(metrics::record))
+        .layer(middleware::from_fn(metrics::record))
         .with_state(state)
 }
 
@@ -63,5 +71,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let background = tokio::spawn(background::run(state.clone()));
+    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    background.abort();
+    served
 }

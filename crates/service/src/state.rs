@@ -1,7 +1,8 @@
 //! What every handler shares: the database, the Stream client, the configuration and the token
 //! verifier.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use gymchat_store::Store;
 use gymchat_stream::Client;
@@ -22,6 +23,45 @@ pub struct ServiceConfig {
     pub worker_api_key: Option<SecretString>,
     /// How long a Stream user token is valid.
     pub token_ttl: chrono::Duration,
+    /// Deadlines, bounds and retry times.
+    pub limits: ServiceLimits,
+}
+
+/// What keeps a slow Stream from taking the service down, and how deliveries are retried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceLimits {
+    /// Each chat and worker request ends within this (503 with `Retry-After` otherwise).
+    pub request_deadline: Duration,
+    /// Requests of routes that call Stream in flight at once; more wait up to `gate_wait`, then
+    /// get 503 with `Retry-After`. `None`: half the database pool, so routes that only read the
+    /// database always find a connection.
+    pub stream_bound_in_flight: Option<usize>,
+    /// How long a Stream-bound request waits for a place before it is turned away.
+    pub gate_wait: Duration,
+    /// First retry delay of a webhook delivery whose work failed (doubled each time, at most 10
+    /// minutes).
+    pub webhook_retry_base: Duration,
+    /// Attempts of a webhook delivery before it is failed for good.
+    pub webhook_attempts: i64,
+    /// A room reservation older than this belongs to a request that is over: the sweeper
+    /// settles it.
+    pub pending_room_age: Duration,
+    /// How long `/readyz` reuses its last look at Stream.
+    pub ready_cache: Duration,
+}
+
+impl Default for ServiceLimits {
+    fn default() -> Self {
+        Self {
+            request_deadline: Duration::from_secs(10),
+            stream_bound_in_flight: None,
+            gate_wait: Duration::from_millis(500),
+            webhook_retry_base: Duration::from_secs(2),
+            webhook_attempts: 10,
+            pending_room_age: Duration::from_secs(120),
+            ready_cache: Duration::from_secs(5),
+        }
+    }
 }
 
 /// What every handler shares: the database, the Stream client and the configuration.
@@ -33,6 +73,9 @@ struct Inner {
     stream: Client,
     config: ServiceConfig,
     verifier: Verifier,
+    stream_gate: Arc<tokio::sync::Semaphore>,
+    stream_ready: Mutex<Option<(Instant, bool)>>,
+    inbox: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -41,7 +84,17 @@ impl AppState {
         // Installed before the first request, so the first requests are counted too.
         crate::metrics::handle();
         let verifier = Verifier::new(&config.identity);
-        AppState(Arc::new(Inner { store, stream, config, verifier }))
+        let places = config.limits.stream_bound_in_flight.unwrap_or_else(|| store.max_connections() / 2).max(1);
+        let stream_gate = Arc::new(tokio::sync::Semaphore::new(places));
+        AppState(Arc::new(Inner {
+            store,
+            stream,
+            config,
+            verifier,
+            stream_gate,
+            stream_ready: Mutex::new(None),
+            inbox: tokio::sync::Notify::new(),
+        }))
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -58,5 +111,30 @@ impl AppState {
 
     pub(crate) fn verifier(&self) -> &Verifier {
         &self.0.verifier
+    }
+
+    pub(crate) fn limits(&self) -> &ServiceLimits {
+        &self.0.config.limits
+    }
+
+    /// The places of Stream-bound requests in flight.
+    pub(crate) fn stream_gate(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.0.stream_gate
+    }
+
+    /// Whether Stream answered the last time `/readyz` looked, while that look is fresh.
+    pub(crate) fn cached_stream_ready(&self) -> Option<bool> {
+        let cached = *self.0.stream_ready.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cached.filter(|(at, _)| at.elapsed() < self.limits().ready_cache).map(|(_, ok)| ok)
+    }
+
+    /// Remembers what `/readyz` saw of Stream.
+    pub(crate) fn remember_stream_ready(&self, ok: bool) {
+        *self.0.stream_ready.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((Instant::now(), ok));
+    }
+
+    /// Wakes the webhook worker (a delivery was taken in).
+    pub(crate) fn inbox(&self) -> &tokio::sync::Notify {
+        &self.0.inbox
     }
 }

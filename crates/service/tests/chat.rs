@@ -201,6 +201,12 @@ on_both_backends!(
     }
 );
 
+/// The webhook inbox's deliveries waiting, being worked and done.
+async fn inbox_counts(app: &App) -> (i64, i64, i64) {
+    let c = app.store.session().await.unwrap().webhook_inbox_counts().await.unwrap();
+    (c.pending, c.working, c.done)
+}
+
 on_both_backends!(
     async fn hide_and_show_keep_the_history_and_a_new_message_unhides(db) {
         let app = spawn_app(&db).await;
@@ -228,10 +234,12 @@ on_both_backends!(
         assert_eq!(app.webhook("/api/v1/webhooks/stream", "wh-copy", &event(true)).await, StatusCode::OK);
         assert_eq!(app.webhook("/api/v1/webhooks/stream", "wh-1", &event(false)).await, StatusCode::OK);
         assert!(eventually(|| async { listed(app.get("/api/v1/chat/my-rooms", ANA, 4).await.1) }).await);
-        // The same delivery again (a retry) after Ana hid it again: done once, so it stays hidden.
+        // The same delivery again (a retry) after Ana hid it again: acknowledged but not taken in
+        // again (the inbox holds the two deliveries so far, nothing waiting), so it stays hidden.
         app.post("/api/v1/chat/rooms/638/hide", ANA, 4, None).await;
+        assert!(eventually(|| async { inbox_counts(&app).await == (0, 0, 2) }).await);
         assert_eq!(app.webhook("/api/v1/webhooks/stream/new-message", "wh-1", &event(false)).await, StatusCode::OK);
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(inbox_counts(&app).await, (0, 0, 2));
         assert!(!listed(app.get("/api/v1/chat/my-rooms", ANA, 4).await.1));
         // The copy's delivery was recorded and did nothing: a later real message un-hides.
         assert_eq!(app.webhook("/api/v1/webhooks/stream/events", "wh-2", &event(false)).await, StatusCode::OK);
@@ -257,7 +265,7 @@ on_both_backends!(
         };
         let wrong = signature(b"something else");
         assert_eq!(post(wrong, body.clone(), false).await, StatusCode::UNAUTHORIZED);
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(inbox_counts(&app).await, (0, 0, 0), "a refused delivery is not taken in");
         let status_of_639 = || async {
             app.store.session().await.unwrap().room(RoomId::new(639).unwrap()).await.unwrap().unwrap().status
         };

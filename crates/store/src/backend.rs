@@ -181,6 +181,15 @@ impl Store {
         }
     }
 
+    /// The most connections the pool opens at once.
+    pub fn max_connections(&self) -> usize {
+        let n = match &self.pool {
+            Pool::Postgres(p) => p.options().get_max_connections(),
+            Pool::Sqlite(p) => p.options().get_max_connections(),
+        };
+        n as usize
+    }
+
     /// Which engine this store runs on.
     pub fn backend(&self) -> Backend {
         match self.pool {

@@ -37,7 +37,8 @@ pub use model::{
     Room, RoomStatus, RoomWithMembers, User,
 };
 pub use repo::{
-    CallerInGym, ChannelMove, CleanupAction, Lease, Maintenance, MigrationItem, MigrationRun, NewItem, NewRoom,
-    RetiredRoom, Rows, SkippedRow, TextRow, direct_room_key, event_room_key, general_room_key,
+    CallerInGym, ChannelMove, CleanupAction, InboxCounts, InboxItem, Lease, Maintenance, MigrationItem, MigrationRun,
+    NewItem, NewRoom, PendingRoom, RetiredRoom, Rows, SkippedRow, TextRow, direct_room_key, event_room_key,
+    general_room_key,
 };
 pub use states::{ActionKind, ActionState, ItemKind, ItemState, RunState, UnknownLabel};

@@ -6,11 +6,11 @@ use gymchat_ids::UserId;
 use gymchat_store::direct_room_key;
 use gymchat_tenant::Purpose;
 
-use crate::access::{active_member, claim, keyed_room, load_outcome, path_id};
+use crate::access::{active_member, claim, keyed_room, load_outcome, path_id, usable};
 use crate::auth::GymCaller;
 use crate::docs::{GymHeader, Refusals};
 use crate::error::{ApiError, ApiResult};
-use crate::provision::{self, RoomSpec};
+use crate::provision::room::{RoomSpec, create_room};
 use crate::shapes::ChatRoom;
 use crate::state::AppState;
 
@@ -31,10 +31,13 @@ pub(crate) async fn direct(
     let other = active_member(&mut db, gym, other).await?;
     let key = direct_room_key(gym, caller.user_id(), other.id);
     if let Some(room) = keyed_room(&mut db, gym, &key).await? {
-        return Ok(Json(room.into()));
+        drop(db);
+        return Ok(Json(usable(&s, room, &caller.stream_id()).await?.into()));
     }
     if let Some(room) = db.direct_rooms_of_pair(gym, caller.user_id(), other.id).await?.rows.into_iter().next() {
-        return Ok(Json(claim(&mut db, gym, &key, room).await?.into()));
+        let room = claim(&mut db, gym, &key, room).await?;
+        drop(db);
+        return Ok(Json(usable(&s, room, &caller.stream_id()).await?.into()));
     }
     drop(db);
     let name = format!(
@@ -56,6 +59,6 @@ pub(crate) async fn direct(
         members: vec![caller.user.clone(), other],
         creator: caller.stream_id(),
     };
-    let outcome = provision::create_room(s.store(), s.stream(), &spec).await?;
-    Ok(Json(load_outcome(&s, gym, outcome).await?.into()))
+    let outcome = create_room(s.store(), s.stream(), &spec).await?;
+    Ok(Json(load_outcome(&s, gym, outcome, &caller.stream_id()).await?.into()))
 }

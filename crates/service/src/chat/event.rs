@@ -10,12 +10,13 @@ use gymchat_store::{GymRole, Room, Session, User, event_room_key};
 use gymchat_stream::model::{ChannelUpdate, NewMember};
 use gymchat_tenant::Purpose;
 
-use crate::access::{claim, keyed_room, load_outcome, path_id};
+use crate::access::{claim, keyed_room, load_outcome, path_id, usable};
 use crate::auth::GymCaller;
 use crate::docs::{GymHeader, Refusals};
 use crate::error::{ApiError, ApiResult};
 use crate::maintenance::refuse_during_maintenance;
-use crate::provision::{self, RoomSpec, room_cid};
+use crate::provision::room::{RoomSpec, create_room};
+use crate::provision::{self, room_cid};
 use crate::shapes::ChatRoom;
 use crate::state::AppState;
 
@@ -65,6 +66,9 @@ pub(crate) async fn event_room(
         }
     };
     if let Some(room) = existing {
+        drop(db);
+        let room = usable(s, room, &StreamUserId::for_member(gym, acting.id)).await?;
+        let mut db = s.store().session().await?;
         if room.is_active() {
             let staff: BTreeSet<UserId> = memberships
                 .iter()
@@ -99,8 +103,8 @@ pub(crate) async fn event_room(
         members,
         creator: StreamUserId::for_member(gym, acting.id),
     };
-    let outcome = provision::create_room(s.store(), s.stream(), &spec).await?;
-    load_outcome(s, gym, outcome).await
+    let outcome = create_room(s.store(), s.stream(), &spec).await?;
+    load_outcome(s, gym, outcome, &StreamUserId::for_member(gym, acting.id)).await
 }
 
 /// Membership follows participation: who holds a place (`wanted`: REGISTERED participants, the

@@ -15,13 +15,14 @@ use gymchat_stream::model::ChannelUpdate;
 use gymchat_tenant::Purpose;
 use serde_json::{Value, json};
 
-use crate::access::{active_member, claim, keyed_room, load_outcome, path_id};
+use crate::access::{active_member, claim, keyed_room, load_outcome, path_id, usable};
 use crate::auth::GymCaller;
 use crate::chat::members::{join_room, remove_from_room};
 use crate::docs::{GymHeader, Refusals};
 use crate::error::{ApiError, ApiResult};
 use crate::maintenance::refuse_during_maintenance;
-use crate::provision::{self, RoomSpec, room_cid};
+use crate::provision::room::{RoomSpec, create_room};
+use crate::provision::room_cid;
 use crate::shapes::ChatRoom;
 use crate::state::AppState;
 
@@ -46,7 +47,8 @@ async fn find_or_create(s: &AppState, caller: &GymCaller) -> ApiResult<Room> {
     let gym = caller.gym_id();
     let mut db = s.store().session().await?;
     if let Some(room) = find(&mut db, gym).await? {
-        return Ok(room);
+        drop(db);
+        return usable(s, room, &caller.stream_id()).await;
     }
     let now = Utc::now();
     let active: Vec<UserId> =
@@ -63,8 +65,8 @@ async fn find_or_create(s: &AppState, caller: &GymCaller) -> ApiResult<Room> {
         members,
         creator: caller.stream_id(),
     };
-    let outcome = provision::create_room(s.store(), s.stream(), &spec).await?;
-    load_outcome(s, gym, outcome).await
+    let outcome = create_room(s.store(), s.stream(), &spec).await?;
+    load_outcome(s, gym, outcome, &caller.stream_id()).await
 }
 
 /// Members follow gym membership: whoever is in the General room without an active membership

@@ -14,7 +14,8 @@ use crate::access::{active_member, load_outcome, path_id, room_in_gym};
 use crate::auth::GymCaller;
 use crate::docs::{GymHeader, Refusals};
 use crate::error::{ApiError, ApiResult};
-use crate::provision::{self, RoomSpec, room_cid};
+use crate::provision::room::{RoomSpec, create_room};
+use crate::provision::{self, room_cid};
 use crate::shapes::ChatRoom;
 use crate::state::AppState;
 
@@ -66,8 +67,8 @@ pub(crate) async fn create_group(
         members,
         creator: caller.stream_id(),
     };
-    let outcome = provision::create_room(s.store(), s.stream(), &spec).await?;
-    Ok(Json(load_outcome(&s, gym, outcome).await?.into()))
+    let outcome = create_room(s.store(), s.stream(), &spec).await?;
+    Ok(Json(load_outcome(&s, gym, outcome, &caller.stream_id()).await?.into()))
 }
 
 /// `DELETE /chat/rooms/{room_id}` (ADMIN, OWNER, or the room's creator): deletes an empty group

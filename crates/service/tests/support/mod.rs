@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use gymchat_sandbox::Config;
-use gymchat_service::{AppState, IdentityConfig, ServiceConfig};
+use gymchat_service::{AppState, IdentityConfig, ServiceConfig, ServiceLimits};
 use gymchat_store::{DbFixture, Store};
 use gymchat_stream::{Client, ClientConfig};
 use gymchat_testkit::sandbox::{Sandbox, gym4_config};
@@ -87,11 +87,26 @@ pub async fn start_service_with(
     start_service_using(db_url, client(sandbox_url), identity).await
 }
 
+/// The limits the tests run the service with: the defaults, with webhook retries quick.
+pub fn test_limits() -> ServiceLimits {
+    ServiceLimits { webhook_retry_base: Duration::from_millis(200), ..ServiceLimits::default() }
+}
+
 /// Like [`start_service`], calling Stream with `stream`.
 pub async fn start_service_using(
     db_url: &str,
     stream: Client,
     identity: IdentityConfig,
+) -> (String, oneshot::Sender<()>) {
+    start_service_limited(db_url, stream, identity, test_limits()).await
+}
+
+/// Like [`start_service_using`], with the service's limits.
+pub async fn start_service_limited(
+    db_url: &str,
+    stream: Client,
+    identity: IdentityConfig,
+    limits: ServiceLimits,
 ) -> (String, oneshot::Sender<()>) {
     let store = Store::open(db_url).await.unwrap();
     let config = ServiceConfig {
@@ -100,6 +115,7 @@ pub async fn start_service_using(
         identity,
         worker_api_key: Some(WORKER_KEY.into()),
         token_ttl: chrono::Duration::hours(1),
+        limits,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -118,12 +134,22 @@ pub async fn spawn_app(db: &TestDb) -> App {
 /// Like [`spawn_app`], with the sandbox's configuration edited (faults, latency) and the
 /// service's Stream client making at most `attempts` attempts per call.
 pub async fn spawn_app_with(db: &TestDb, edit: impl FnOnce(&mut Config), attempts: u32) -> App {
+    spawn_app_limited(db, edit, attempts, test_limits()).await
+}
+
+/// Like [`spawn_app_with`], with the service's limits.
+pub async fn spawn_app_limited(
+    db: &TestDb,
+    edit: impl FnOnce(&mut Config),
+    attempts: u32,
+    limits: ServiceLimits,
+) -> App {
     let store = Store::open(db.url()).await.unwrap();
     store.load_fixture(&DbFixture::from_json(&read_fixture("gym4.json")).unwrap()).await.unwrap();
     let sandbox = sandbox_with(edit).await;
     let sandbox_url = sandbox.url.clone();
     let identity = IdentityConfig::Hs256 { secret: JWT_SECRET.into(), issuer: None, audience: None };
-    let (url, stop) = start_service_using(db.url(), client_trying(&sandbox_url, attempts), identity).await;
+    let (url, stop) = start_service_limited(db.url(), client_trying(&sandbox_url, attempts), identity, limits).await;
     App { url, stream: client(&sandbox_url), sandbox_url, sandbox, store, http: reqwest::Client::new(), _stop: stop }
 }
 

@@ -10,7 +10,7 @@ use sqlx::AssertSqlSafe;
 
 use super::rooms::{RoomRow, SELECT_ROOMS};
 use super::rows::{Rows, collect_rows};
-use crate::backend::{Session, on_db};
+use crate::backend::{DbRef, Session, on_db};
 use crate::error::{Result, StoreError};
 use crate::model::{EventStatus, Room, RoomStatus};
 use crate::value::DbInt;
@@ -51,6 +51,8 @@ pub fn general_room_key(gym: GymId) -> String {
 
 /// `WHERE` condition: the room is not CLOSED (NULL counts as active, SYSTEM.md §4).
 const ROOM_IS_ACTIVE: &str = "COALESCE(CAST(status AS TEXT), 'ACTIVE') <> 'CLOSED'";
+/// A room whose channel is confirmed: not reserved and waiting (see `repo::pending`).
+const ROOM_IS_SETTLED: &str = "id NOT IN (SELECT room_id FROM gymchat_pending_rooms)";
 
 impl Session {
     /// Inserts an ACTIVE room and returns its id. Fails with [`StoreError::ChannelIdTaken`] when
@@ -123,8 +125,31 @@ impl Session {
     pub async fn add_room_member(&mut self, room: RoomId, user: UserId, at: DateTime<Utc>) -> Result<bool> {
         let sql = "INSERT INTO chat_members (room_id, user_id, joined_at) SELECT $1, $2, $3 \
                    WHERE NOT EXISTS (SELECT 1 FROM chat_members WHERE room_id = $1 AND user_id = $2)";
-        let n = on_db!(self.db(), c => sqlx::query(sql).bind(room.get()).bind(user.get()).bind(at).execute(&mut *c).await
-            .map(|r| r.rows_affected()))?;
+        let n = match self.db() {
+            // chat_members has no unique key (production's schema is adopted as it is), and under
+            // READ COMMITTED two concurrent inserts both see no row: adds to one room wait for each
+            // other on a transaction-scoped advisory lock, so the second sees the first's row.
+            DbRef::Postgres(c) => {
+                let mut tx = sqlx::Connection::begin(&mut *c).await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('gymchat.chat_members'), CAST($1 AS INTEGER))")
+                    .bind(room.get())
+                    .execute(&mut *tx)
+                    .await?;
+                let n = sqlx::query(sql)
+                    .bind(room.get())
+                    .bind(user.get())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                n
+            }
+            // SQLite runs one write at a time, and this statement is one write.
+            DbRef::Sqlite(c) => {
+                sqlx::query(sql).bind(room.get()).bind(user.get()).bind(at).execute(&mut *c).await?.rows_affected()
+            }
+        };
         Ok(n > 0)
     }
 
@@ -146,7 +171,7 @@ impl Session {
         };
         // Only fixed fragments are spliced in.
         let sql = format!(
-            "{SELECT_ROOMS} WHERE gym_id = $1 AND {ROOM_IS_ACTIVE} \
+            "{SELECT_ROOMS} WHERE gym_id = $1 AND {ROOM_IS_ACTIVE} AND {ROOM_IS_SETTLED} \
              AND id IN (SELECT room_id FROM chat_members WHERE user_id = $2){hidden} \
              ORDER BY COALESCE(updated_at, created_at) DESC, id DESC"
         );
@@ -214,15 +239,6 @@ impl Session {
             on_db!(self.db(), c => sqlx::query(sql).bind(room.get()).execute(&mut *c).await.map(|_| ()))?;
         }
         let n = on_db!(self.db(), c => sqlx::query("DELETE FROM chat_rooms WHERE id = $1").bind(room.get()).execute(&mut *c).await
-            .map(|r| r.rows_affected()))?;
-        Ok(n > 0)
-    }
-
-    /// Records a webhook delivery by its id. False when it was recorded before (a repeat).
-    pub async fn record_webhook(&mut self, webhook_id: &str, kind: &str, at: DateTime<Utc>) -> Result<bool> {
-        let sql = "INSERT INTO gymchat_webhooks (webhook_id, kind, received_at_ms) VALUES ($1, $2, $3) \
-                   ON CONFLICT (webhook_id) DO NOTHING";
-        let n = on_db!(self.db(), c => sqlx::query(sql).bind(webhook_id).bind(kind).bind(at.timestamp_millis()).execute(&mut *c).await
             .map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }

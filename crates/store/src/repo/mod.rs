@@ -12,20 +12,24 @@
 
 mod chat;
 mod events;
+mod inbox;
 mod journal;
 mod locks;
 mod maintenance;
 mod ops;
+mod pending;
 mod people;
 mod rooms;
 mod rows;
 mod snapshot;
 
 pub use chat::{NewRoom, direct_room_key, event_room_key, general_room_key};
+pub use inbox::{InboxCounts, InboxItem};
 pub use journal::{MigrationItem, MigrationRun, NewItem};
 pub use locks::Lease;
 pub use maintenance::Maintenance;
 pub use ops::{ChannelMove, CleanupAction, RetiredRoom};
+pub use pending::PendingRoom;
 pub use people::CallerInGym;
 pub use rows::{Rows, SkippedRow};
 pub use snapshot::TextRow;
