@@ -1,19 +1,19 @@
 //! The transport: base URL, api key, server token, a pooled rustls HTTP client, and one method
 //! that sends a call and turns the answer into a typed value or a [`StreamError`].
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
+use reqwest::header::AUTHORIZATION;
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
-use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::error::{ErrorKind, RateLimit, StreamError};
+use crate::failure::{error_kind, hold_after_429, rate_limit, retry_after, transport_error};
+use crate::in_flight::InFlight;
 use crate::model::Undecodable;
 use crate::pacing::{Pacer, documented_limit};
 use crate::token::server_token;
@@ -136,75 +136,6 @@ pub struct Client {
     server_token: SecretString,
     pacer: Arc<Pacer>,
     in_flight: Arc<InFlight>,
-}
-
-/// The bound on calls in flight, changeable while calls run. Lowering takes the free permits
-/// away at once and the rest as calls finish (a permit handed back while some are owed is
-/// forgotten), so the new bound holds from the next call on, not after the queue drains.
-#[derive(Debug)]
-struct InFlight {
-    permits: Semaphore,
-    /// (the bound, permits still to be taken away as calls finish).
-    state: Mutex<(usize, usize)>,
-}
-
-/// A call's place in flight; handing it back repays a lowered bound first.
-struct Place<'a> {
-    permit: Option<tokio::sync::SemaphorePermit<'a>>,
-    owner: &'a InFlight,
-}
-
-impl Drop for Place<'_> {
-    fn drop(&mut self) {
-        let mut state = self.owner.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(permit) = self.permit.take()
-            && state.1 > 0
-        {
-            state.1 -= 1;
-            permit.forget();
-        }
-    }
-}
-
-impl InFlight {
-    fn new(max: usize) -> Self {
-        Self { permits: Semaphore::new(max), state: Mutex::new((max, 0)) }
-    }
-
-    async fn enter(&self) -> Result<Place<'_>, tokio::sync::AcquireError> {
-        Ok(Place { permit: Some(self.permits.acquire().await?), owner: self })
-    }
-
-    fn max(&self) -> usize {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).0
-    }
-
-    fn set_max(&self, max: usize) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (current, owed) = *state;
-        if max >= current {
-            let mut grow = max - current;
-            // Cancel debt before adding permits.
-            let cancel = grow.min(owed);
-            state.1 -= cancel;
-            grow -= cancel;
-            self.permits.add_permits(grow);
-        } else {
-            let shrink = current - max;
-            let taken = self.permits.forget_permits(shrink);
-            state.1 += shrink - taken;
-        }
-        state.0 = max;
-    }
-}
-
-fn rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
-    let num = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
-    Some(RateLimit {
-        limit: num("x-ratelimit-limit")?,
-        remaining: num("x-ratelimit-remaining")?,
-        reset: num("x-ratelimit-reset")?,
-    })
 }
 
 impl Client {
@@ -407,28 +338,6 @@ impl Client {
     }
 }
 
-/// The longest a 429 holds an operation, whatever its headers say: Stream's windows last a
-/// minute, so a `Retry-After` or reset further off than this is not to be believed.
-pub const MAX_HOLD: Duration = Duration::from_secs(300);
-
-/// Until when (Unix ms) a 429 holds its operation: its `Retry-After`, else its window's reset,
-/// else the backoff; never more than [`MAX_HOLD`] from `now`. The headers are Stream's answer,
-/// untrusted: the arithmetic saturates instead of wrapping.
-pub(crate) fn hold_after_429(
-    now: u64,
-    retry_after: Option<Duration>,
-    rate: Option<RateLimit>,
-    backoff: Duration,
-) -> u64 {
-    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    let until = match (retry_after, rate) {
-        (Some(after), _) => now.saturating_add(ms(after)),
-        (None, Some(rate)) if rate.reset.saturating_mul(1000) > now => rate.reset.saturating_mul(1000),
-        _ => now.saturating_add(ms(backoff)),
-    };
-    until.min(now.saturating_add(ms(MAX_HOLD)))
-}
-
 /// What every call names its client as (`X-Stream-Client`), in the form of Stream's own SDKs.
 pub const CLIENT_NAME: &str = concat!("gymchat-", env!("CARGO_PKG_VERSION"));
 
@@ -438,63 +347,9 @@ pub const CALLS_METRIC: &str = "gymchat_stream_calls_total";
 /// Calls Stream answered with 429, by operation.
 pub const RATE_LIMITED_METRIC: &str = "gymchat_stream_rate_limited_total";
 
-fn transport_error(operation: &'static str, e: &reqwest::Error) -> StreamError {
-    let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Connection(e.to_string()) };
-    StreamError::new(operation, kind)
-}
-
-fn error_kind(status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> ErrorKind {
-    let body: Option<Map<String, Value>> = serde_json::from_slice(bytes).ok();
-    match body {
-        Some(body) if body.get("code").is_some_and(Value::is_i64) => ErrorKind::Api {
-            status: status.as_u16(),
-            code: body.get("code").and_then(Value::as_i64).unwrap_or_default(),
-            message: body.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            exception_fields: Box::new(
-                body.get("exception_fields").and_then(Value::as_object).cloned().unwrap_or_default(),
-            ),
-        },
-        _ if status == StatusCode::TOO_MANY_REQUESTS => ErrorKind::RateLimited { retry_after: retry_after(headers) },
-        _ => ErrorKind::Status { status: status.as_u16() },
-    }
-}
-
-/// `Retry-After` in seconds (the HTTP-date form is not used by Stream).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_429_without_a_body_is_rate_limited_with_its_retry_after() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, "7".parse().unwrap());
-        let kind = error_kind(StatusCode::TOO_MANY_REQUESTS, &headers, b"Too Many Requests");
-        assert_eq!(kind, ErrorKind::RateLimited { retry_after: Some(Duration::from_secs(7)) });
-        let err = StreamError::new("SendMessage", kind);
-        assert!(err.is_transient() && err.code() == Some(9) && err.status() == Some(429));
-    }
-
-    #[test]
-    fn streams_error_body_is_kept_whole() {
-        let body = br#"{"code": 4, "message": "UpdateUsers failed with error: \"bad\"", "StatusCode": 400,
-            "exception_fields": {"users": "bad"}, "duration": "1ms", "more_info": "", "details": []}"#;
-        match error_kind(StatusCode::BAD_REQUEST, &HeaderMap::new(), body) {
-            ErrorKind::Api { status, code, message, exception_fields } => {
-                assert_eq!((status, code), (400, 4));
-                assert!(message.contains("bad"));
-                assert_eq!(exception_fields["users"], "bad");
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(
-            error_kind(StatusCode::BAD_GATEWAY, &HeaderMap::new(), b"<html>"),
-            ErrorKind::Status { status: 502 }
-        );
-    }
 
     /// The largest of many backoffs of one attempt: close to the attempt's cap, never above it.
     fn largest_backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
@@ -511,20 +366,5 @@ mod tests {
             let largest = largest_backoff(&policy, attempt).as_millis() as u64;
             assert!(largest <= cap_ms && largest >= cap_ms * 98 / 100, "attempt {attempt}: {largest} ms of {cap_ms}");
         }
-    }
-
-    #[test]
-    fn a_429_holds_for_its_retry_after_or_reset_and_never_past_the_cap() {
-        let now = 1_700_000_000_000;
-        let backoff = Duration::from_millis(50);
-        let rate = |reset| Some(RateLimit { limit: 10, remaining: 0, reset });
-        assert_eq!(hold_after_429(now, Some(Duration::from_secs(7)), None, backoff), now + 7_000);
-        assert_eq!(hold_after_429(now, None, rate(now / 1000 + 3), backoff), now + 3_000);
-        assert_eq!(hold_after_429(now, None, rate(now / 1000 - 3), backoff), now + 50, "a reset in the past");
-        // Absurd headers saturate and are capped instead of wrapping or holding forever.
-        let cap = now + MAX_HOLD.as_millis() as u64;
-        assert_eq!(hold_after_429(now, Some(Duration::from_secs(u64::MAX)), None, backoff), cap);
-        assert_eq!(hold_after_429(now, None, rate(u64::MAX), backoff), cap);
-        assert_eq!(hold_after_429(u64::MAX - 1, Some(Duration::from_secs(1)), None, backoff), u64::MAX);
     }
 }

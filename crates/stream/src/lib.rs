@@ -38,7 +38,9 @@
 pub mod api;
 pub mod client;
 pub mod error;
+mod failure;
 pub mod helpers;
+mod in_flight;
 pub mod limits;
 pub mod model;
 pub mod pacing;
