@@ -80,6 +80,60 @@ pub struct MemberRec {
     pub channel_role: String,
     /// Joined.
     pub created_at: DateTime<Utc>,
+    /// Read up to this time; none yet: up to when they joined.
+    pub last_read: Option<DateTime<Utc>>,
+    /// The last message they read, when one was named.
+    pub last_read_message_id: Option<String>,
+    /// They see no message sent before this (hide with `clear_history`, or added with
+    /// `hide_history` / `hide_history_before`).
+    pub hide_messages_before: Option<DateTime<Utc>>,
+}
+
+impl MemberRec {
+    /// A member who joined at `created_at`, with nothing read yet and all history visible.
+    pub fn new(user_id: impl Into<String>, channel_role: impl Into<String>, created_at: DateTime<Utc>) -> Self {
+        Self {
+            user_id: user_id.into(),
+            channel_role: channel_role.into(),
+            created_at,
+            last_read: None,
+            last_read_message_id: None,
+            hide_messages_before: None,
+        }
+    }
+
+    /// What a snapshot keeps of the member beyond their id; `None` when it is all defaults.
+    fn state(&self, channel_created_at: DateTime<Utc>) -> Option<MemberState> {
+        let state = MemberState {
+            channel_role: Some(self.channel_role.clone()).filter(|r| r != "channel_member"),
+            created_at: Some(self.created_at).filter(|t| *t != channel_created_at),
+            last_read: self.last_read,
+            last_read_message_id: self.last_read_message_id.clone(),
+            hide_messages_before: self.hide_messages_before,
+        };
+        (state != MemberState::default()).then_some(state)
+    }
+}
+
+/// A member's state in snapshot form, beside the channel's list of member ids; every field
+/// optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemberState {
+    /// Their role, when not `channel_member`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_role: Option<String>,
+    /// When they joined, when not when the channel was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// Read up to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_read: Option<DateTime<Utc>>,
+    /// The last message read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_read_message_id: Option<String>,
+    /// History hidden from them before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hide_messages_before: Option<DateTime<Utc>>,
 }
 
 /// A channel.
@@ -130,6 +184,20 @@ impl ChannelRec {
     /// Whether the user is a member.
     pub fn has_member(&self, user: &str) -> bool {
         self.members.iter().any(|m| m.user_id == user)
+    }
+
+    /// The member's unread messages: sent after what they read (or after they joined), by
+    /// someone else, not `silent`, and not hidden from them. (Stream counts system messages too;
+    /// the sandbox does the same.)
+    pub fn unread_for(&self, member: &MemberRec) -> usize {
+        let since = member.last_read.unwrap_or(member.created_at);
+        let hidden_before = member.hide_messages_before;
+        self.messages
+            .iter()
+            .filter(|m| m.created_at > since && m.user_id != member.user_id)
+            .filter(|m| hidden_before.is_none_or(|t| m.created_at > t))
+            .filter(|m| m.custom.get("silent").and_then(Value::as_bool) != Some(true))
+            .count()
     }
 }
 
@@ -193,6 +261,12 @@ pub struct ChannelSnapshot {
     /// Member user ids.
     #[serde(default)]
     pub members: Vec<String>,
+    /// Members' roles, read positions and hidden history, for those that are not defaults.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub member_state: BTreeMap<String, MemberState>,
+    /// Members who hid the channel.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub hidden_for: BTreeSet<String>,
     /// Messages, oldest first.
     #[serde(default)]
     pub messages: Vec<MessageRec>,
@@ -229,10 +303,18 @@ impl App {
                 members: c
                     .members
                     .iter()
-                    .map(|u| MemberRec {
-                        user_id: u.clone(),
-                        channel_role: "channel_member".into(),
-                        created_at: c.created_at,
+                    .map(|u| {
+                        let state = c.member_state.get(u).cloned().unwrap_or_default();
+                        MemberRec {
+                            last_read: state.last_read,
+                            last_read_message_id: state.last_read_message_id,
+                            hide_messages_before: state.hide_messages_before,
+                            ..MemberRec::new(
+                                u.clone(),
+                                state.channel_role.unwrap_or_else(|| "channel_member".into()),
+                                state.created_at.unwrap_or(c.created_at),
+                            )
+                        }
                     })
                     .collect(),
                 kind: c.kind,
@@ -244,7 +326,7 @@ impl App {
                 created_at: c.created_at,
                 deleted_at: c.deleted_at,
                 custom: c.custom,
-                hidden_for: BTreeSet::new(),
+                hidden_for: c.hidden_for,
                 messages: c.messages,
             };
             app.insert_channel(rec);
@@ -288,6 +370,12 @@ impl App {
                     deleted_at: c.deleted_at,
                     frozen: c.frozen,
                     members: c.members.iter().map(|m| m.user_id.clone()).collect(),
+                    member_state: c
+                        .members
+                        .iter()
+                        .filter_map(|m| Some((m.user_id.clone(), m.state(c.created_at)?)))
+                        .collect(),
+                    hidden_for: c.hidden_for.clone(),
                     messages: c.messages.clone(),
                     custom: c.custom.clone(),
                 })

@@ -47,6 +47,7 @@ pub fn operation(method: &Method, path: &str) -> &'static str {
         ("POST", "/channels/{type}/{id}/message") => "SendMessage",
         ("POST", "/channels/{type}/{id}/hide") => "HideChannel",
         ("POST", "/channels/{type}/{id}/show") => "ShowChannel",
+        ("POST", "/channels/{type}/{id}/read") => "MarkRead",
         ("POST", "/channels/{type}/{id}/truncate") => "TruncateChannel",
         ("GET", "/tasks/{id}") => "GetTask",
         ("GET", "/messages/{id}") => "GetMessage",

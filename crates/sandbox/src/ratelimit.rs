@@ -31,6 +31,7 @@ pub const DEFAULT_LIMITS: &[(&str, u32)] = &[
     ("UpdateChannel", 300),
     ("HideChannel", 300),
     ("ShowChannel", 300),
+    ("MarkRead", 10_000),
     ("DeleteChannel", 60),
     ("DeleteUser", 60),
     ("TruncateChannel", 60),

@@ -26,7 +26,7 @@ use crate::faults::Faults;
 use crate::model::App;
 use crate::pipeline::{ConnControl, pipeline};
 use crate::ratelimit::Limiter;
-use crate::routes::{app, channels, inspect, messages, query, users};
+use crate::routes::{app, channels, inspect, member_state, messages, query, users};
 use crate::state::{Settings, Shared, lock};
 
 /// How long shutdown waits for open connections before closing them.
@@ -46,8 +46,9 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/channels/{type}/{id}/query", post(channels::get_or_create))
         .route("/channels/{type}/{id}/message", post(messages::send))
-        .route("/channels/{type}/{id}/hide", post(channels::hide))
-        .route("/channels/{type}/{id}/show", post(channels::show))
+        .route("/channels/{type}/{id}/hide", post(member_state::hide))
+        .route("/channels/{type}/{id}/show", post(member_state::show))
+        .route("/channels/{type}/{id}/read", post(member_state::mark_read))
         .route("/channels/{type}/{id}/truncate", post(channels::truncate))
         .route("/tasks/{id}", get(app::get_task))
         .route("/messages/{id}", get(messages::get_one))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::messages::{append_message, check_sender};
@@ -37,7 +37,7 @@ const RESERVED: &[&str] = &[
     "created_by",
 ];
 
-fn cid_of(kind: &str, id: &str) -> Result<String, ApiError> {
+pub(super) fn cid_of(kind: &str, id: &str) -> Result<String, ApiError> {
     check_channel_part(kind, "type")?;
     check_channel_part(id, "id")?;
     Ok(format!("{kind}:{id}"))
@@ -92,12 +92,34 @@ fn check_members(
     Ok(())
 }
 
-fn add_members(channel: &mut ChannelRec, members: Vec<(String, String)>) {
-    let now = Utc::now();
+/// Adds the members not in the channel yet; `hide_before` hides earlier history from them.
+/// Members who join as a channel is made join when it is made.
+fn add_members(channel: &mut ChannelRec, members: Vec<(String, String)>, hide_before: Option<DateTime<Utc>>) {
+    let now = if channel.members.is_empty() && channel.messages.is_empty() { channel.created_at } else { Utc::now() };
     for (user_id, channel_role) in members {
         if !channel.has_member(&user_id) {
-            channel.members.push(MemberRec { user_id, channel_role, created_at: now });
+            channel
+                .members
+                .push(MemberRec { hide_messages_before: hide_before, ..MemberRec::new(user_id, channel_role, now) });
         }
+    }
+}
+
+/// `hide_history: true` (nothing before joining) or `hide_history_before: <time>` of an update
+/// that adds members.
+fn history_hidden_before(body: &Map<String, Value>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    if body.get("hide_history").and_then(Value::as_bool) == Some(true) {
+        return Ok(Some(Utc::now()));
+    }
+    match body.get("hide_history_before") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .ok_or_else(|| {
+                ApiError::input_field("hide_history_before", "hide_history_before must be an RFC 3339 time")
+            }),
     }
 }
 
@@ -192,7 +214,7 @@ fn new_channel(
         hidden_for: BTreeSet::new(),
         messages: Vec::new(),
     };
-    add_members(&mut channel, members);
+    add_members(&mut channel, members, None);
     Ok(channel)
 }
 
@@ -237,7 +259,7 @@ pub async fn update(
     let add = member_list(&s, body.get("add_members"), "add_members")?;
     check_members(&s, &app, channel.team.as_deref(), &add, "add_members")?;
     let remove = member_list(&s, body.get("remove_members"), "remove_members")?;
-    add_members(&mut channel, add);
+    add_members(&mut channel, add, history_hidden_before(&body)?);
     channel.members.retain(|m| !remove.iter().any(|(r, _)| *r == m.user_id));
     let mut reply = Map::new();
     if let Some(message) = body.get("message") {
@@ -248,6 +270,9 @@ pub async fn update(
         let sent = append_message(&mut app.message_ids, &mut channel, &sender, message)?;
         if sent.command.is_some() {
             s.count_command();
+        }
+        if body.get("keep_channel_hidden").and_then(Value::as_bool) != Some(true) {
+            channel.hidden_for.clear();
         }
         reply.insert("message".into(), message_json(&app, &channel, &sent));
     }
@@ -388,56 +413,6 @@ pub async fn delete_many(State(s): State<Arc<Shared>>, Extension(caller): Extens
     let task_id = uuid::Uuid::new_v4().to_string();
     app.tasks.insert(task_id.clone(), TaskRec { created_at: Utc::now(), polls: 0, outcome });
     Ok(created(json!({ "task_id": task_id })))
-}
-
-/// The user a hide/show acts for: the token's user, or `user_id` server-side.
-fn acting_user(caller: &Caller, body: &Map<String, Value>) -> Result<String, ApiError> {
-    match caller {
-        Caller::User(me) => Ok(me.clone()),
-        Caller::Server => body
-            .get("user_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| ApiError::input_field("user_id", "user_id is required when using server side auth")),
-    }
-}
-
-/// `POST …/hide` and `POST …/show`.
-async fn set_hidden(s: Arc<Shared>, caller: Caller, kind: String, id: String, body: Bytes, hidden: bool) -> ApiResult {
-    let cid = cid_of(&kind, &id)?;
-    let body = body_object(&body)?;
-    let user = acting_user(&caller, &body)?;
-    let mut app = lock(&s.app);
-    let channel = live_channel(&mut app, &caller, &cid)?;
-    if !channel.has_member(&user) {
-        return Err(ApiError::input(format!("user {user} is not a member of channel {cid}")));
-    }
-    if hidden {
-        channel.hidden_for.insert(user);
-    } else {
-        channel.hidden_for.remove(&user);
-    }
-    Ok(created(json!({})))
-}
-
-/// `POST /channels/{type}/{id}/hide {"user_id", "clear_history"?}`.
-pub async fn hide(
-    State(s): State<Arc<Shared>>,
-    Extension(caller): Extension<Caller>,
-    Path((kind, id)): Path<(String, String)>,
-    body: Bytes,
-) -> ApiResult {
-    set_hidden(s, caller, kind, id, body, true).await
-}
-
-/// `POST /channels/{type}/{id}/show {"user_id"}`.
-pub async fn show(
-    State(s): State<Arc<Shared>>,
-    Extension(caller): Extension<Caller>,
-    Path((kind, id)): Path<(String, String)>,
-    body: Bytes,
-) -> ApiResult {
-    set_hidden(s, caller, kind, id, body, false).await
 }
 
 /// `POST /channels/{type}/{id}/truncate {"truncated_at"?}`: removes every message sent at or

@@ -160,7 +160,8 @@ pub fn append_message(
     Ok(rec)
 }
 
-/// `POST /channels/{type}/{id}/message {"message": {…}, "skip_push"?, "skip_enrich_url"?}`.
+/// `POST /channels/{type}/{id}/message {"message": {…}, "skip_push"?, "skip_enrich_url"?,
+/// "keep_channel_hidden"?}`.
 pub async fn send(
     State(s): State<Arc<Shared>>,
     Extension(caller): Extension<Caller>,
@@ -192,6 +193,10 @@ pub async fn send(
     }
     let channel = app.channels.get_mut(&cid).ok_or_else(|| missing(&cid))?;
     let sent = append_message(&mut app.message_ids, channel, &sender, message)?;
+    // A new message shows the channel again to whoever hid it, unless the send says otherwise.
+    if !flag("keep_channel_hidden") {
+        channel.hidden_for.clear();
+    }
     if sent.command.is_some() {
         s.count_command();
     }

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod channels;
 pub mod inspect;
+pub mod member_state;
 pub mod messages;
 pub mod query;
 pub mod users;
@@ -135,7 +136,7 @@ pub fn user_json(u: &UserRec) -> Value {
     Value::Object(obj)
 }
 
-fn user_ref(app: &App, id: &str) -> Value {
+pub(crate) fn user_ref(app: &App, id: &str) -> Value {
     app.users.get(id).map(user_json).unwrap_or_else(|| json!({ "id": id }))
 }
 
@@ -236,6 +237,24 @@ pub fn live_channel<'a>(app: &'a mut App, caller: &Caller, cid: &str) -> Result<
     app.channels.get_mut(cid).ok_or_else(|| missing(cid))
 }
 
+/// Members whose read state a channel's state carries, as Stream's does.
+const READ_STATES: usize = 100;
+
+/// The `read` list of a channel's state: the first hundred members' read positions.
+pub fn read_json(app: &App, c: &ChannelRec) -> Value {
+    let reads = c.members.iter().take(READ_STATES).map(|m| {
+        let mut read = Map::new();
+        read.insert("user".into(), user_ref(app, &m.user_id));
+        read.insert("last_read".into(), json!(fmt_time(m.last_read.unwrap_or(m.created_at))));
+        read.insert("unread_messages".into(), json!(c.unread_for(m)));
+        if let Some(id) = &m.last_read_message_id {
+            read.insert("last_read_message_id".into(), json!(id));
+        }
+        Value::Object(read)
+    });
+    Value::Array(reads.collect())
+}
+
 /// Channel state: members, most recently added first (`limit` ≤ 300, `offset` ≤ 10,000), and
 /// messages, oldest first (`limit` clamped to 300 as Stream does, default 25, `id_lt` to page
 /// back).
@@ -262,6 +281,7 @@ pub fn state_json(
         ("channel", channel_json(c)),
         ("members", Value::Array(members.collect())),
         ("messages", Value::Array(messages.collect())),
+        ("read", read_json(app, c)),
         ("watcher_count", Value::from(0)),
     ]))
 }
