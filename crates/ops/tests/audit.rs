@@ -107,6 +107,8 @@ fn big_gym(n: usize) -> (DbFixture, Snapshot) {
             deleted_at: None,
             frozen: false,
             members: vec!["gym_7_user_1".into()],
+            member_state: Default::default(),
+            hidden_for: Default::default(),
             messages: Vec::new(),
             custom: serde_json::Map::from_iter([("gym_id".into(), json!("7"))]),
         });

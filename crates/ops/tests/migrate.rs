@@ -298,12 +298,22 @@ on_both_backends! {
         let rank = |t: &str| ["user", "channel", "member", "message"].iter().position(|k| *k == t).unwrap();
         assert!(order.windows(2).all(|w| rank(w[0]) <= rank(w[1])), "{order:?}");
         let first = lines.iter().find(|l| l["type"] == "message").unwrap();
-        assert_eq!(first["item"]["channel_id"], json!("direct_gym_4_user_10_gym_4_user_8"));
-        assert_eq!(first["item"]["user"], json!("gym_4_user_10"));
-        assert_eq!(first["item"]["text"], json!("Hola!"));
-        assert_eq!(first["item"]["created_at"], json!("2025-11-01T12:00:00Z"), "the original time");
+        assert_eq!(first["data"]["channel_id"], json!("direct_gym_4_user_10_gym_4_user_8"));
+        assert_eq!(first["data"]["user"], json!("gym_4_user_10"));
+        assert_eq!(first["data"]["text"], json!("Hola!"));
+        assert_eq!(first["data"]["created_at"], json!("2025-11-01T12:00:00Z"), "the original time");
         let channel = lines.iter().find(|l| l["type"] == "channel").unwrap();
-        assert_eq!(channel["item"]["team"], json!("gym_4"));
+        assert_eq!(channel["data"]["team"], json!("gym_4"));
+        assert!(channel["data"]["created_at"].is_string() && channel["data"]["frozen"].is_boolean(), "{channel}");
+        // Members carry their role and how far they had read; Diego hid his chat with Ana.
+        let member = |channel: &str, user: &str| {
+            lines.iter().find(|l| l["type"] == "member" && l["data"]["channel_id"] == channel && l["data"]["user_id"] == user).cloned().unwrap()
+        };
+        let ana = member("direct_gym_4_user_10_gym_4_user_8", "gym_4_user_10");
+        assert_eq!(ana["data"]["channel_role"], "channel_member");
+        assert!(ana["data"]["last_read"].is_string(), "{ana}");
+        assert_eq!(member("direct_gym_4_user_10_gym_4_user_17", "gym_4_user_17")["data"]["hide_channel"], true);
+        assert!(lines.iter().all(|l| l.get("item").is_none() && l["data"].is_object()), "the key is data");
 
         // The live channels were moved without history, as with `none`.
         let chans = channels(&state(&w).await);

@@ -28,6 +28,6 @@ mod state;
 
 pub use config::{Config, InitialState, SandboxError, load_snapshot, parse_limits, save_snapshot};
 pub use faults::Fault;
-pub use model::Snapshot;
+pub use model::{ChannelSnapshot, MemberState, Snapshot};
 pub use ratelimit::LimitMode;
 pub use server::{run, run_and_tell};

@@ -114,7 +114,13 @@ pub(crate) async fn event_completion(
                 "This event is over; the chat is now read-only.",
             );
             message.kind = Some("system".to_owned());
-            s.stream().send_message(&cid, &message, SendOptions { skip_push: true, skip_enrich_url: true }).await
+            s.stream()
+                .send_message(
+                    &cid,
+                    &message,
+                    SendOptions { skip_push: true, skip_enrich_url: true, keep_channel_hidden: false },
+                )
+                .await
         };
         if let Err(e) = note.await {
             tracing::warn!(%cid, error = %e, "the completion message could not be posted; freezing anyway");

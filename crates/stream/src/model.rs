@@ -257,6 +257,24 @@ pub struct ChannelState {
     /// Messages, oldest first.
     #[serde(default)]
     pub messages: Vec<Message>,
+    /// Read positions of the first hundred members.
+    #[serde(default)]
+    pub read: Vec<ReadState>,
+}
+
+/// How far a member has read a channel (`read` of channel state).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ReadState {
+    /// The member.
+    pub user: UserRef,
+    /// Read up to this time.
+    pub last_read: DateTime<Utc>,
+    /// Messages after it that count as unread.
+    #[serde(default)]
+    pub unread_messages: u64,
+    /// The last message read, when Stream knows it.
+    #[serde(default)]
+    pub last_read_message_id: Option<String>,
 }
 
 /// A member as Stream's requests carry it: an object with the user's id and, optionally, their
@@ -356,12 +374,15 @@ pub struct SendOptions {
     pub skip_push: bool,
     /// No URL scraping for previews (copies of old messages).
     pub skip_enrich_url: bool,
+    /// The channel stays hidden for the members who hid it.
+    pub keep_channel_hidden: bool,
 }
 
 impl SendOptions {
-    /// What a copy of an existing message needs: no push, no URL enrichment.
+    /// What a copy of an existing message needs: no push, no URL enrichment, and the channel
+    /// left hidden for whoever hid it.
     pub fn copy() -> Self {
-        Self { skip_push: true, skip_enrich_url: true }
+        Self { skip_push: true, skip_enrich_url: true, keep_channel_hidden: true }
     }
 }
 
@@ -387,6 +408,9 @@ pub struct ChannelUpdate {
     /// No push notification for the message.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub skip_push: bool,
+    /// The message does not show the channel again to the members who hid it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub keep_channel_hidden: bool,
 }
 
 /// The answer of a channel update.

@@ -43,6 +43,8 @@ fn channel_rec(id: &str, second: i64, messages: usize) -> ChannelSnapshot {
         deleted_at: None,
         frozen: false,
         members: vec!["gym_4_user_1".into()],
+        member_state: Default::default(),
+        hidden_for: Default::default(),
         messages: (0..messages)
             .map(|m| MessageRec {
                 id: format!("{id}-m{m}"),

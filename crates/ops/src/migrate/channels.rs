@@ -1,5 +1,5 @@
 //! What the steps of both strategies do to a channel: create the target channel with every
-//! member, add members 100 a call, check that a channel is what the spec says (team, `gym_id`,
+//! member (with their roles), add those missing 100 a call, check that a channel is what the spec says (team, `gym_id`,
 //! exactly the planned members), and one read-modify-write full update with member changes.
 
 use std::collections::HashSet;
@@ -33,7 +33,7 @@ pub(crate) async fn create(client: &Client, spec: &ChannelSpec, new: &Cid) -> Re
     let data = ChannelData {
         created_by_id: Some(StreamUserId::parse(&spec.created_by)?),
         team: Some(Team::parse(&spec.team)?),
-        members: members.iter().take(BATCH).map(NewMember::from).collect(),
+        members: members.iter().take(BATCH).map(|m| member_with_role(spec, m)).collect(),
         frozen: None,
         custom: spec.custom.clone(),
     };
@@ -52,17 +52,19 @@ pub(crate) async fn create(client: &Client, spec: &ChannelSpec, new: &Cid) -> Re
     } else {
         state.members.into_iter().map(|m| m.user_id).collect()
     };
-    add_members(client, new, members.into_iter().filter(|m| !present.contains(m)).collect()).await
-}
-
-/// Adds members, 100 a call.
-pub(crate) async fn add_members(client: &Client, cid: &Cid, members: Vec<StreamUserId>) -> Result<(), StepError> {
-    for chunk in members.chunks(BATCH) {
-        let update =
-            ChannelUpdate { add_members: chunk.iter().map(NewMember::from).collect(), ..ChannelUpdate::default() };
-        client.update_channel(cid, &update).await?;
+    let missing: Vec<NewMember> =
+        members.iter().filter(|m| !present.contains(*m)).map(|m| member_with_role(spec, m)).collect();
+    for chunk in missing.chunks(BATCH) {
+        let update = ChannelUpdate { add_members: chunk.to_vec(), ..ChannelUpdate::default() };
+        client.update_channel(new, &update).await?;
     }
     Ok(())
+}
+
+/// A member as the new channel takes them: with their role in the old channel when it was not
+/// `channel_member`.
+fn member_with_role(spec: &ChannelSpec, member: &StreamUserId) -> NewMember {
+    NewMember { user_id: member.clone(), channel_role: spec.member_roles.get(member.as_str()).cloned() }
 }
 
 /// Brings the channel's members to `want`: adds those missing, removes the others, 100 a call.

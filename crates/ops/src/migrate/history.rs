@@ -1,6 +1,7 @@
 //! Copying a channel's history into its new channel: every message the new one lacks, oldest
 //! first, under a deterministic id (so a repeat never duplicates), sender mapped, with
-//! `skip_push` and `skip_enrich_url`, the original id, time and sender kept as custom fields. A
+//! `skip_push`, `skip_enrich_url` and `keep_channel_hidden`, `silent` where the original was, the
+//! original id, time and sender kept as custom fields. A
 //! copy that Stream would refuse or run as a command is changed so it is taken as text, and the
 //! change is listed. The import file writes the same copies ([`copy_of`]).
 
@@ -105,6 +106,10 @@ pub(crate) fn copy_of(
             .filter_map(|u| spec.senders.get(u))
             .filter_map(|u| StreamUserId::parse(u).ok())
             .collect();
+    }
+    // A silent original raised no unread count; its copy must not either.
+    if original.custom.get("silent").and_then(Value::as_bool) == Some(true) {
+        message.custom.insert("silent".into(), json!(true));
     }
     message.custom.insert("original_id".into(), json!(original.id));
     message.custom.insert("original_created_at".into(), json!(original.created_at));

@@ -1,18 +1,23 @@
 //! `--history import-file`: the history of the moved channels as a file for Stream's import
 //! service, which keeps the original timestamps (a live copy cannot: Stream sets `created_at` on
-//! send). JSON Lines of `{"type", "item"}`, items in the order Stream's import wants them: the
-//! target users (with their teams), the new channels (with team and creator), their members, then
-//! every message of the old channels, oldest first per channel, sender mapped, under the same
-//! deterministic ids and with the same changes a live copy would make (commands made inert, long
-//! texts cut). The run writes it once its channels have moved; the old channels are frozen by
-//! then, so nothing is missing. The file is written to a temporary name and renamed, so it is
-//! whole or absent, and a resumed run writes it again.
+//! send). JSON Lines of `{"type", "data"}` (STREAM_API.md, "Import"), items in the order Stream's
+//! import wants them: the target users (with their teams), the new channels (team, creator,
+//! `frozen` and the old channel's `created_at`, always sent since an upsert resets what it
+//! omits), their members (role, `created_at`, `last_read` mapped from the old channel's read
+//! state so unread counts stay what they were, `hide_channel` for those who hid the room), then
+//! every message of the old channels, oldest first per channel, sender mapped
+//! (`mentioned_users_ids`), under the same deterministic ids and with the same changes a live copy
+//! would make (commands made inert, long texts cut, `silent` kept). The run writes it once its
+//! channels have moved; the old channels are frozen by then, so nothing is missing. The file is
+//! written to a temporary name and renamed, so it is whole or absent, and a resumed run writes it
+//! again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
-use gymchat_ids::Cid;
+use chrono::{DateTime, Utc};
+use gymchat_ids::{Cid, GymId, RoomId, StreamUserId};
 use gymchat_store::Store;
 use gymchat_stream::Client;
 use serde_json::{Map, Value, json};
@@ -24,7 +29,7 @@ use super::history::{copy_id, copy_of, originals};
 use super::plan::spec::{ChannelSpec, UserSpec};
 
 fn line(out: &mut impl Write, kind: &str, item: Value, counts: &mut BTreeMap<String, usize>) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, &json!({ "type": kind, "item": item }))?;
+    serde_json::to_writer(&mut *out, &json!({ "type": kind, "data": item }))?;
     out.write_all(b"\n")?;
     *counts.entry(kind.to_owned()).or_default() += 1;
     Ok(())
@@ -61,25 +66,59 @@ pub(crate) async fn write(
         item.insert("teams".into(), json!([u.team]));
         line(&mut out, "user", Value::Object(item), &mut counts)?;
     }
+    // What each old channel was when it moved: its creation time, its members' read state and
+    // who hid the room, and its history.
+    let mut olds = Vec::with_capacity(channels.len());
     for c in &channels {
+        let old = Cid::parse(&c.old_cid)?;
+        let state = client.get_or_create_channel(&old, None, 0, None).await?.body;
+        let hid = store.session().await?.room_hidden_by(RoomId::new(c.room_id)?).await?;
+        let gym = GymId::new(c.gym_id()?)?;
+        let hidden: BTreeSet<String> = hid.into_iter().map(|u| StreamUserId::for_member(gym, u).to_string()).collect();
+        olds.push((state, hidden, originals(client, &old).await?));
+    }
+    for (c, (state, _, _)) in channels.iter().zip(&olds) {
         let new = Cid::parse(&c.new_cid)?;
         let mut item = c.custom.clone();
         item.insert("id".into(), json!(new.id()));
         item.insert("type".into(), json!(new.channel_type()));
         item.insert("created_by".into(), json!(c.created_by));
         item.insert("team".into(), json!(c.team));
+        item.insert("frozen".into(), json!(c.frozen_after));
+        item.insert("created_at".into(), json!(state.channel.created_at));
         line(&mut out, "channel", Value::Object(item), &mut counts)?;
     }
-    for c in &channels {
+    for (c, (state, hidden, originals)) in channels.iter().zip(&olds) {
         let new = Cid::parse(&c.new_cid)?;
+        let last_read: BTreeMap<&str, DateTime<Utc>> = c
+            .member_targets
+            .iter()
+            .filter_map(|(old, target)| {
+                let read = state.read.iter().find(|r| r.user.id.as_str() == old);
+                // No read state (past the first hundred): everything read, as the live copy does.
+                let at = read.map_or_else(|| originals.last().map(|m| m.created_at), |r| Some(r.last_read))?;
+                Some((target.as_str(), at))
+            })
+            .collect();
         for m in &c.members {
-            let item = json!({ "channel_type": new.channel_type(), "channel_id": new.id(), "user_id": m });
-            line(&mut out, "member", item, &mut counts)?;
+            let mut item = Map::new();
+            item.insert("channel_type".into(), json!(new.channel_type()));
+            item.insert("channel_id".into(), json!(new.id()));
+            item.insert("user_id".into(), json!(m));
+            item.insert("channel_role".into(), json!(c.member_roles.get(m).map_or("channel_member", String::as_str)));
+            item.insert("created_at".into(), json!(state.channel.created_at));
+            if let Some(at) = last_read.get(m.as_str()) {
+                item.insert("last_read".into(), json!(at));
+            }
+            if hidden.contains(m) {
+                item.insert("hide_channel".into(), json!(true));
+            }
+            line(&mut out, "member", Value::Object(item), &mut counts)?;
         }
     }
-    for c in &channels {
-        let (old, new) = (Cid::parse(&c.old_cid)?, Cid::parse(&c.new_cid)?);
-        for original in &originals(client, &old).await? {
+    for (c, (_, _, originals)) in channels.iter().zip(&olds) {
+        let new = Cid::parse(&c.new_cid)?;
+        for original in originals {
             let (message, _) = copy_of(c, original, copy_id(&new, &original.id))?;
             let mut item = message.custom.clone();
             item.insert("id".into(), json!(message.id));
@@ -93,7 +132,7 @@ pub(crate) async fn write(
                 item.insert("attachments".into(), json!(message.attachments));
             }
             if !message.mentioned_users.is_empty() {
-                item.insert("mentioned_users".into(), json!(message.mentioned_users));
+                item.insert("mentioned_users_ids".into(), json!(message.mentioned_users));
             }
             line(&mut out, "message", Value::Object(item), &mut counts)?;
         }

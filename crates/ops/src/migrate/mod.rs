@@ -18,6 +18,7 @@
 
 pub mod abandon;
 pub mod apply;
+mod carry;
 mod channels;
 pub mod error;
 pub mod estimate;

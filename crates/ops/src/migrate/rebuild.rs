@@ -14,7 +14,9 @@
 //!   saying where the conversation went; then the messages written meanwhile are copied;
 //! - switch: one transaction holds the lease check, the room's new `stream_channel_id`, the
 //!   channel move (the audit's "archived") and the item's state;
-//! - finish: the new channel is frozen when the old one was or the room's event is over.
+//! - finish: what each member had of the old channel follows them ([`super::carry`]: read
+//!   position, hidden), and the new channel is frozen when the old one was or the room's event
+//!   is over.
 
 use chrono::Utc;
 use gymchat_ids::{Cid, GymId, RoomId, StreamUserId};
@@ -22,6 +24,7 @@ use gymchat_store::{ChannelMove, ItemState, MigrationItem};
 use gymchat_stream::model::{ChannelUpdate, NewMessage};
 use serde_json::{Value, json};
 
+use super::carry::carry_member_state;
 use super::channels::{create, parse_spec, set_frozen, set_members, verify};
 use super::error::StepError;
 use super::history::sync_history;
@@ -108,6 +111,7 @@ pub(crate) async fn move_rebuild(runner: &Runner, item: MigrationItem, history: 
     }
     if at < rank(ItemState::Done) {
         runner.advance(id, ItemState::Finishing, None).await?;
+        carry_member_state(runner, &spec, &old, &new, history).await?;
         if spec.frozen_after {
             set_frozen(client, &new, true, ChannelUpdate::default()).await?;
         }
@@ -136,7 +140,9 @@ async fn freeze_old(runner: &Runner, spec: &ChannelSpec, old: &Cid, new: &Cid) -
         "This conversation moved to a new channel ({new}). Update the app to keep writing; this one stays readable."
     );
     let note = NewMessage::new(moved_note_id(old, &runner.run_id), bot, text).system();
-    let rest = ChannelUpdate { message: Some(note), skip_push: true, ..ChannelUpdate::default() };
+    // Members who hid the old channel keep it hidden: the note does not bring it back.
+    let rest =
+        ChannelUpdate { message: Some(note), skip_push: true, keep_channel_hidden: true, ..ChannelUpdate::default() };
     set_frozen(&runner.client, old, true, rest).await
 }
 

@@ -246,6 +246,14 @@ impl Session {
             .map(collect_rows::<_, HiddenRow>))?)
     }
 
+    /// Who has hidden the room.
+    pub async fn room_hidden_by(&mut self, room: RoomId) -> Result<Vec<UserId>> {
+        let sql = "SELECT DISTINCT user_id FROM chat_member_hidden WHERE room_id = $1 ORDER BY user_id";
+        let ids: Vec<DbInt> =
+            on_db!(self.db(), c => sqlx::query_scalar(sql).bind(room.get()).fetch_all(&mut *c).await)?;
+        Ok(ids.into_iter().filter_map(|v| UserId::new(v.0).ok()).collect())
+    }
+
     /// Hides the room for the user. Hiding again, even concurrently, keeps the first time: the
     /// unique key on (user, room) decides and the second insert does nothing.
     pub async fn hide_room(&mut self, user: UserId, room: RoomId, at: DateTime<Utc>) -> Result<()> {

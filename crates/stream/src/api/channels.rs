@@ -216,6 +216,18 @@ impl Client {
             .map(|_| ())
     }
 
+    /// `POST /channels/{type}/{id}/read`: `user` has read up to `message` (or up to now). Safe
+    /// to repeat.
+    pub async fn mark_read(&self, cid: &Cid, user: &StreamUserId, message: Option<&str>) -> Result<(), StreamError> {
+        let mut body = json!({ "user_id": user });
+        if let Some(message) = message {
+            body["message_id"] = json!(message);
+        }
+        self.call::<_, IgnoredAny>("MarkRead", Method::POST, &channel_path(cid, "/read"), &[], Some(&body))
+            .await
+            .map(|_| ())
+    }
+
     /// `POST /channels/{type}/{id}/show` for `user`. Safe to repeat.
     pub async fn show_channel(&self, cid: &Cid, user: &StreamUserId) -> Result<(), StreamError> {
         let body = json!({ "user_id": user });

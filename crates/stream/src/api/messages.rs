@@ -42,6 +42,7 @@ impl Client {
             "message": message,
             "skip_push": options.skip_push,
             "skip_enrich_url": options.skip_enrich_url,
+            "keep_channel_hidden": options.keep_channel_hidden,
         });
         let sent: Result<Answer<OneMessage>, _> =
             self.call("SendMessage", Method::POST, &channel_path(cid, "/message"), &[], Some(&body)).await;

@@ -27,6 +27,7 @@ const DEFAULT_LIMITS: &[(&str, u64)] = &[
     ("UpdateChannel", 300),
     ("HideChannel", 300),
     ("ShowChannel", 300),
+    ("MarkRead", 10_000),
     ("QueryMembers", 300),
     ("DeleteChannel", 60),
     ("DeleteUser", 60),

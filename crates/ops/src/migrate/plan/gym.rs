@@ -172,6 +172,15 @@ fn channel_spec(
         .as_ref()
         .and_then(|c| db.people.target(c.id.as_str()))
         .unwrap_or_else(|| StreamUserId::bot(gym));
+    let mut member_targets = BTreeMap::new();
+    let mut member_roles = BTreeMap::new();
+    for m in &state.members {
+        let Some(target) = db.people.target(m.user_id.as_str()) else { continue };
+        if let Some(role) = m.channel_role.as_deref().filter(|r| *r != "channel_member" && !r.is_empty()) {
+            member_roles.insert(target.to_string(), role.to_owned());
+        }
+        member_targets.insert(m.user_id.to_string(), target.to_string());
+    }
     Ok(ChannelSpec {
         room_id: room.room.id.get(),
         kind,
@@ -190,6 +199,8 @@ fn channel_spec(
         old_data: state.channel.data_for_full_update(),
         note,
         repair: on_target,
+        member_targets,
+        member_roles,
     })
 }
 

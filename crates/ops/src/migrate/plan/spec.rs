@@ -75,6 +75,14 @@ pub struct ChannelSpec {
     /// `gym_id` are repaired in place, whatever the strategy; it is neither moved nor frozen.
     #[serde(default)]
     pub repair: bool,
+    /// Who each old member becomes (old id → target id), for the members who have a person:
+    /// their read positions follow them to the new channel.
+    #[serde(default)]
+    pub member_targets: BTreeMap<String, String>,
+    /// Members' roles in the channel other than `channel_member` (target id → role), kept in the
+    /// new channel.
+    #[serde(default)]
+    pub member_roles: BTreeMap<String, String>,
 }
 
 impl ChannelSpec {
