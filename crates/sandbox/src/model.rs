@@ -62,13 +62,65 @@ pub struct MessageRec {
     /// The slash command the text ran (`giphy`, `ban`, …), as Stream reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
-    /// Custom fields, flat.
+    /// Reactions, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionRec>,
+    /// Everything else, flat: custom fields, and the fields of a thread (`parent_id`,
+    /// `show_in_channel`), a quote (`quoted_message_id`), a pin (`pinned`, `pinned_at`,
+    /// `pinned_by`, `pin_expires`), `silent`, `restricted_visibility`, attachments, mentions.
     #[serde(flatten)]
     pub custom: Map<String, Value>,
 }
 
 fn regular() -> String {
     "regular".to_owned()
+}
+
+impl MessageRec {
+    /// The message this one replies to in a thread.
+    pub fn parent_id(&self) -> Option<&str> {
+        self.custom.get("parent_id").and_then(Value::as_str)
+    }
+
+    /// Whether channel state shows it: every message but thread replies not also sent to the
+    /// channel.
+    pub fn shown_in_channel(&self) -> bool {
+        self.parent_id().is_none() || self.custom.get("show_in_channel").and_then(Value::as_bool) == Some(true)
+    }
+
+    /// Whether it is pinned now.
+    pub fn is_pinned(&self, now: DateTime<Utc>) -> bool {
+        let pinned = self.custom.get("pinned").and_then(Value::as_bool) == Some(true);
+        let expires = self
+            .custom
+            .get("pin_expires")
+            .and_then(Value::as_str)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        pinned && expires.is_none_or(|t| t > now)
+    }
+}
+
+/// A reaction to a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReactionRec {
+    /// Its type (`like`, `love`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Who reacted.
+    pub user_id: String,
+    /// Score (1 unless given).
+    #[serde(default = "one")]
+    pub score: u64,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// Custom fields, flat.
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// A channel member.
@@ -186,15 +238,15 @@ impl ChannelRec {
         self.members.iter().any(|m| m.user_id == user)
     }
 
-    /// The member's unread messages: sent after what they read (or after they joined), by
-    /// someone else, not `silent`, and not hidden from them. (Stream counts system messages too;
-    /// the sandbox does the same.)
+    /// The member's unread messages: shown in the channel (thread replies count in their
+    /// thread), sent after what they read (or after they joined), by someone else, not `silent`,
+    /// and not hidden from them. (Stream counts system messages too; the sandbox does the same.)
     pub fn unread_for(&self, member: &MemberRec) -> usize {
         let since = member.last_read.unwrap_or(member.created_at);
         let hidden_before = member.hide_messages_before;
         self.messages
             .iter()
-            .filter(|m| m.created_at > since && m.user_id != member.user_id)
+            .filter(|m| m.shown_in_channel() && m.created_at > since && m.user_id != member.user_id)
             .filter(|m| hidden_before.is_none_or(|t| m.created_at > t))
             .filter(|m| m.custom.get("silent").and_then(Value::as_bool) != Some(true))
             .count()

@@ -51,6 +51,10 @@ pub fn operation(method: &Method, path: &str) -> &'static str {
         ("POST", "/channels/{type}/{id}/truncate") => "TruncateChannel",
         ("GET", "/tasks/{id}") => "GetTask",
         ("GET", "/messages/{id}") => "GetMessage",
+        ("PUT", "/messages/{id}") => "UpdateMessagePartial",
+        ("GET", "/messages/{id}/replies") => "GetReplies",
+        ("POST", "/messages/{id}/reaction") => "SendReaction",
+        ("GET", "/messages/{id}/reactions") => "GetReactions",
         _ => "Unknown",
     }
 }

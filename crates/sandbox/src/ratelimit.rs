@@ -17,7 +17,8 @@ use std::collections::{HashMap, VecDeque};
 use serde::Serialize;
 
 /// Stream's documented defaults, per minute. Operations Stream does not document
-/// (DeleteChannels, GetTask, UpdateChannelPartial, DeleteUsers) get the sandbox's assumptions,
+/// (DeleteChannels, GetTask, UpdateChannelPartial, DeleteUsers, GetReplies, GetReactions,
+/// UpdateMessagePartial) get the sandbox's assumptions,
 /// marked below; `GET /rate_limits` on a real app tells the truth.
 pub const DEFAULT_LIMITS: &[(&str, u32)] = &[
     ("GetOrCreateChannel", 10_000),
@@ -26,6 +27,7 @@ pub const DEFAULT_LIMITS: &[(&str, u32)] = &[
     ("QueryUsers", 1_000),
     ("SendMessage", 1_000),
     ("GetMessage", 1_000),
+    ("SendReaction", 1_000),
     ("UpdateUsers", 300),
     ("UpdateUsersPartial", 300),
     ("UpdateChannel", 300),
@@ -41,6 +43,9 @@ pub const DEFAULT_LIMITS: &[(&str, u32)] = &[
     ("DeleteChannels", 60),
     ("DeleteUsers", 60),
     ("GetTask", 1_000),
+    ("GetReplies", 1_000),
+    ("GetReactions", 1_000),
+    ("UpdateMessagePartial", 300),
 ];
 
 /// How many finished windows per operation are kept for `/_sandbox/stats`.

@@ -26,7 +26,7 @@ use crate::faults::Faults;
 use crate::model::App;
 use crate::pipeline::{ConnControl, pipeline};
 use crate::ratelimit::Limiter;
-use crate::routes::{app, channels, inspect, member_state, messages, query, users};
+use crate::routes::{app, channels, conversation, inspect, member_state, messages, query, users};
 use crate::state::{Settings, Shared, lock};
 
 /// How long shutdown waits for open connections before closing them.
@@ -51,7 +51,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/channels/{type}/{id}/read", post(member_state::mark_read))
         .route("/channels/{type}/{id}/truncate", post(channels::truncate))
         .route("/tasks/{id}", get(app::get_task))
-        .route("/messages/{id}", get(messages::get_one))
+        .route("/messages/{id}", get(messages::get_one).put(conversation::update_partial))
+        .route("/messages/{id}/replies", get(conversation::replies))
+        .route("/messages/{id}/reaction", post(conversation::send_reaction))
+        .route("/messages/{id}/reactions", get(conversation::reactions))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), pipeline));
     let sandbox = Router::new()
         .route("/_sandbox/state", get(inspect::state))

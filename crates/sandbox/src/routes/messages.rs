@@ -134,10 +134,25 @@ pub fn append_message(
     if app_message_ids.contains_key(&id) {
         return Err(ApiError::input(format!("a message with ID {id} already exists")));
     }
-    let kind = message.get("type").and_then(Value::as_str).unwrap_or("regular");
-    if !["regular", "system"].contains(&kind) {
+    // Stream's Go SDK always sends the key: an empty type is a regular message.
+    let kind = message.get("type").and_then(Value::as_str).filter(|k| !k.is_empty()).unwrap_or("regular");
+    if !["regular", "system", "reply"].contains(&kind) {
         return Err(ApiError::input_field("type", format!("message type {kind:?} cannot be sent")));
     }
+    let in_channel = |field: &str| -> Result<Option<&MessageRec>, ApiError> {
+        let Some(id) = message.get(field).and_then(Value::as_str) else { return Ok(None) };
+        match channel.messages.iter().find(|m| m.id == id) {
+            Some(found) => Ok(Some(found)),
+            None => Err(ApiError::input_field(field, format!("message {id} is not in channel {}", channel.cid()))),
+        }
+    };
+    if let Some(parent) = in_channel("parent_id")?
+        && parent.parent_id().is_some()
+    {
+        return Err(ApiError::input_field("parent_id", "a reply cannot have replies of its own"));
+    }
+    in_channel("quoted_message_id")?;
+    let kind = if message.get("parent_id").and_then(Value::as_str).is_some() { "reply" } else { kind };
     let text = message.get("text").and_then(Value::as_str).unwrap_or_default().to_owned();
     let custom: Map<String, Value> = message
         .iter()
@@ -153,6 +168,7 @@ pub fn append_message(
         kind: kind.to_owned(),
         created_at: Utc::now(),
         command,
+        reactions: Vec::new(),
         custom,
     };
     app_message_ids.insert(id, channel.cid());

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod channels;
+pub mod conversation;
 pub mod inspect;
 pub mod member_state;
 pub mod messages;
@@ -16,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::model::{App, ChannelRec, MemberRec, MessageRec, UserRec, fmt_time};
+use crate::model::{App, ChannelRec, MemberRec, MessageRec, ReactionRec, UserRec, fmt_time};
 
 /// A successful answer; the pipeline adds `duration` and serialises it.
 #[derive(Debug, Clone)]
@@ -183,8 +184,43 @@ pub fn member_json(app: &App, m: &MemberRec) -> Value {
     ])
 }
 
-/// A message object.
+/// Reactions a message carries inline (`latest_reactions`), newest first.
+const LATEST_REACTIONS: usize = 10;
+/// Pinned messages channel state carries, most recently pinned first.
+const PINNED_IN_STATE: usize = 10;
+
+/// A message object: with its thread's `reply_count`, the message it quotes, and its reactions
+/// (`latest_reactions`, `reaction_counts`, `reaction_scores`).
 pub fn message_json(app: &App, c: &ChannelRec, m: &MessageRec) -> Value {
+    let mut obj = bare_message_json(app, c, m);
+    let replies = c.messages.iter().filter(|r| r.parent_id() == Some(m.id.as_str())).count();
+    obj.insert("reply_count".into(), json!(replies));
+    if let Some(quoted) = m.custom.get("quoted_message_id").and_then(Value::as_str)
+        && let Some(q) = c.messages.iter().find(|q| q.id == quoted)
+    {
+        obj.insert("quoted_message".into(), Value::Object(bare_message_json(app, c, q)));
+    }
+    let mut counts = Map::new();
+    let mut scores = Map::new();
+    for r in &m.reactions {
+        let n = counts.entry(r.kind.clone()).or_insert(json!(0));
+        *n = json!(n.as_u64().unwrap_or(0) + 1);
+        let sc = scores.entry(r.kind.clone()).or_insert(json!(0));
+        *sc = json!(sc.as_u64().unwrap_or(0) + r.score);
+    }
+    let latest: Vec<Value> =
+        m.reactions.iter().rev().take(LATEST_REACTIONS).map(|r| reaction_json(app, m, r)).collect();
+    obj.insert("latest_reactions".into(), Value::Array(latest));
+    obj.insert("reaction_counts".into(), Value::Object(counts));
+    obj.insert("reaction_scores".into(), Value::Object(scores));
+    if !obj.contains_key("pinned") {
+        obj.insert("pinned".into(), json!(false));
+    }
+    Value::Object(obj)
+}
+
+/// A message's own fields, without what is worked out from the rest of the channel.
+fn bare_message_json(app: &App, c: &ChannelRec, m: &MessageRec) -> Map<String, Value> {
     let mut obj = m.custom.clone();
     obj.insert("id".into(), json!(m.id));
     obj.insert("text".into(), json!(m.text));
@@ -196,6 +232,19 @@ pub fn message_json(app: &App, c: &ChannelRec, m: &MessageRec) -> Value {
     if let Some(command) = &m.command {
         obj.insert("command".into(), json!(command));
     }
+    obj
+}
+
+/// A reaction object.
+pub fn reaction_json(app: &App, m: &MessageRec, r: &ReactionRec) -> Value {
+    let mut obj = r.custom.clone();
+    obj.insert("message_id".into(), json!(m.id));
+    obj.insert("type".into(), json!(r.kind));
+    obj.insert("user_id".into(), json!(r.user_id));
+    obj.insert("user".into(), user_ref(app, &r.user_id));
+    obj.insert("score".into(), json!(r.score));
+    obj.insert("created_at".into(), json!(fmt_time(r.created_at)));
+    obj.insert("updated_at".into(), json!(fmt_time(r.created_at)));
     Value::Object(obj)
 }
 
@@ -265,22 +314,31 @@ pub fn state_json(
     members: Option<&Value>,
 ) -> Result<Value, ApiError> {
     let msg_limit = clamped(messages.and_then(|m| m.get("limit")), "messages.limit", 25, 300)?;
-    let end =
-        match messages.and_then(|m| m.get("id_lt")).and_then(Value::as_str) {
-            Some(id) => c.messages.iter().position(|m| m.id == id).ok_or_else(|| {
-                ApiError::input_field("messages.id_lt", format!("message {id} is not in this channel"))
-            })?,
-            None => c.messages.len(),
-        };
+    // Thread replies are read through their parent, unless also sent to the channel.
+    let shown: Vec<&MessageRec> = c.messages.iter().filter(|m| m.shown_in_channel()).collect();
+    let end = match messages.and_then(|m| m.get("id_lt")).and_then(Value::as_str) {
+        Some(id) => shown
+            .iter()
+            .position(|m| m.id == id)
+            .ok_or_else(|| ApiError::input_field("messages.id_lt", format!("message {id} is not in this channel")))?,
+        None => shown.len(),
+    };
     let start = end.saturating_sub(msg_limit);
     let member_limit = bounded(members.and_then(|m| m.get("limit")), "members.limit", 100, 300)?;
     let member_offset = bounded(members.and_then(|m| m.get("offset")), "members.offset", 0, 10_000)?;
     let members = c.members.iter().rev().skip(member_offset).take(member_limit).map(|m| member_json(app, m));
-    let messages = c.messages[start..end].iter().map(|m| message_json(app, c, m));
+    let messages = shown[start..end].iter().map(|m| message_json(app, c, m));
+    let now = chrono::Utc::now();
+    let mut pinned: Vec<&MessageRec> = c.messages.iter().filter(|m| m.is_pinned(now)).collect();
+    pinned.sort_by_key(|m| {
+        std::cmp::Reverse(m.custom.get("pinned_at").and_then(Value::as_str).unwrap_or_default().to_owned())
+    });
+    let pinned = pinned.into_iter().take(PINNED_IN_STATE).map(|m| message_json(app, c, m));
     Ok(object([
         ("channel", channel_json(c)),
         ("members", Value::Array(members.collect())),
         ("messages", Value::Array(messages.collect())),
+        ("pinned_messages", Value::Array(pinned.collect())),
         ("read", read_json(app, c)),
         ("watcher_count", Value::from(0)),
     ]))
