@@ -243,9 +243,10 @@ pub struct MoveOptions {
     /// `rebuild` (new channel with the target id) or `in-place` (same channel, members swapped).
     #[arg(long, default_value = "rebuild")]
     pub strategy: gymchat_ops::migrate::Strategy,
-    /// History of rebuilt channels: `none`, `copy`, or `import-file` (Stream's import format,
-    /// original timestamps kept).
-    #[arg(long, default_value = "none")]
+    /// History of rebuilt channels: `copy` (message by message, with threads, reactions, pins
+    /// and read positions), `import-file` (Stream's import format, original timestamps kept) or
+    /// `none` (members see empty chats in the app).
+    #[arg(long, default_value = "copy")]
     pub history: gymchat_ops::migrate::History,
 }
 

@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use anyhow::{Context, Result, bail, ensure};
 use chrono::Utc;
 use gymchat_ids::GymId;
-use gymchat_ops::migrate::{self, ApplyOptions, Options, Plan, Progress, RollbackOptions, count_states};
+use gymchat_ops::migrate::{
+    self, ApplyOptions, History, Options, Plan, Progress, RollbackOptions, Strategy, count_states,
+};
 use gymchat_store::Store;
 use gymchat_stream::Client;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -187,6 +189,13 @@ pub fn plan_summary(plan: &Plan, budget: f64) -> String {
                 c.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
             ));
         }
+    }
+    let messages: usize = plan.gyms.iter().flat_map(|g| &g.channels).filter(|c| !c.repair).map(|c| c.messages).sum();
+    if plan.options.strategy == Strategy::Rebuild && plan.options.history == History::None && messages > 0 {
+        s.push_str(&format!(
+            "history none: members will NOT see the {messages} messages of their moved rooms in the app (the old \
+             channels refuse their new ids); --history copy (the default) carries them\n"
+        ));
     }
     for e in &plan.estimates {
         let calls: u64 = e.users_calls.values().chain(e.channel_calls.values()).sum();

@@ -145,6 +145,7 @@ on_both_backends! {
             kind: "regular".into(),
             created_at: chrono::Utc::now(),
             command: None,
+            reactions: Vec::new(),
             custom: serde_json::Map::new(),
         });
         let w = world(&db, &gym4_fixture(), snapshot, false).await;

@@ -1,14 +1,15 @@
 //! Conversations move whole (issue 19), on both databases against the sandbox over HTTP: after a
 //! `--history copy` rebuild every member has the unread count they had, a room they hid stays
-//! hidden (old and new channel), moderators stay moderators, and a silent message's copy is
-//! silent.
+//! hidden (old and new channel), moderators stay moderators, a silent message's copy is
+//! silent, and threads, quotes, reactions, pins and private messages move with the live copy and
+//! into the import file.
 
 use gymchat_ids::{Cid, StreamUserId};
-use gymchat_ops::migrate::{History, Strategy};
+use gymchat_ops::migrate::{self, ApplyOptions, History, Strategy};
 use gymchat_sandbox::MemberState;
-use gymchat_stream::model::{NewMessage, ReadState, SendOptions};
+use gymchat_stream::model::{NewMessage, NewReaction, ReadState, SendOptions};
 use gymchat_testkit::on_both_backends;
-use serde_json::json;
+use serde_json::{Value, json};
 
 mod support;
 
@@ -68,5 +69,111 @@ on_both_backends! {
         assert_eq!(copy["silent"], true, "{copy}");
         assert_eq!(channel("direct_gym_4_user_10_gym_4_user_17")["hidden_for"], json!(["gym_4_user_17"]));
         assert_eq!(channel("direct_user_10_user_17")["hidden_for"], json!(["user_17"]), "the note kept the old one hidden");
+    }
+}
+
+/// Ana's chat with Bruno grows a thread (one reply only in the thread, one also in the
+/// channel), a quote, reactions, a pin and a message only Bruno may see.
+async fn rich_conversation(w: &World) {
+    let old = cid("direct_user_10_user_8");
+    let old = &old;
+    let send = |m: NewMessage| async move { w.client.send_message(old, &m, SendOptions::default()).await.unwrap() };
+    let mut reply = NewMessage::new("reply-hidden", user("user_8"), "only in the thread");
+    reply.parent_id = Some("direct_user_10_user_8-m1".into());
+    send(reply).await;
+    let mut shown = NewMessage::new("reply-shown", user("user_10"), "also in the channel");
+    shown.parent_id = Some("direct_user_10_user_8-m1".into());
+    shown.show_in_channel = true;
+    send(shown).await;
+    let mut quote = NewMessage::new("quote-1", user("user_10"), "as you said");
+    quote.quoted_message_id = Some("direct_user_10_user_8-m2".into());
+    send(quote).await;
+    let mut private = NewMessage::new("private-1", user("user_10"), "just for Bruno");
+    private.restricted_visibility = vec![user("user_8")];
+    send(private).await;
+    let like = |by: &str, kind: &str| NewReaction {
+        kind: kind.into(),
+        user_id: user(by),
+        score: None,
+        custom: Default::default(),
+    };
+    w.client.send_reaction("direct_user_10_user_8-m1", &like("user_8", "like"), true).await.unwrap();
+    w.client.send_reaction("direct_user_10_user_8-m1", &like("user_10", "love"), true).await.unwrap();
+    w.client.send_reaction("reply-hidden", &like("user_10", "like"), true).await.unwrap();
+    let pin = serde_json::Map::from_iter([("pinned".to_owned(), json!(true))]);
+    w.client.update_message_partial("direct_user_10_user_8-m3", &user("user_8"), pin, &[]).await.unwrap();
+}
+
+on_both_backends! {
+    async fn threads_quotes_reactions_pins_and_private_messages_move_with_a_live_copy(db) {
+        let w = world_configured(&db, &gym4_fixture(), gym4_snapshot(), |_| {}).await;
+        rich_conversation(&w).await;
+        let pushes_before = w.sandbox.stats().await["would_push"].as_u64().unwrap();
+        assert!(pushes_before > 0, "the conversation itself pushed");
+
+        let report = apply(&w, Strategy::Rebuild, History::Copy).await;
+        assert_eq!(report.exit_code(), 0, "{report:#?}");
+        assert_eq!(w.sandbox.stats().await["would_push"].as_u64().unwrap(), pushes_before, "the migration pushed nothing");
+
+        let state = w.sandbox.state().await;
+        let new = state["channels"].as_array().unwrap().iter().find(|c| c["id"] == "direct_gym_4_user_10_gym_4_user_8").unwrap();
+        let messages = new["messages"].as_array().unwrap();
+        let copy = |original: &str| messages.iter().find(|m| m["original_id"] == original).unwrap_or_else(|| panic!("no copy of {original}: {messages:#?}"));
+        let first = copy("direct_user_10_user_8-m1");
+        assert_eq!(copy("reply-hidden")["parent_id"], first["id"], "the reply is in the copy's thread");
+        assert!(copy("reply-hidden").get("show_in_channel").is_none_or(|s| s == false));
+        assert_eq!(copy("reply-shown")["parent_id"], first["id"]);
+        assert_eq!(copy("reply-shown")["show_in_channel"], true);
+        assert_eq!(copy("quote-1")["quoted_message_id"], copy("direct_user_10_user_8-m2")["id"]);
+        assert_eq!(copy("private-1")["restricted_visibility"], json!(["gym_4_user_8"]), "private to Bruno's new id, never to all");
+        let reactions = |m: &serde_json::Value| {
+            let mut r: Vec<(String, String)> = m["reactions"].as_array().into_iter().flatten()
+                .map(|r| (r["type"].as_str().unwrap().to_owned(), r["user_id"].as_str().unwrap().to_owned())).collect();
+            r.sort();
+            r
+        };
+        assert_eq!(reactions(first), vec![("like".into(), "gym_4_user_8".into()), ("love".into(), "gym_4_user_10".into())]);
+        assert_eq!(reactions(copy("reply-hidden")), vec![("like".to_owned(), "gym_4_user_10".to_owned())]);
+        let pinned = copy("direct_user_10_user_8-m3");
+        assert_eq!((pinned["pinned"].clone(), pinned["pinned_by"]["id"].clone()), (json!(true), json!("gym_4_user_8")), "{pinned}");
+
+        // Through Stream's own reads too: the thread's replies and the copy's reactions.
+        let new_first = first["id"].as_str().unwrap();
+        let replies = w.client.message_replies(new_first).await.unwrap();
+        assert_eq!(replies.len(), 2, "{replies:#?}");
+        assert_eq!(w.client.message_reactions(new_first).await.unwrap().len(), 2);
+    }
+}
+
+on_both_backends! {
+    async fn the_import_file_holds_threads_quotes_reactions_pins_and_private_readers(db) {
+        let w = world_configured(&db, &gym4_fixture(), gym4_snapshot(), |_| {}).await;
+        rich_conversation(&w).await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gym4.jsonl");
+        let p = support::journey::plan(&w, Strategy::Rebuild, History::ImportFile).await;
+        let options = ApplyOptions { import_file: Some(path.clone()), ..ApplyOptions::default() };
+        let report = migrate::apply(&w.store, &w.client, &p, options, &|_| {}).await.unwrap();
+        assert_eq!(report.exit_code(), 0, "{report:#?}");
+
+        let lines: Vec<Value> =
+            std::fs::read_to_string(&path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let order: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+        assert_eq!(order.last(), Some(&"reaction"), "reactions come after every message");
+        let message = |original: &str| {
+            lines.iter().find(|l| l["type"] == "message" && l["data"]["original_id"] == original).map(|l| l["data"].clone()).unwrap()
+        };
+        let first = message("direct_user_10_user_8-m1");
+        let reply = message("reply-hidden");
+        assert_eq!((reply["type"].clone(), reply["parent_id"].clone()), (json!("reply"), first["id"].clone()));
+        assert_eq!(message("reply-shown")["show_in_channel"], true);
+        assert_eq!(message("quote-1")["quoted_message_id"], message("direct_user_10_user_8-m2")["id"]);
+        assert_eq!(message("private-1")["restricted_visibility"], json!(["gym_4_user_8"]));
+        let pin = message("direct_user_10_user_8-m3");
+        assert_eq!(pin["pinned_by_id"], "gym_4_user_8");
+        assert!(pin["pinned_at"].is_string() && pin.as_object().unwrap().contains_key("pin_expires"), "all three together: {pin}");
+        let reactions: Vec<&Value> = lines.iter().filter(|l| l["type"] == "reaction").map(|l| &l["data"]).collect();
+        assert_eq!(reactions.len(), 3, "{reactions:#?}");
+        assert!(reactions.iter().any(|r| r["message_id"] == first["id"] && r["user_id"] == "gym_4_user_8" && r["type"] == "like" && r["created_at"].is_string()));
     }
 }

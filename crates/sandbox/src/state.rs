@@ -68,8 +68,12 @@ pub struct Stats {
     pub commands_run: u64,
     /// Messages sent with `POST …/message` and handled (refused ones included).
     pub sends: u64,
-    /// Sends (messages and updates with a message) that asked for no push notification.
+    /// Sends (messages, reactions and updates with a message) that asked for no push
+    /// notification.
     pub sends_skip_push: u64,
+    /// Writes that would raise a push notification on a real app: a message, a reaction or an
+    /// update with a message, sent without `skip_push` (refused ones included).
+    pub would_push: u64,
     /// Sends that asked for no URL enrichment.
     pub sends_skip_enrich_url: u64,
     /// Answers given from a script instead of the handler.
@@ -175,11 +179,13 @@ impl Shared {
         lock(&self.stats).commands_run += 1;
     }
 
-    /// Records a send (`message`: through `POST …/message`) and its processing flags.
+    /// Records a write that could push (`message`: through `POST …/message`) and its
+    /// processing flags.
     pub fn count_send(&self, message: bool, skip_push: bool, skip_enrich_url: bool) {
         let mut stats = lock(&self.stats);
         stats.sends += u64::from(message);
         stats.sends_skip_push += u64::from(skip_push);
+        stats.would_push += u64::from(!skip_push);
         stats.sends_skip_enrich_url += u64::from(skip_enrich_url);
     }
 

@@ -53,6 +53,7 @@ fn channel_rec(id: &str, second: i64, messages: usize) -> ChannelSnapshot {
                 kind: "regular".into(),
                 created_at: created + chrono::Duration::seconds(m as i64),
                 command: None,
+                reactions: Vec::new(),
                 custom: Map::new(),
             })
             .collect(),

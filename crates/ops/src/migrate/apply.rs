@@ -2,7 +2,7 @@
 //! started with the same options for the same gyms) under the run lock; each gym its own unit:
 //! its users first in batches of 100, then, when they all exist, its rooms' channels
 //! (`concurrency` at once) inside the gym's maintenance window, each item journaled step by step
-//! ([`super::rebuild`], [`super::in_place`]); the import file last (`--history import-file`);
+//! (`rebuild`, `in_place`); the import file last (`--history import-file`);
 //! then the report. A gym that could not be planned whole, or whose users could not be made, is
 //! left out and reported; the others go on.
 //!

@@ -17,7 +17,8 @@ use gymchat_ids::{Cid, GymId, RoomId, StreamUserId};
 use gymchat_stream::model::{Message, ReadState};
 
 use super::error::StepError;
-use super::history::{copy_id, originals};
+use super::history::originals;
+use super::notes::copy_id;
 use super::options::History;
 use super::plan::spec::ChannelSpec;
 use super::run::Runner;
@@ -34,7 +35,10 @@ pub(crate) async fn carry_member_state(
     let members: HashSet<StreamUserId> = client.channel_members(new).await?.into_iter().collect();
     if history == History::Copy {
         let reads = client.get_or_create_channel(old, None, 0, None).await?.body.read;
-        let originals = originals(client, old).await?;
+        // A read position is a place in the channel: replies shown only in their thread are
+        // not one.
+        let mut originals = originals(client, old).await?;
+        originals.retain(|m| m.parent_id().is_none() || m.shown_in_channel());
         for (old_id, target) in &spec.member_targets {
             let target = StreamUserId::parse(target)?;
             if !members.contains(&target) {

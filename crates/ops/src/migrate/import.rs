@@ -5,14 +5,16 @@
 //! `frozen` and the old channel's `created_at`, always sent since an upsert resets what it
 //! omits), their members (role, `created_at`, `last_read` mapped from the old channel's read
 //! state so unread counts stay what they were, `hide_channel` for those who hid the room), then
-//! every message of the old channels, oldest first per channel, sender mapped
-//! (`mentioned_users_ids`), under the same deterministic ids and with the same changes a live copy
-//! would make (commands made inert, long texts cut, `silent` kept). The run writes it once its
+//! every message of the old channels, thread replies included, oldest first per channel, sender
+//! mapped (`mentioned_users_ids`), under the same deterministic ids and with the same changes a
+//! live copy would make (commands made inert, long texts cut, threads, quotes, private readers,
+//! `silent` and live pins kept), and last the reactions, each by its reactor's new id with its
+//! own time. The run writes it once its
 //! channels have moved; the old channels are frozen by then, so nothing is missing. The file is
 //! written to a temporary name and renamed, so it is whole or absent, and a resumed run writes it
 //! again.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Write;
 use std::path::Path;
 
@@ -20,12 +22,14 @@ use chrono::{DateTime, Utc};
 use gymchat_ids::{Cid, GymId, RoomId, StreamUserId};
 use gymchat_store::Store;
 use gymchat_stream::Client;
+use gymchat_stream::model::{Message, NewMessage};
 use serde_json::{Map, Value, json};
 
 use gymchat_store::{ItemKind, ItemState};
 
 use super::error::StepError;
-use super::history::{copy_id, copy_of, originals};
+use super::history::{copy_of, originals};
+use super::marks::live_pin;
 use super::plan::spec::{ChannelSpec, UserSpec};
 
 fn line(out: &mut impl Write, kind: &str, item: Value, counts: &mut BTreeMap<String, usize>) -> std::io::Result<()> {
@@ -116,29 +120,81 @@ pub(crate) async fn write(
             line(&mut out, "member", Value::Object(item), &mut counts)?;
         }
     }
+    let mut reactions = Vec::new();
     for (c, (_, _, originals)) in channels.iter().zip(&olds) {
         let new = Cid::parse(&c.new_cid)?;
+        let copied: HashSet<&str> = originals.iter().map(|m| m.id.as_str()).collect();
         for original in originals {
-            let (message, _) = copy_of(c, original, copy_id(&new, &original.id))?;
-            let mut item = message.custom.clone();
-            item.insert("id".into(), json!(message.id));
-            item.insert("channel_type".into(), json!(new.channel_type()));
-            item.insert("channel_id".into(), json!(new.id()));
-            item.insert("user".into(), json!(message.user_id));
-            item.insert("text".into(), json!(message.text));
-            item.insert("type".into(), json!(message.kind.as_deref().unwrap_or("regular")));
-            item.insert("created_at".into(), json!(original.created_at));
-            if !message.attachments.is_empty() {
-                item.insert("attachments".into(), json!(message.attachments));
+            let (message, _) = copy_of(c, original, &new, &copied)?;
+            line(&mut out, "message", message_item(&message, original, &new, c), &mut counts)?;
+            if original.reaction_total() > 0 {
+                for r in client.message_reactions(&original.id).await? {
+                    // A reaction by someone without a person would be someone else's: left out.
+                    if let Some(target) = c.person_target(r.user_id.as_str()) {
+                        let mut item = r.custom.clone();
+                        item.retain(|k, _| !["message_id", "user", "updated_at"].contains(&k.as_str()));
+                        item.insert("message_id".into(), json!(message.id));
+                        item.insert("type".into(), json!(r.kind));
+                        item.insert("user_id".into(), json!(target));
+                        item.insert("score".into(), json!(r.score));
+                        item.insert("created_at".into(), json!(r.created_at));
+                        reactions.push(Value::Object(item));
+                    }
+                }
             }
-            if !message.mentioned_users.is_empty() {
-                item.insert("mentioned_users_ids".into(), json!(message.mentioned_users));
-            }
-            line(&mut out, "message", Value::Object(item), &mut counts)?;
         }
+    }
+    // Reactions come last: Stream's import wants every message before them.
+    for item in reactions {
+        line(&mut out, "reaction", item, &mut counts)?;
     }
     out.flush()?;
     drop(out);
     std::fs::rename(&tmp, path)?;
     Ok(counts)
+}
+
+/// A copy as an import `message` item: the original's time, the sender as `user`, mentions as
+/// `mentioned_users_ids`, a reply as type `reply` with its thread, and a live pin as the three
+/// fields Stream's import wants together.
+fn message_item(message: &NewMessage, original: &Message, new: &Cid, c: &ChannelSpec) -> Value {
+    let mut item = message.custom.clone();
+    item.insert("id".into(), json!(message.id));
+    item.insert("channel_type".into(), json!(new.channel_type()));
+    item.insert("channel_id".into(), json!(new.id()));
+    item.insert("user".into(), json!(message.user_id));
+    item.insert("text".into(), json!(message.text));
+    let kind = if message.parent_id.is_some() { "reply" } else { message.kind.as_deref().unwrap_or("regular") };
+    item.insert("type".into(), json!(kind));
+    item.insert("created_at".into(), json!(original.created_at));
+    if let Some(html) = &message.html {
+        item.insert("html".into(), json!(html));
+    }
+    if !message.attachments.is_empty() {
+        item.insert("attachments".into(), json!(message.attachments));
+    }
+    if !message.mentioned_users.is_empty() {
+        item.insert("mentioned_users_ids".into(), json!(message.mentioned_users));
+    }
+    if let Some(parent) = &message.parent_id {
+        item.insert("parent_id".into(), json!(parent));
+        item.insert("show_in_channel".into(), json!(message.show_in_channel));
+    }
+    if let Some(quoted) = &message.quoted_message_id {
+        item.insert("quoted_message_id".into(), json!(quoted));
+    }
+    if !message.restricted_visibility.is_empty() {
+        item.insert("restricted_visibility".into(), json!(message.restricted_visibility));
+    }
+    if message.silent {
+        item.insert("silent".into(), json!(true));
+    }
+    if let Some(pinner) = live_pin(original) {
+        let by = c.person_target(pinner).map_or_else(|| c.gym_bot(), str::to_owned);
+        let at = original.custom.get("pinned_at").cloned().unwrap_or_else(|| json!(original.created_at));
+        item.insert("pinned_at".into(), at);
+        item.insert("pinned_by_id".into(), json!(by));
+        item.insert("pin_expires".into(), json!(original.pin_expires()));
+    }
+    Value::Object(item)
 }

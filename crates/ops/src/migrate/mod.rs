@@ -5,7 +5,8 @@
 //! - [`mod@apply`]: carries a plan out under one lock per database ([`lock`]), journaled per item,
 //!   resumable after a kill at any point, stopped by a circuit breaker when too many items fail
 //!   (`run`); users first (`users`), then each room by rebuild (`rebuild`, with its history
-//!   copied by `history`, or written for Stream's import by `import`) or in place (`in_place`),
+//!   copied by `history` and its reactions and pins by `marks`, or written for Stream's import
+//!   by `import`, and what each member had of it carried by `carry`) or in place (`in_place`),
 //!   through the channel steps both share (`channels`); [`report`] is what it tells.
 //! - [`mod@rollback`]: puts every switched room back on its old channel, with a note (`notes`);
 //!   [`mod@abandon`] ends an unfinished run on purpose, undoing nothing.
@@ -26,6 +27,7 @@ mod history;
 mod import;
 mod in_place;
 pub mod lock;
+mod marks;
 mod notes;
 pub mod options;
 pub mod plan;

@@ -1,6 +1,8 @@
-//! The system notes the migration posts in old channels: "this conversation moved" when a room
-//! switches, "this conversation is back" when a rollback undoes it. Their ids start with
-//! [`NOTE_PREFIX`], so that a later plan or copy never takes them for history.
+//! The ids of the messages the migration writes, each the same for every attempt so a repeat
+//! is answered "already exists" instead of writing twice: the system notes it posts in old
+//! channels ("this conversation moved" when a room switches, "this conversation is back" when a
+//! rollback undoes it), whose ids start with [`NOTE_PREFIX`] so that a later plan or copy never
+//! takes them for history, and the copies of history in new channels.
 
 use gymchat_ids::Cid;
 use sha2::{Digest, Sha256};
@@ -27,4 +29,11 @@ pub(crate) fn moved_note_id(old: &Cid, run_id: &str) -> String {
 pub(crate) fn back_note_id(old: &Cid, run_id: &str) -> String {
     let digest = Sha256::digest(format!("{old}\n{run_id}").as_bytes());
     format!("{NOTE_PREFIX}back-{}", &hex::encode(digest)[..40])
+}
+
+/// The id of a message's copy in `new`: the same for every attempt, unique per channel and
+/// message.
+pub(crate) fn copy_id(new: &Cid, original: &str) -> String {
+    let digest = Sha256::digest(format!("{new}\n{original}").as_bytes());
+    format!("gm-{}", &hex::encode(digest)[..40])
 }

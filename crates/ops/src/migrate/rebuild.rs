@@ -8,8 +8,10 @@
 //!
 //! - create: the target channel with members, team, creator and custom fields (`migrated_from`
 //!   names the old cid, so a channel with that id not made from this room is refused);
-//! - copy: the old channel's history, when it is copied ([`super::history`]);
-//! - verify: members, team, `gym_id`, and every old message's copy present;
+//! - copy: the old channel's history, when it is copied ([`super::history`]: thread replies,
+//!   quotes, private readers; then reactions and pins, [`super::marks`]);
+//! - verify: members, team, `gym_id`, and every old message's copy present with its reactions
+//!   and pin;
 //! - freeze old: one read-modify-write full update that freezes it and posts a system note
 //!   saying where the conversation went; then the messages written meanwhile are copied;
 //! - switch: one transaction holds the lease check, the room's new `stream_channel_id`, the
@@ -68,6 +70,11 @@ pub(crate) async fn move_rebuild(runner: &Runner, item: MigrationItem, history: 
             let copied = sync_history(client, &spec, &old, &new, true).await?;
             detail["copied"] = json!(copied.sent);
             detail["messages"] = json!(copied.expected);
+            detail["reactions"] = json!(copied.marks.reactions);
+            detail["pins"] = json!(copied.marks.pins);
+            if copied.marks.left_out > 0 {
+                detail["reactions_left_out"] = json!(copied.marks.left_out);
+            }
             detail["altered"] = json!(copied.altered);
         }
     }
@@ -79,7 +86,7 @@ pub(crate) async fn move_rebuild(runner: &Runner, item: MigrationItem, history: 
             if check.missing > 0 {
                 let (missing, expected) = (check.missing, check.expected);
                 return Err(StepError::Drift(format!(
-                    "{new} lacks {missing} of the old channel's {expected} messages"
+                    "{new} lacks {missing} of the old channel's {expected} messages, their reactions and pins"
                 )));
             }
         }

@@ -25,7 +25,18 @@ use crate::state::{Shared, lock};
 const MESSAGE_FIELDS: &[&str] =
     &["id", "text", "type", "user", "user_id", "cid", "created_at", "updated_at", "command"];
 /// Fields Stream stores beside the text that do not count as custom data.
-const STRUCTURED_FIELDS: &[&str] = &["attachments", "mentioned_users"];
+const STRUCTURED_FIELDS: &[&str] = &[
+    "html",
+    "attachments",
+    "mentioned_users",
+    "parent_id",
+    "show_in_channel",
+    "quoted_message_id",
+    "silent",
+    "restricted_visibility",
+    "pinned",
+    "pin_expires",
+];
 /// The app's default `max_message_length`.
 pub const MAX_TEXT_CHARS: usize = 5_000;
 /// Custom data per message.

@@ -7,7 +7,7 @@
 //! a time out of range) is set aside as a [`SkippedRow`] naming its table, key and reason, next to
 //! the rows that were understood ([`Rows`]). The caller chooses: go on and report them (audit,
 //! migration), or insist on a complete read ([`Rows::complete`]). Reads of one row report such a
-//! row as [`StoreError::BadRow`]. Duplicates production holds (member rows, participations) are
+//! row as [`crate::StoreError::BadRow`]. Duplicates production holds (member rows, participations) are
 //! collapsed; lists of ids are bound in chunks, never as one unbounded parameter list.
 
 mod chat;

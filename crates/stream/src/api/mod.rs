@@ -6,9 +6,11 @@
 //! - `users`: upsert, partial update, query, delete.
 //! - `channels`: get-or-create, query, update (full and partial), delete, hide, show, truncate.
 //! - `messages`: send and read messages.
+//! - `conversation`: a message's thread, reactions and partial updates (pins).
 
 mod app;
 pub(crate) mod channels;
+mod conversation;
 mod messages;
 mod shared;
 mod users;

@@ -22,6 +22,7 @@ const DEFAULT_LIMITS: &[(&str, u64)] = &[
     ("QueryUsers", 1_000),
     ("SendMessage", 1_000),
     ("GetMessage", 1_000),
+    ("SendReaction", 1_000),
     ("UpdateUsers", 300),
     ("UpdateUsersPartial", 300),
     ("UpdateChannel", 300),
@@ -34,7 +35,8 @@ const DEFAULT_LIMITS: &[(&str, u64)] = &[
     ("TruncateChannel", 60),
     ("UpdateApp", 60),
 ];
-/// For operations Stream does not document (batch deletes, tasks, partial channel updates).
+/// For operations Stream does not document (batch deletes, tasks, partial channel and message
+/// updates, replies and reaction listings).
 const UNDOCUMENTED_LIMIT: u64 = 60;
 /// The end of each window where no call is started: 2% of it, at least 5 ms.
 const GUARD_SHARE: f64 = 0.02;

@@ -92,6 +92,13 @@ impl ChannelSpec {
         self.team.strip_prefix("gym_").map_or_else(|| "system".to_owned(), |g| format!("gym_{g}_bot"))
     }
 
+    /// Who an old user id becomes when that user has a person: a member's target, else a
+    /// sender's (never the gym's bot, which stands in for senders without one).
+    pub fn person_target(&self, old: &str) -> Option<&str> {
+        let bot = self.gym_bot();
+        self.member_targets.get(old).or_else(|| self.senders.get(old).filter(|t| **t != bot)).map(String::as_str)
+    }
+
     /// The gym, from the spec's `gym_id`.
     pub fn gym_id(&self) -> Result<i64, gymchat_ids::IdError> {
         let id = self.custom.get(gymchat_tenant::GYM_ID_FIELD).and_then(|v| match v {

@@ -6,6 +6,10 @@ use gymchat_ids::{ChannelId, ChannelType, Cid, StreamUserId, Team};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod message;
+
+pub use message::{Message, NewMessage, NewReaction, Reaction, STREAM_MESSAGE_FIELDS, SendOptions, UserRef};
+
 /// An object of a page that could not be decoded: its id (as far as it can be read) and why.
 /// The rest of the page is used; the caller reports these, so nothing is dropped silently.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -117,13 +121,6 @@ pub struct UserPatch {
     pub unset: Vec<String>,
 }
 
-/// Just an id, as Stream nests users in channels and messages.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UserRef {
-    /// Id.
-    pub id: StreamUserId,
-}
-
 /// A channel as Stream returns it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Channel {
@@ -222,30 +219,6 @@ pub struct Member {
     pub channel_role: Option<String>,
 }
 
-/// A message as Stream returns it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Message {
-    /// Id.
-    pub id: String,
-    /// The channel it is in.
-    #[serde(default)]
-    pub cid: Option<Cid>,
-    /// Text.
-    #[serde(default)]
-    pub text: String,
-    /// `regular`, `system`, …
-    #[serde(rename = "type", default)]
-    pub kind: String,
-    /// Sender.
-    #[serde(default)]
-    pub user: Option<UserRef>,
-    /// Sent.
-    pub created_at: DateTime<Utc>,
-    /// Custom fields and anything else Stream adds.
-    #[serde(flatten)]
-    pub custom: Map<String, Value>,
-}
-
 /// A channel with (a page of) its members and messages, oldest message first.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ChannelState {
@@ -319,71 +292,6 @@ pub struct ChannelData {
     /// Custom fields (`name`, `gym_id`, …).
     #[serde(flatten)]
     pub custom: Map<String, Value>,
-}
-
-/// A message to send. Its id is required and should be deterministic (derived from what the
-/// message is for), so a retry is answered "already exists" instead of duplicating the message.
-/// Check it against Stream's limits with [`crate::rules::check_message`] before sending.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NewMessage {
-    /// Caller-chosen id, unique across the app (≤ 255 chars, no `,` or `%`).
-    pub id: String,
-    /// Text.
-    pub text: String,
-    /// Sender.
-    pub user_id: StreamUserId,
-    /// `system` for system messages; `regular` when absent.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// Attachments (at most 30).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub attachments: Vec<Value>,
-    /// Users mentioned (at most 25).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub mentioned_users: Vec<StreamUserId>,
-    /// Custom fields (at most 5 KB).
-    #[serde(flatten)]
-    pub custom: Map<String, Value>,
-}
-
-impl NewMessage {
-    /// A regular message without attachments, mentions or custom fields.
-    pub fn new(id: impl Into<String>, user_id: StreamUserId, text: impl Into<String>) -> Self {
-        Self {
-            id: id.into(),
-            text: text.into(),
-            user_id,
-            kind: None,
-            attachments: Vec::new(),
-            mentioned_users: Vec::new(),
-            custom: Map::new(),
-        }
-    }
-
-    /// The same message as a `system` message.
-    pub fn system(mut self) -> Self {
-        self.kind = Some("system".to_owned());
-        self
-    }
-}
-
-/// How Stream should process a sent message.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SendOptions {
-    /// No push notifications (copies and system notes).
-    pub skip_push: bool,
-    /// No URL scraping for previews (copies of old messages).
-    pub skip_enrich_url: bool,
-    /// The channel stays hidden for the members who hid it.
-    pub keep_channel_hidden: bool,
-}
-
-impl SendOptions {
-    /// What a copy of an existing message needs: no push, no URL enrichment, and the channel
-    /// left hidden for whoever hid it.
-    pub fn copy() -> Self {
-        Self { skip_push: true, skip_enrich_url: true, keep_channel_hidden: true }
-    }
 }
 
 /// A channel update: members added and removed, or data replaced, and a message posted. Data and
