@@ -29,6 +29,13 @@ async fn reads(w: &World, id: &str) -> Vec<ReadState> {
     w.client.get_or_create_channel(&cid(id), None, 0, None).await.unwrap().body.read
 }
 
+/// The texts of the messages `user` sees in channel `id`, with their token, oldest first.
+async fn seen(w: &World, user: &str, id: &str) -> Vec<String> {
+    let state = w.sandbox.seen_by(user, &format!("messaging:{id}")).await;
+    let texts = state["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap().to_owned());
+    texts.collect()
+}
+
 fn unread(reads: &[ReadState], user: &str) -> u64 {
     reads.iter().find(|r| r.user.id.as_str() == user).map(|r| r.unread_messages).expect("a read state")
 }
@@ -48,8 +55,16 @@ on_both_backends! {
         let mut quiet = NewMessage::new("quiet-1", user("user_10"), "no badge for this");
         quiet.custom.insert("silent".into(), json!(true));
         w.client.send_message(&old, &quiet, SendOptions::default()).await.unwrap();
-        // Diego (user_17) hid his chat with Ana (the platform's chat_member_hidden says so too).
-        w.client.hide_channel(&cid("direct_user_10_user_17"), &user("user_17"), false).await.unwrap();
+        // Diego (user_17) hid his chat with Ana, which cleared its history for him, as the
+        // platform's hide does (its chat_member_hidden row says so too).
+        w.client.hide_channel(&cid("direct_user_10_user_17"), &user("user_17"), true).await.unwrap();
+        let seen_before = [
+            seen(&w, "user_10", "direct_user_10_user_17").await,
+            seen(&w, "user_17", "direct_user_10_user_17").await,
+            seen(&w, "user_8", "direct_user_10_user_8").await,
+            seen(&w, "user_10", "direct_user_10_user_8").await,
+        ];
+        assert!(seen_before[1].is_empty() && seen_before[0].len() == 3, "{seen_before:?}");
         let before = reads(&w, "direct_user_10_user_8").await;
         let (bruno_before, ana_before) = (unread(&before, "user_8"), unread(&before, "user_10"));
         assert!(bruno_before > 0 && ana_before > 0 && bruno_before != ana_before, "{before:?}");
@@ -57,6 +72,13 @@ on_both_backends! {
         let report = apply(&w, Strategy::Rebuild, History::Copy).await;
         assert_eq!(report.exit_code(), 0, "{report:#?}");
 
+        let seen_after = [
+            seen(&w, "gym_4_user_10", "direct_gym_4_user_10_gym_4_user_17").await,
+            seen(&w, "gym_4_user_17", "direct_gym_4_user_10_gym_4_user_17").await,
+            seen(&w, "gym_4_user_8", "direct_gym_4_user_10_gym_4_user_8").await,
+            seen(&w, "gym_4_user_10", "direct_gym_4_user_10_gym_4_user_8").await,
+        ];
+        assert_eq!(seen_after, seen_before, "each member sees what they saw: Diego none of the history he cleared");
         let after = reads(&w, "direct_gym_4_user_10_gym_4_user_8").await;
         assert_eq!(unread(&after, "gym_4_user_8"), bruno_before, "Bruno's badge: {after:?}");
         assert_eq!(unread(&after, "gym_4_user_10"), ana_before, "Ana's badge: {after:?}");
@@ -73,7 +95,8 @@ on_both_backends! {
 }
 
 /// Ana's chat with Bruno grows a thread (one reply only in the thread, one also in the
-/// channel), a quote, reactions, a pin and a message only Bruno may see.
+/// channel), a quote, reactions, a pin, a message only Bruno may see, and a deleted message
+/// with a reply.
 async fn rich_conversation(w: &World) {
     let old = cid("direct_user_10_user_8");
     let old = &old;
@@ -102,6 +125,12 @@ async fn rich_conversation(w: &World) {
     w.client.send_reaction("reply-hidden", &like("user_10", "like"), true).await.unwrap();
     let pin = serde_json::Map::from_iter([("pinned".to_owned(), json!(true))]);
     w.client.update_message_partial("direct_user_10_user_8-m3", &user("user_8"), pin, &[]).await.unwrap();
+    // Bruno deletes a message someone had already answered in its thread.
+    send(NewMessage::new("doomed", user("user_8"), "secret plan")).await;
+    let mut answer = NewMessage::new("after-doom", user("user_10"), "ok!");
+    answer.parent_id = Some("doomed".into());
+    send(answer).await;
+    w.client.delete_message("doomed", false).await.unwrap();
 }
 
 on_both_backends! {
@@ -134,6 +163,10 @@ on_both_backends! {
         };
         assert_eq!(reactions(first), vec![("like".into(), "gym_4_user_8".into()), ("love".into(), "gym_4_user_10".into())]);
         assert_eq!(reactions(copy("reply-hidden")), vec![("like".to_owned(), "gym_4_user_10".to_owned())]);
+        let doomed = copy("doomed");
+        assert_eq!(doomed["type"], "deleted", "{doomed}");
+        assert_eq!(copy("after-doom")["parent_id"], doomed["id"], "the thread keeps its deleted first message");
+        assert!(!serde_json::to_string(&messages).unwrap().contains("secret plan"), "what Bruno deleted is never sent again");
         let pinned = copy("direct_user_10_user_8-m3");
         assert_eq!((pinned["pinned"].clone(), pinned["pinned_by"]["id"].clone()), (json!(true), json!("gym_4_user_8")), "{pinned}");
 
@@ -169,11 +202,53 @@ on_both_backends! {
         assert_eq!(message("reply-shown")["show_in_channel"], true);
         assert_eq!(message("quote-1")["quoted_message_id"], message("direct_user_10_user_8-m2")["id"]);
         assert_eq!(message("private-1")["restricted_visibility"], json!(["gym_4_user_8"]));
+        let doomed = message("doomed");
+        assert_eq!((doomed["type"].clone(), doomed["text"].clone()), (json!("deleted"), json!("")), "{doomed}");
+        assert!(doomed["deleted_at"].is_string());
+        assert_eq!(message("after-doom")["parent_id"], doomed["id"]);
         let pin = message("direct_user_10_user_8-m3");
         assert_eq!(pin["pinned_by_id"], "gym_4_user_8");
         assert!(pin["pinned_at"].is_string() && pin.as_object().unwrap().contains_key("pin_expires"), "all three together: {pin}");
         let reactions: Vec<&Value> = lines.iter().filter(|l| l["type"] == "reaction").map(|l| &l["data"]).collect();
         assert_eq!(reactions.len(), 3, "{reactions:#?}");
         assert!(reactions.iter().any(|r| r["message_id"] == first["id"] && r["user_id"] == "gym_4_user_8" && r["type"] == "like" && r["created_at"].is_string()));
+    }
+}
+
+on_both_backends! {
+    async fn channel_lists_keep_their_order_by_last_message(db) {
+        let w = world_configured(&db, &gym4_fixture(), gym4_snapshot(), |_| {}).await;
+        // Ana's chat with Bruno, the gym's first room, gets the newest message of all, so its
+        // creation order and its last-message order differ.
+        let newest = NewMessage::new("newest", user("user_8"), "the latest word");
+        w.client.send_message(&cid("direct_user_10_user_8"), &newest, SendOptions::default()).await.unwrap();
+        let p = support::journey::plan(&w, Strategy::Rebuild, History::Copy).await;
+        let moved: Vec<(String, String)> = p.gyms[0]
+            .channels
+            .iter()
+            .filter(|c| c.messages > 0 && !c.repair)
+            .map(|c| (c.old_cid.clone(), c.new_cid.clone()))
+            .collect();
+        assert!(moved.len() >= 3, "{moved:?}");
+        let last_message_at = |cid: String| {
+            let w = &w;
+            async move { w.client.get_or_create_channel(&Cid::parse(&cid).unwrap(), None, 0, None).await.unwrap().body.channel.last_message_at }
+        };
+        let mut before = Vec::new();
+        for (old, new) in &moved {
+            before.push((last_message_at(old.clone()).await.unwrap(), new.clone()));
+        }
+        before.sort();
+        assert_eq!(before.last().unwrap().1, "messaging:direct_gym_4_user_10_gym_4_user_8");
+
+        let report = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap();
+        assert_eq!(report.exit_code(), 0, "{report:#?}");
+        let mut after = Vec::new();
+        for (_, new) in &moved {
+            after.push((last_message_at(new.clone()).await.unwrap(), new.clone()));
+        }
+        after.sort();
+        let order = |list: &[(chrono::DateTime<chrono::Utc>, String)]| list.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>();
+        assert_eq!(order(&after), order(&before), "the new channels' last messages came in the old ones' order");
     }
 }

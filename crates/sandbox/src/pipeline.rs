@@ -52,6 +52,7 @@ pub fn operation(method: &Method, path: &str) -> &'static str {
         ("GET", "/tasks/{id}") => "GetTask",
         ("GET", "/messages/{id}") => "GetMessage",
         ("PUT", "/messages/{id}") => "UpdateMessagePartial",
+        ("DELETE", "/messages/{id}") => "DeleteMessage",
         ("GET", "/messages/{id}/replies") => "GetReplies",
         ("POST", "/messages/{id}/reaction") => "SendReaction",
         ("GET", "/messages/{id}/reactions") => "GetReactions",

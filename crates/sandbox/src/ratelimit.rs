@@ -18,7 +18,7 @@ use serde::Serialize;
 
 /// Stream's documented defaults, per minute. Operations Stream does not document
 /// (DeleteChannels, GetTask, UpdateChannelPartial, DeleteUsers, GetReplies, GetReactions,
-/// UpdateMessagePartial) get the sandbox's assumptions,
+/// UpdateMessagePartial, DeleteMessage) get the sandbox's assumptions,
 /// marked below; `GET /rate_limits` on a real app tells the truth.
 pub const DEFAULT_LIMITS: &[(&str, u32)] = &[
     ("GetOrCreateChannel", 10_000),
@@ -46,6 +46,7 @@ pub const DEFAULT_LIMITS: &[(&str, u32)] = &[
     ("GetReplies", 1_000),
     ("GetReactions", 1_000),
     ("UpdateMessagePartial", 300),
+    ("DeleteMessage", 300),
 ];
 
 /// How many finished windows per operation are kept for `/_sandbox/stats`.

@@ -26,7 +26,7 @@ use crate::faults::Faults;
 use crate::model::App;
 use crate::pipeline::{ConnControl, pipeline};
 use crate::ratelimit::Limiter;
-use crate::routes::{app, channels, conversation, inspect, member_state, messages, query, users};
+use crate::routes::{app, channels, conversation, inspect, member_state, messages, query, removal, users};
 use crate::state::{Settings, Shared, lock};
 
 /// How long shutdown waits for open connections before closing them.
@@ -39,19 +39,22 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/users/delete", post(users::delete_many))
         .route("/users/{id}", axum::routing::delete(users::delete_one))
         .route("/channels", post(query::query))
-        .route("/channels/delete", post(channels::delete_many))
+        .route("/channels/delete", post(removal::delete_many))
         .route(
             "/channels/{type}/{id}",
-            post(channels::update).patch(channels::update_partial).delete(channels::delete_one),
+            post(channels::update).patch(channels::update_partial).delete(removal::delete_one),
         )
         .route("/channels/{type}/{id}/query", post(channels::get_or_create))
         .route("/channels/{type}/{id}/message", post(messages::send))
         .route("/channels/{type}/{id}/hide", post(member_state::hide))
         .route("/channels/{type}/{id}/show", post(member_state::show))
         .route("/channels/{type}/{id}/read", post(member_state::mark_read))
-        .route("/channels/{type}/{id}/truncate", post(channels::truncate))
+        .route("/channels/{type}/{id}/truncate", post(removal::truncate))
         .route("/tasks/{id}", get(app::get_task))
-        .route("/messages/{id}", get(messages::get_one).put(conversation::update_partial))
+        .route(
+            "/messages/{id}",
+            get(messages::get_one).put(conversation::update_partial).delete(conversation::delete_one),
+        )
         .route("/messages/{id}/replies", get(conversation::replies))
         .route("/messages/{id}/reaction", post(conversation::send_reaction))
         .route("/messages/{id}/reactions", get(conversation::reactions))

@@ -100,3 +100,63 @@ async fn reactions_and_pins() {
     assert_eq!(saved["channels"][0]["messages"][0]["reactions"].as_array().unwrap().len(), 3);
     sbx.stop().await;
 }
+
+#[tokio::test]
+async fn each_member_sees_only_what_is_theirs_to_see() {
+    let sbx = Sandbox::start(config()).await;
+    sbx.upsert_users(&[("a", &["gym_4"]), ("b", &["gym_4"]), ("c", &["gym_4"])]).await;
+    let members = json!([{ "user_id": "a" }, { "user_id": "b" }, { "user_id": "c" }]);
+    let data = json!({ "data": { "created_by_id": "a", "team": "gym_4", "members": members } });
+    sbx.call(Method::POST, &format!("{ROOM}/query"), Some(data)).await;
+    send(&sbx, json!({ "id": "old", "text": "before", "user_id": "a" })).await;
+    send(&sbx, json!({ "id": "private", "text": "for b", "user_id": "a", "restricted_visibility": ["b"] })).await;
+    let cleared =
+        sbx.call(Method::POST, &format!("{ROOM}/hide"), Some(json!({ "user_id": "c", "clear_history": true }))).await;
+    assert_eq!(cleared.status, StatusCode::CREATED, "{}", cleared.body);
+    send(&sbx, json!({ "id": "new", "text": "after", "user_id": "b" })).await;
+
+    let seen = |user: &'static str| {
+        let sbx = &sbx;
+        async move {
+            let query = json!({ "state": true, "messages": { "limit": 100 } });
+            let state = sbx.call_as(&user_token(user), Method::POST, &format!("{ROOM}/query"), Some(query)).await;
+            let ids: Vec<String> = state.body["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned())
+                .collect();
+            ids
+        }
+    };
+    assert_eq!(seen("a").await, ["old", "private", "new"], "the sender sees their private message");
+    assert_eq!(seen("b").await, ["old", "private", "new"], "so does the one it names");
+    assert_eq!(seen("c").await, ["new"], "c cleared the history and is not named");
+    assert_eq!(channel_messages(&sbx).await.len(), 3, "the server sees everything");
+}
+
+#[tokio::test]
+async fn a_deleted_message_stays_as_a_placeholder_unless_deleted_hard() {
+    let sbx = Sandbox::start(config()).await;
+    room(&sbx).await;
+    send(&sbx, json!({ "id": "soft", "text": "oops", "user_id": "a" })).await;
+    send(&sbx, json!({ "id": "hard", "text": "gone", "user_id": "a" })).await;
+    let soft = sbx.call(Method::DELETE, "/messages/soft", None).await;
+    assert_eq!(
+        (soft.status, soft.body["message"]["type"].clone()),
+        (StatusCode::OK, json!("deleted")),
+        "{}",
+        soft.body
+    );
+    assert!(soft.body["message"]["deleted_at"].is_string());
+    assert_eq!(sbx.call(Method::DELETE, "/messages/soft", None).await.status, StatusCode::OK, "again: no change");
+    assert_eq!(sbx.call(Method::DELETE, "/messages/hard?hard=true", None).await.status, StatusCode::OK);
+    let messages = channel_messages(&sbx).await;
+    let kept: Vec<(&str, &str)> =
+        messages.iter().map(|m| (m["id"].as_str().unwrap(), m["type"].as_str().unwrap())).collect();
+    assert_eq!(kept, [("soft", "deleted")]);
+    assert_eq!(sbx.call(Method::DELETE, "/messages/hard", None).await.status, StatusCode::NOT_FOUND);
+    let state = sbx.call(Method::POST, &format!("{ROOM}/query"), Some(json!({ "state": true }))).await;
+    let b = state.body["read"].as_array().unwrap().iter().find(|r| r["user"]["id"] == "b").cloned().unwrap();
+    assert_eq!(b["unread_messages"], 0, "a deleted message is nobody's unread: {b}");
+}

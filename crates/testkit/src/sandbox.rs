@@ -2,6 +2,8 @@
 //! stopped when dropped, and the `/_sandbox` inspection endpoints tests read and script it with.
 
 use gymchat_sandbox::{Config, InitialState, LimitMode, load_snapshot};
+use jsonwebtoken::{EncodingKey, Header, encode};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -11,6 +13,8 @@ use crate::fixture_path;
 pub struct Sandbox {
     /// Its base URL.
     pub url: String,
+    key: String,
+    secret: String,
     http: reqwest::Client,
     _stop: oneshot::Sender<()>,
 }
@@ -29,10 +33,33 @@ impl Sandbox {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let url = format!("http://{}", listener.local_addr().expect("a local address"));
         let (stop, stopped) = oneshot::channel::<()>();
+        let (key, secret) = (config.key.clone(), config.secret.expose_secret().to_owned());
         tokio::spawn(gymchat_sandbox::run(listener, config, async {
             let _ = stopped.await;
         }));
-        Sandbox { url, http: reqwest::Client::new(), _stop: stop }
+        Sandbox { url, key, secret, http: reqwest::Client::new(), _stop: stop }
+    }
+
+    /// The channel `cid` (`type:id`) as `user` sees it: its state read with that user's token,
+    /// as the app reads it (messages they may see, up to 300).
+    pub async fn seen_by(&self, user: &str, cid: &str) -> Value {
+        let token =
+            encode(&Header::default(), &json!({ "user_id": user }), &EncodingKey::from_secret(self.secret.as_bytes()))
+                .expect("a user token");
+        let (kind, id) = cid.split_once(':').expect("a cid");
+        let response = self
+            .http
+            .post(format!("{}/channels/{kind}/{id}/query?api_key={}", self.url, self.key))
+            .header("Authorization", token)
+            .header("stream-auth-type", "jwt")
+            .json(&json!({ "state": true, "watch": false, "messages": { "limit": 300 } }))
+            .send()
+            .await
+            .expect("the sandbox answers");
+        let status = response.status();
+        let body: Value = response.json().await.expect("JSON");
+        assert!(status.is_success(), "{user} cannot read {cid}: {status} {body}");
+        body
     }
 
     async fn get(&self, path: &str) -> Value {

@@ -22,6 +22,7 @@ use super::error::MigrateError;
 use super::in_place::move_in_place;
 use super::lock::take_lock;
 use super::options::{ApplyOptions, History, RollbackOptions, Strategy};
+use super::order::LastMessageOrder;
 use super::plan::spec::{ChannelSpec, Plan, SkippedRoom};
 use super::rebuild::move_rebuild;
 use super::report::{GymSkipped, ImportFile, ItemOutcome, Progress, Report};
@@ -292,18 +293,24 @@ async fn run_items(
         .into_iter()
         .filter(|i| i.kind == ItemKind::Channel && i.state != ItemState::Done && !missing.contains_key(&i.gym_id))
         .collect();
-    channels.sort_by_key(|i| (i.gym_id, i.id));
+    let order = LastMessageOrder::new(channels.iter().map(|i| {
+        let last = serde_json::from_str::<ChannelSpec>(&i.spec).ok().and_then(|s| s.last_message_at);
+        (i.gym_id, i.id, last)
+    }));
+    let rank: BTreeMap<i64, usize> = order.start_order().into_iter().enumerate().map(|(at, id)| (id, at)).collect();
+    channels.sort_by_key(|i| rank.get(&i.id).copied());
     progress(Progress::Phase { name: "channels", total: channels.len() as u64 });
-    move_channels(runner, options, channels, progress).await
+    move_channels(runner, options, channels, Arc::new(order), progress).await
 }
 
-/// Moves the channels, `concurrency` at once, gym after gym, until done or the run stops. A
-/// gym's maintenance window is opened before its first channel starts and ended after its last
-/// one finished.
+/// Moves the channels, `concurrency` at once, gym after gym, in the order of their old
+/// channels' last messages, until done or the run stops. A gym's maintenance window is opened
+/// before its first channel starts and ended after its last one finished.
 async fn move_channels(
     runner: &Arc<Runner>,
     options: RunOptions,
     channels: Vec<MigrationItem>,
+    order: Arc<LastMessageOrder>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<(), MigrateError> {
     let mut left: BTreeMap<i64, usize> = BTreeMap::new();
@@ -311,6 +318,7 @@ async fn move_channels(
         *left.entry(c.gym_id).or_default() += 1;
     }
     let mut tasks = JoinSet::new();
+    let mut items_of: BTreeMap<tokio::task::Id, i64> = BTreeMap::new();
     let mut queue = channels.into_iter().peekable();
     loop {
         while tasks.len() < options.concurrency.max(1) && !runner.stopped() {
@@ -322,20 +330,23 @@ async fn move_channels(
                 runner.hold_maintenance(gym_id).await?;
             }
             let runner = runner.clone();
-            tasks.spawn(async move {
-                let id = item.id;
+            let (order, id) = (order.clone(), item.id);
+            let task = tasks.spawn(async move {
                 let outcome = match (options.strategy, repairs(&item)) {
                     (_, true) | (Strategy::InPlace, _) => move_in_place(&runner, item).await,
-                    (Strategy::Rebuild, false) => move_rebuild(&runner, item, options.history).await,
+                    (Strategy::Rebuild, false) => move_rebuild(&runner, item, options.history, &order).await,
                 };
+                // However it ended, it no longer holds up the channels after it.
+                order.pass(id);
                 if let Err(e) = &outcome {
                     runner.fail(id, e).await;
                 }
                 (gym, outcome.is_ok())
             });
+            items_of.insert(task.id(), id);
         }
-        match tasks.join_next().await {
-            Some(Ok((gym, ok))) => {
+        match tasks.join_next_with_id().await {
+            Some(Ok((_, (gym, ok)))) => {
                 runner.outcome(ok);
                 progress(Progress::Item { ok });
                 let remaining = left.entry(gym).or_default();
@@ -347,6 +358,9 @@ async fn move_channels(
                 }
             }
             Some(Err(e)) => {
+                if let Some(item) = items_of.get(&e.id()) {
+                    order.pass(*item);
+                }
                 runner.outcome(false);
                 tracing::error!(error = %e, "a channel task ended abnormally");
             }

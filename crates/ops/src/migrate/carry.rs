@@ -5,59 +5,118 @@
 //!   to its copy, so their unread count is what it was (copies of silent messages are silent,
 //!   and one's own never count); a member Stream gave no read state for (past the first hundred)
 //!   has read everything, so no false badge appears; a member who had read nothing reads nothing;
+//! - history they cleared (with `--history copy`): the platform's hide clears the member's
+//!   history up to then (`hide` with `clear_history`), so a member with a `chat_member_hidden`
+//!   row sees no copy of what was sent before its time: they are added again with
+//!   `hide_history_before` the copy of the first message they could still see (after every copy
+//!   when there is none), keeping their role, before their read position is carried;
 //! - hidden: a member who hid the room (the platform's `chat_member_hidden`) has the new channel
 //!   hidden too (copies and the freezing note are sent with `keep_channel_hidden`, so nothing
 //!   showed it meanwhile).
 //!
 //! Every call is safe to repeat, so a resumed run carries it again without harm.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
+use chrono::{DateTime, Duration, Utc};
 use gymchat_ids::{Cid, GymId, RoomId, StreamUserId};
-use gymchat_stream::model::{Message, ReadState};
+use gymchat_stream::Client;
+use gymchat_stream::model::{ChannelUpdate, Message, NewMember, ReadState};
 
 use super::error::StepError;
-use super::history::originals;
+use super::history::{conversation, originals};
 use super::notes::copy_id;
 use super::options::History;
 use super::plan::spec::ChannelSpec;
 use super::run::Runner;
 
-/// Carries read positions and hiding from `old` to `new` for the new channel's members.
+/// Carries cleared history, read positions and hiding from `old` to `new` for the new
+/// channel's members; `members` are the room's members as the new channel must hold them (a
+/// member an interrupted attempt removed to add again is added again).
 pub(crate) async fn carry_member_state(
     runner: &Runner,
     spec: &ChannelSpec,
     old: &Cid,
     new: &Cid,
     history: History,
+    members: &[String],
 ) -> Result<(), StepError> {
     let client = &runner.client;
-    let members: HashSet<StreamUserId> = client.channel_members(new).await?.into_iter().collect();
+    let intended: HashSet<StreamUserId> = members.iter().filter_map(|m| StreamUserId::parse(m).ok()).collect();
+    let mut members: HashSet<StreamUserId> = client.channel_members(new).await?.into_iter().collect();
+    let room = RoomId::new(spec.room_id)?;
+    let gym = GymId::new(spec.gym_id()?)?;
+    let hid: BTreeMap<StreamUserId, Option<DateTime<Utc>>> = runner
+        .store
+        .session()
+        .await?
+        .room_hidden_by(room)
+        .await?
+        .rows
+        .into_iter()
+        .map(|h| (StreamUserId::for_member(gym, h.user_id), h.hidden_at))
+        .filter(|(target, _)| intended.contains(target))
+        .collect();
     if history == History::Copy {
+        let originals = originals(client, old).await?;
+        let cleared: BTreeMap<&StreamUserId, DateTime<Utc>> =
+            hid.iter().filter_map(|(who, at)| Some((who, (*at)?))).collect();
+        if cleared.values().any(|at| originals.first().is_some_and(|m| m.created_at <= *at)) {
+            clear_history(client, spec, new, &originals, &cleared).await?;
+            members.extend(cleared.keys().map(|who| (*who).clone()));
+        }
         let reads = client.get_or_create_channel(old, None, 0, None).await?.body.read;
         // A read position is a place in the channel: replies shown only in their thread are
         // not one.
-        let mut originals = originals(client, old).await?;
-        originals.retain(|m| m.parent_id().is_none() || m.shown_in_channel());
+        let in_channel: Vec<Message> =
+            originals.into_iter().filter(|m| m.parent_id().is_none() || m.shown_in_channel()).collect();
         for (old_id, target) in &spec.member_targets {
             let target = StreamUserId::parse(target)?;
             if !members.contains(&target) {
                 continue;
             }
             let read = reads.iter().find(|r| r.user.id.as_str() == old_id);
-            if let Some(upto) = read_up_to(read, &originals) {
+            if let Some(upto) = read_up_to(read, &in_channel) {
                 client.mark_read(new, &target, Some(&copy_id(new, &upto.id))).await?;
             }
         }
     }
-    let room = RoomId::new(spec.room_id)?;
-    let gym = GymId::new(spec.gym_id()?)?;
-    let hid = runner.store.session().await?.room_hidden_by(room).await?;
-    for user in hid {
-        let target = StreamUserId::for_member(gym, user);
-        if members.contains(&target) {
-            client.hide_channel(new, &target, false).await?;
-        }
+    for target in hid.keys().filter(|t| members.contains(*t)) {
+        client.hide_channel(new, target, false).await?;
+    }
+    Ok(())
+}
+
+/// Adds each member who cleared their history again, seeing nothing of `new` from before the
+/// copy of the first original sent after they cleared it.
+async fn clear_history(
+    client: &Client,
+    spec: &ChannelSpec,
+    new: &Cid,
+    originals: &[Message],
+    cleared: &BTreeMap<&StreamUserId, DateTime<Utc>>,
+) -> Result<(), StepError> {
+    let copies: HashMap<String, DateTime<Utc>> =
+        conversation(client, new).await?.into_iter().map(|m| (m.id, m.created_at)).collect();
+    let copied_at = |m: &Message| copies.get(&copy_id(new, &m.id)).copied();
+    for (who, at) in cleared {
+        let (gone, kept): (Vec<&Message>, Vec<&Message>) = originals.iter().partition(|m| m.created_at <= *at);
+        let Some(last_gone) = gone.iter().filter_map(|m| copied_at(m)).max() else { continue };
+        // Between the last copy they must not see and the first they must: whether Stream hides
+        // what was sent at the very time or only before it, the cut falls right.
+        let before = match kept.iter().filter_map(|m| copied_at(m)).min() {
+            Some(first_kept) if first_kept > last_gone => last_gone + (first_kept - last_gone) / 2,
+            _ => last_gone + Duration::milliseconds(1),
+        };
+        let role = spec.member_roles.get(who.as_str()).cloned();
+        let remove = ChannelUpdate { remove_members: vec![(*who).clone()], ..ChannelUpdate::default() };
+        client.update_channel(new, &remove).await?;
+        let add = ChannelUpdate {
+            add_members: vec![NewMember { user_id: (*who).clone(), channel_role: role }],
+            hide_history_before: Some(before),
+            ..ChannelUpdate::default()
+        };
+        client.update_channel(new, &add).await?;
     }
     Ok(())
 }

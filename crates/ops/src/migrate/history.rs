@@ -5,8 +5,9 @@
 //! (shown in the channel where it was), a quote quotes the copy, a private message stays
 //! private to the same people (never to more), a silent one stays silent, its HTML and custom
 //! fields stay; the original id, time and sender are kept as custom fields too. A copy that Stream would refuse or run as a
-//! command is changed so it is taken as text, and every change is listed. Reactions and pins
-//! follow in [`super::marks`]. The import file writes the same copies ([`copy_of`]).
+//! command is changed so it is taken as text, and every change is listed. A deleted message
+//! becomes a deleted placeholder (sent silent, then deleted; nothing of its content is sent).
+//! Reactions and pins follow in [`super::marks`]. The import file writes the same copies ([`copy_of`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,10 +20,15 @@ use serde_json::{Value, json};
 use super::error::StepError;
 use super::marks::{Marks, sync_marks};
 use super::notes::{copy_id, is_note};
+use super::order::Turn;
 use super::plan::spec::ChannelSpec;
 
-/// Kinds of message that are copied; others (deleted, ephemeral, error) are not history.
-const COPIED_KINDS: &[&str] = &["regular", "system", "reply", ""];
+/// Kinds of message that are copied; others (ephemeral, error) are not history. A deleted one
+/// is copied as a deleted placeholder.
+const COPIED_KINDS: &[&str] = &["regular", "system", "reply", "deleted", ""];
+/// The text of a deleted message's placeholder copy, sent and deleted at once (what the author
+/// deleted is never sent again).
+const DELETED_TEXT: &str = "This message was deleted.";
 /// Custom fields every copy carries, kept when the rest must go (too large).
 const PROVENANCE: &[&str] = &["original_id", "original_created_at", "original_user_id", "gymchat_copy"];
 
@@ -67,13 +73,15 @@ pub(crate) async fn originals(client: &Client, old: &Cid) -> Result<Vec<Message>
 }
 
 /// Sends, oldest first, every message of `old` whose copy `new` lacks, then the reactions and
-/// pins the copies lack (or, with `send` false, counts what is missing).
+/// pins the copies lack (or, with `send` false, counts what is missing). With a `turn`, the
+/// last copy waits for the channel's turn in the gym's channel-list order ([`super::order`]).
 pub(crate) async fn sync_history(
     client: &Client,
     spec: &ChannelSpec,
     old: &Cid,
     new: &Cid,
     send: bool,
+    turn: Option<Turn<'_>>,
 ) -> Result<Synced, StepError> {
     let originals = originals(client, old).await?;
     let copied: HashSet<&str> = originals.iter().map(|m| m.id.as_str()).collect();
@@ -81,7 +89,8 @@ pub(crate) async fn sync_history(
         conversation(client, new).await?.into_iter().map(|m| (m.id.clone(), m)).collect();
     let mut synced =
         Synced { expected: originals.len(), sent: 0, missing: 0, marks: Marks::default(), altered: Vec::new() };
-    for original in &originals {
+    let last = originals.len().checked_sub(1);
+    for (at, original) in originals.iter().enumerate() {
         if present.contains_key(&copy_id(new, &original.id)) {
             continue;
         }
@@ -93,8 +102,29 @@ pub(crate) async fn sync_history(
         if !changes.is_empty() {
             synced.altered.push(json!({ "original_id": original.id, "copy_id": message.id, "changes": changes }));
         }
+        if Some(at) == last
+            && let Some(turn) = &turn
+        {
+            turn.wait().await;
+        }
         client.send_message(new, &message, SendOptions::copy()).await?;
         synced.sent += 1;
+    }
+    // The last copy is sent (now or before), or there is none: the next channel may go.
+    if let Some(turn) = &turn {
+        turn.pass();
+    }
+    // Placeholders of deleted messages are deleted in their turn (Stream keeps them as such).
+    for original in originals.iter().filter(|m| m.kind == "deleted") {
+        let id = copy_id(new, &original.id);
+        if present.get(&id).is_some_and(|copy| copy.kind == "deleted") {
+            continue;
+        }
+        if send {
+            client.delete_message(&id, false).await?;
+        } else if present.contains_key(&id) {
+            synced.missing += 1;
+        }
     }
     synced.marks = sync_marks(client, spec, &originals, new, &present, send).await?;
     synced.missing += synced.marks.missing;
@@ -115,6 +145,9 @@ pub(crate) fn copy_of(
     let sender = spec.senders.get(&sender_old).cloned().unwrap_or_else(|| spec.gym_bot());
     let mut message = NewMessage::new(copy_id(new, &original.id), StreamUserId::parse(&sender)?, original.text.clone());
     let mut changes = Vec::new();
+    if original.kind == "deleted" {
+        return Ok((placeholder(spec, original, message, new, copied, &sender_old), changes));
+    }
     if original.kind == "system" {
         message = message.system();
     }
@@ -149,10 +182,7 @@ pub(crate) fn copy_of(
     restrict(spec, original, &mut message, &mut changes);
     // A silent original raised no unread count; its copy must not either.
     message.silent = original.silent();
-    message.custom.insert("original_id".into(), json!(original.id));
-    message.custom.insert("original_created_at".into(), json!(original.created_at));
-    message.custom.insert("original_user_id".into(), json!(sender_old));
-    message.custom.insert("gymchat_copy".into(), json!(true));
+    provenance(&mut message, original, &sender_old);
     for breach in check_message(&message) {
         changes.push(breach.to_string());
         match breach {
@@ -167,6 +197,35 @@ pub(crate) fn copy_of(
         }
     }
     Ok((message, changes))
+}
+
+/// The original id, time and sender, as custom fields of the copy.
+fn provenance(message: &mut NewMessage, original: &Message, sender_old: &str) {
+    message.custom.insert("original_id".into(), json!(original.id));
+    message.custom.insert("original_created_at".into(), json!(original.created_at));
+    message.custom.insert("original_user_id".into(), json!(sender_old));
+    message.custom.insert("gymchat_copy".into(), json!(true));
+}
+
+/// The copy of a deleted message: a silent placeholder in the same place (its thread, its
+/// readers), with nothing of what was deleted, to be deleted once sent.
+fn placeholder(
+    spec: &ChannelSpec,
+    original: &Message,
+    mut message: NewMessage,
+    new: &Cid,
+    copied: &HashSet<&str>,
+    sender_old: &str,
+) -> NewMessage {
+    message.text = DELETED_TEXT.to_owned();
+    message.silent = true;
+    if let Some(parent) = original.parent_id().filter(|p| copied.contains(p)) {
+        message.parent_id = Some(copy_id(new, parent));
+        message.show_in_channel = original.shown_in_channel();
+    }
+    restrict(spec, original, &mut message, &mut Vec::new());
+    provenance(&mut message, original, sender_old);
+    message
 }
 
 /// A private original stays private to the same people under their new ids. Someone without a

@@ -4,7 +4,8 @@
 //! import wants them: the target users (with their teams), the new channels (team, creator,
 //! `frozen` and the old channel's `created_at`, always sent since an upsert resets what it
 //! omits), their members (role, `created_at`, `last_read` mapped from the old channel's read
-//! state so unread counts stay what they were, `hide_channel` for those who hid the room), then
+//! state so unread counts stay what they were, `hide_channel` and `hide_messages_before` for
+//! those who hid the room, whose history the platform's hide cleared up to then), then
 //! every message of the old channels, thread replies included, oldest first per channel, sender
 //! mapped (`mentioned_users_ids`), under the same deterministic ids and with the same changes a
 //! live copy would make (commands made inert, long texts cut, threads, quotes, private readers,
@@ -14,7 +15,7 @@
 //! written to a temporary name and renamed, so it is whole or absent, and a resumed run writes it
 //! again.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 
@@ -78,7 +79,8 @@ pub(crate) async fn write(
         let state = client.get_or_create_channel(&old, None, 0, None).await?.body;
         let hid = store.session().await?.room_hidden_by(RoomId::new(c.room_id)?).await?;
         let gym = GymId::new(c.gym_id()?)?;
-        let hidden: BTreeSet<String> = hid.into_iter().map(|u| StreamUserId::for_member(gym, u).to_string()).collect();
+        let hidden: BTreeMap<String, Option<DateTime<Utc>>> =
+            hid.rows.into_iter().map(|h| (StreamUserId::for_member(gym, h.user_id).to_string(), h.hidden_at)).collect();
         olds.push((state, hidden, originals(client, &old).await?));
     }
     for (c, (state, _, _)) in channels.iter().zip(&olds) {
@@ -114,8 +116,12 @@ pub(crate) async fn write(
             if let Some(at) = last_read.get(m.as_str()) {
                 item.insert("last_read".into(), json!(at));
             }
-            if hidden.contains(m) {
+            if let Some(at) = hidden.get(m) {
                 item.insert("hide_channel".into(), json!(true));
+                // The platform's hide cleared their history up to then.
+                if let Some(at) = at {
+                    item.insert("hide_messages_before".into(), json!(at));
+                }
             }
             line(&mut out, "member", Value::Object(item), &mut counts)?;
         }
@@ -155,8 +161,9 @@ pub(crate) async fn write(
 }
 
 /// A copy as an import `message` item: the original's time, the sender as `user`, mentions as
-/// `mentioned_users_ids`, a reply as type `reply` with its thread, and a live pin as the three
-/// fields Stream's import wants together.
+/// `mentioned_users_ids`, a reply as type `reply` with its thread, a live pin as the three
+/// fields Stream's import wants together, and a deleted message as type `deleted` with
+/// `deleted_at` and no text.
 fn message_item(message: &NewMessage, original: &Message, new: &Cid, c: &ChannelSpec) -> Value {
     let mut item = message.custom.clone();
     item.insert("id".into(), json!(message.id));
@@ -164,7 +171,11 @@ fn message_item(message: &NewMessage, original: &Message, new: &Cid, c: &Channel
     item.insert("channel_id".into(), json!(new.id()));
     item.insert("user".into(), json!(message.user_id));
     item.insert("text".into(), json!(message.text));
-    let kind = if message.parent_id.is_some() { "reply" } else { message.kind.as_deref().unwrap_or("regular") };
+    let kind = match (original.kind.as_str(), &message.parent_id) {
+        ("deleted", _) => "deleted",
+        (_, Some(_)) => "reply",
+        _ => message.kind.as_deref().unwrap_or("regular"),
+    };
     item.insert("type".into(), json!(kind));
     item.insert("created_at".into(), json!(original.created_at));
     if let Some(html) = &message.html {
@@ -195,6 +206,15 @@ fn message_item(message: &NewMessage, original: &Message, new: &Cid, c: &Channel
         item.insert("pinned_at".into(), at);
         item.insert("pinned_by_id".into(), json!(by));
         item.insert("pin_expires".into(), json!(original.pin_expires()));
+    }
+    if kind == "deleted" {
+        // Stream's import keeps a deleted message as its placeholder, with nothing of its text.
+        for field in ["silent", "pinned_at", "pinned_by_id", "pin_expires"] {
+            item.remove(field);
+        }
+        item.insert("text".into(), json!(""));
+        let at = original.custom.get("deleted_at").cloned().unwrap_or_else(|| json!(original.created_at));
+        item.insert("deleted_at".into(), at);
     }
     Value::Object(item)
 }

@@ -43,7 +43,7 @@ pub(crate) async fn sync_marks(
     send: bool,
 ) -> Result<Marks, StepError> {
     let mut marks = Marks::default();
-    for original in originals {
+    for original in originals.iter().filter(|m| m.kind != "deleted") {
         let id = copy_id(new, &original.id);
         let copy = present.get(&id);
         if !send && copy.is_none() {

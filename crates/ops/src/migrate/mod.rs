@@ -5,7 +5,8 @@
 //! - [`mod@apply`]: carries a plan out under one lock per database ([`lock`]), journaled per item,
 //!   resumable after a kill at any point, stopped by a circuit breaker when too many items fail
 //!   (`run`); users first (`users`), then each room by rebuild (`rebuild`, with its history
-//!   copied by `history` and its reactions and pins by `marks`, or written for Stream's import
+//!   copied by `history` and its reactions and pins by `marks`, last messages in the order of
+//!   `order`, or written for Stream's import
 //!   by `import`, and what each member had of it carried by `carry`) or in place (`in_place`),
 //!   through the channel steps both share (`channels`); [`report`] is what it tells.
 //! - [`mod@rollback`]: puts every switched room back on its old channel, with a note (`notes`);
@@ -30,6 +31,7 @@ pub mod lock;
 mod marks;
 mod notes;
 pub mod options;
+mod order;
 pub mod plan;
 mod rebuild;
 pub mod report;

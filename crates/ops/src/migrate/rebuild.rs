@@ -9,7 +9,8 @@
 //! - create: the target channel with members, team, creator and custom fields (`migrated_from`
 //!   names the old cid, so a channel with that id not made from this room is refused);
 //! - copy: the old channel's history, when it is copied ([`super::history`]: thread replies,
-//!   quotes, private readers; then reactions and pins, [`super::marks`]);
+//!   quotes, private readers; then reactions and pins, [`super::marks`]), its last message in
+//!   the gym's channel-list order ([`super::order`]);
 //! - verify: members, team, `gym_id`, and every old message's copy present with its reactions
 //!   and pin;
 //! - freeze old: one read-modify-write full update that freezes it and posts a system note
@@ -32,6 +33,7 @@ use super::error::StepError;
 use super::history::sync_history;
 use super::notes::moved_note_id;
 use super::options::History;
+use super::order::{LastMessageOrder, Turn};
 use super::plan::spec::ChannelSpec;
 use super::run::Runner;
 
@@ -54,7 +56,12 @@ pub(crate) fn rank(state: ItemState) -> usize {
 }
 
 /// Moves one room by rebuilding its channel, from whatever state the journal holds.
-pub(crate) async fn move_rebuild(runner: &Runner, item: MigrationItem, history: History) -> Result<(), StepError> {
+pub(crate) async fn move_rebuild(
+    runner: &Runner,
+    item: MigrationItem,
+    history: History,
+    order: &LastMessageOrder,
+) -> Result<(), StepError> {
     let (spec, old, new) = parse_spec(&item)?;
     let (id, at) = (item.id, rank(item.state));
     let client = &runner.client;
@@ -67,7 +74,8 @@ pub(crate) async fn move_rebuild(runner: &Runner, item: MigrationItem, history: 
     if at < rank(ItemState::Verifying) {
         runner.advance(id, ItemState::Copying, None).await?;
         if history == History::Copy {
-            let copied = sync_history(client, &spec, &old, &new, true).await?;
+            let turn = Turn { order, gym: item.gym_id, item: id };
+            let copied = sync_history(client, &spec, &old, &new, true, Some(turn)).await?;
             detail["copied"] = json!(copied.sent);
             detail["messages"] = json!(copied.expected);
             detail["reactions"] = json!(copied.marks.reactions);
@@ -82,7 +90,7 @@ pub(crate) async fn move_rebuild(runner: &Runner, item: MigrationItem, history: 
         runner.advance(id, ItemState::Verifying, Some(&detail)).await?;
         verify(client, &spec, &new).await?;
         if history == History::Copy {
-            let check = sync_history(client, &spec, &old, &new, false).await?;
+            let check = sync_history(client, &spec, &old, &new, false, None).await?;
             if check.missing > 0 {
                 let (missing, expected) = (check.missing, check.expected);
                 return Err(StepError::Drift(format!(
@@ -103,7 +111,7 @@ pub(crate) async fn move_rebuild(runner: &Runner, item: MigrationItem, history: 
         freeze_old(runner, &spec, &old, &new).await?;
         if history == History::Copy {
             // Messages written to the old channel between the copy and the freeze.
-            let late = sync_history(client, &spec, &old, &new, true).await?;
+            let late = sync_history(client, &spec, &old, &new, true, None).await?;
             if late.sent > 0 {
                 detail["copied_after_freeze"] = json!(late.sent);
             }
@@ -118,7 +126,8 @@ pub(crate) async fn move_rebuild(runner: &Runner, item: MigrationItem, history: 
     }
     if at < rank(ItemState::Done) {
         runner.advance(id, ItemState::Finishing, None).await?;
-        carry_member_state(runner, &spec, &old, &new, history).await?;
+        let members = current_members(runner, &spec).await?;
+        carry_member_state(runner, &spec, &old, &new, history, &members).await?;
         if spec.frozen_after {
             set_frozen(client, &new, true, ChannelUpdate::default()).await?;
         }

@@ -2,7 +2,9 @@
 //! with `id_lt` like history), its reactions (`POST /messages/{id}/reaction`,
 //! `GET /messages/{id}/reactions`; one per user and type, refused in a frozen channel), and a
 //! partial update (`PUT /messages/{id} {"set", "unset", "user_id"}`), which pins and unpins:
-//! `pinned: true` records `pinned_at` and `pinned_by`, and `pin_expires` is kept.
+//! `pinned: true` records `pinned_at` and `pinned_by`, and `pin_expires` is kept; and its
+//! deletion (`DELETE /messages/{id}?hard=`): soft leaves a `deleted` placeholder, hard removes
+//! it (its id stays taken).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -181,4 +183,34 @@ pub async fn update_partial(
     }
     let channel = channel.clone();
     Ok(ok(json!({ "message": message_json(app, &channel, &channel.messages[at]) })))
+}
+
+/// `DELETE /messages/{id}?hard=`: soft (the default) turns it into a placeholder of type
+/// `deleted` with `deleted_at`, which stays in the channel; hard removes it. Deleting a
+/// placeholder softly again changes nothing.
+pub async fn delete_one(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let hard = query.get("hard").is_some_and(|h| h == "true" || h == "1");
+    let mut guard = lock(&s.app);
+    let app = &mut *guard;
+    let (channel, at) = find(app, &caller, &id)?;
+    if let Caller::User(me) = &caller
+        && channel.messages[at].user_id != *me
+    {
+        return Err(ApiError::forbidden(format!("user {me} may not delete message {id}")));
+    }
+    let mut message = if hard { channel.messages.remove(at) } else { channel.messages[at].clone() };
+    if message.kind != "deleted" {
+        message.kind = "deleted".to_owned();
+        message.custom.insert("deleted_at".into(), json!(fmt_time(Utc::now())));
+    }
+    if !hard {
+        channel.messages[at] = message.clone();
+    }
+    let channel = channel.clone();
+    Ok(ok(json!({ "message": message_json(app, &channel, &message) })))
 }

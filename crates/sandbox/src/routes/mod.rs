@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod member_state;
 pub mod messages;
 pub mod query;
+pub mod removal;
 pub mod users;
 
 use axum::http::StatusCode;
@@ -306,16 +307,25 @@ pub fn read_json(app: &App, c: &ChannelRec) -> Value {
 
 /// Channel state: members, most recently added first (`limit` ≤ 300, `offset` ≤ 10,000), and
 /// messages, oldest first (`limit` clamped to 300 as Stream does, default 25, `id_lt` to page
-/// back).
+/// back); for a user token only the messages that user sees.
 pub fn state_json(
     app: &App,
+    caller: &Caller,
     c: &ChannelRec,
     messages: Option<&Value>,
     members: Option<&Value>,
 ) -> Result<Value, ApiError> {
     let msg_limit = clamped(messages.and_then(|m| m.get("limit")), "messages.limit", 25, 300)?;
     // Thread replies are read through their parent, unless also sent to the channel.
-    let shown: Vec<&MessageRec> = c.messages.iter().filter(|m| m.shown_in_channel()).collect();
+    let shown: Vec<&MessageRec> = c
+        .messages
+        .iter()
+        .filter(|m| m.shown_in_channel())
+        .filter(|m| match caller {
+            Caller::User(me) => c.seen_by(m, me),
+            Caller::Server => true,
+        })
+        .collect();
     let end = match messages.and_then(|m| m.get("id_lt")).and_then(Value::as_str) {
         Some(id) => shown
             .iter()

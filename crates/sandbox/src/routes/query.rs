@@ -276,7 +276,7 @@ pub async fn query(State(s): State<Arc<Shared>>, Extension(caller): Extension<Ca
         if with_state {
             let m = json!({ "limit": message_limit });
             let mem = json!({ "limit": member_limit });
-            channels.push(state_json(&app, c, Some(&m), Some(&mem))?);
+            channels.push(state_json(&app, &caller, c, Some(&m), Some(&mem))?);
         } else {
             channels.push(object([("channel", channel_json(c))]));
         }

@@ -246,12 +246,20 @@ impl Session {
             .map(collect_rows::<_, HiddenRow>))?)
     }
 
-    /// Who has hidden the room.
-    pub async fn room_hidden_by(&mut self, room: RoomId) -> Result<Vec<UserId>> {
-        let sql = "SELECT DISTINCT user_id FROM chat_member_hidden WHERE room_id = $1 ORDER BY user_id";
-        let ids: Vec<DbInt> =
-            on_db!(self.db(), c => sqlx::query_scalar(sql).bind(room.get()).fetch_all(&mut *c).await)?;
-        Ok(ids.into_iter().filter_map(|v| UserId::new(v.0).ok()).collect())
+    /// Who has hidden the room, and when: one per user, the latest time of their rows (the
+    /// platform's hide also clears the member's history up to then). Rows that cannot be read
+    /// are set aside, and a row without a time counts as hidden at no known time.
+    pub async fn room_hidden_by(&mut self, room: RoomId) -> Result<Rows<Hidden>> {
+        let sql = "SELECT user_id, room_id, hidden_at FROM chat_member_hidden WHERE room_id = $1 ORDER BY user_id";
+        let mut read = on_db!(self.db(), c => sqlx::query(sql).bind(room.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, HiddenRow>))?;
+        let mut latest: std::collections::BTreeMap<UserId, Hidden> = std::collections::BTreeMap::new();
+        for row in read.rows.drain(..) {
+            let entry = latest.entry(row.user_id).or_insert_with(|| row.clone());
+            entry.hidden_at = entry.hidden_at.max(row.hidden_at);
+        }
+        read.rows = latest.into_values().collect();
+        Ok(read)
     }
 
     /// Hides the room for the user. Hiding again, even concurrently, keeps the first time: the

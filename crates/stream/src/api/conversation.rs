@@ -1,6 +1,7 @@
 //! A message's conversation beyond its text: its thread's replies (`GET /messages/{id}/replies`,
 //! paged back), its reactions (`GET /messages/{id}/reactions`, `POST /messages/{id}/reaction`),
-//! and partial updates (`PUT /messages/{id}`), which pin and unpin.
+//! partial updates (`PUT /messages/{id}`), which pin and unpin, and deletion
+//! (`DELETE /messages/{id}`).
 
 use std::collections::HashSet;
 
@@ -9,7 +10,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
 
-use super::shared::segment;
+use super::shared::{gone_is_done, segment};
 use crate::client::Client;
 use crate::error::{ErrorKind, StreamError};
 use crate::limits::MESSAGE_PAGE;
@@ -111,5 +112,14 @@ impl Client {
         let path = format!("/messages/{}", segment(message));
         let body = json!({ "set": set, "unset": unset, "user_id": user });
         self.call::<_, IgnoredAny>("UpdateMessagePartial", Method::PUT, &path, &[], Some(&body)).await.map(|_| ())
+    }
+
+    /// `DELETE /messages/{id}`: soft (a `deleted` placeholder stays in the channel) unless
+    /// `hard`. Safe to repeat: a message already gone counts as deleted.
+    pub async fn delete_message(&self, id: &str, hard: bool) -> Result<(), StreamError> {
+        let path = format!("/messages/{}", segment(id));
+        let query = [("hard", hard.to_string())];
+        let answer = self.call::<Value, IgnoredAny>("DeleteMessage", Method::DELETE, &path, &query, None).await;
+        gone_is_done(answer).map(|_| ())
     }
 }

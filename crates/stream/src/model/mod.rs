@@ -310,6 +310,12 @@ pub struct ChannelUpdate {
     /// Members to remove (at most 100).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remove_members: Vec<StreamUserId>,
+    /// With `add_members`: the added members see no message sent before they were added.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hide_history: bool,
+    /// With `add_members`: the added members see no message sent before this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hide_history_before: Option<DateTime<Utc>>,
     /// A message to post with the update.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<NewMessage>,

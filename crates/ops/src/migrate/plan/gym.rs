@@ -201,6 +201,7 @@ fn channel_spec(
         repair: on_target,
         member_targets,
         member_roles,
+        last_message_at: state.channel.last_message_at,
     })
 }
 

@@ -83,6 +83,10 @@ pub struct ChannelSpec {
     /// new channel.
     #[serde(default)]
     pub member_roles: BTreeMap<String, String>,
+    /// When the old channel's last message was sent (as planned): the new channels get their
+    /// last copy in this order, so channel lists sorted by last message keep their order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message_at: Option<DateTime<Utc>>,
 }
 
 impl ChannelSpec {

@@ -10,6 +10,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod message;
+
+pub use message::{MessageRec, ReactionRec};
+
 /// RFC 3339, UTC, microseconds: how Stream writes times.
 pub fn fmt_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -42,85 +46,6 @@ pub struct UserRec {
 
 fn default_role() -> String {
     "user".to_owned()
-}
-
-/// A message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MessageRec {
-    /// Id, unique across the app.
-    pub id: String,
-    /// Sender.
-    pub user_id: String,
-    /// Text.
-    #[serde(default)]
-    pub text: String,
-    /// `regular` or `system`.
-    #[serde(rename = "type", default = "regular")]
-    pub kind: String,
-    /// Sent.
-    pub created_at: DateTime<Utc>,
-    /// The slash command the text ran (`giphy`, `ban`, …), as Stream reports it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    /// Reactions, oldest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reactions: Vec<ReactionRec>,
-    /// Everything else, flat: custom fields, and the fields of a thread (`parent_id`,
-    /// `show_in_channel`), a quote (`quoted_message_id`), a pin (`pinned`, `pinned_at`,
-    /// `pinned_by`, `pin_expires`), `silent`, `restricted_visibility`, attachments, mentions.
-    #[serde(flatten)]
-    pub custom: Map<String, Value>,
-}
-
-fn regular() -> String {
-    "regular".to_owned()
-}
-
-impl MessageRec {
-    /// The message this one replies to in a thread.
-    pub fn parent_id(&self) -> Option<&str> {
-        self.custom.get("parent_id").and_then(Value::as_str)
-    }
-
-    /// Whether channel state shows it: every message but thread replies not also sent to the
-    /// channel.
-    pub fn shown_in_channel(&self) -> bool {
-        self.parent_id().is_none() || self.custom.get("show_in_channel").and_then(Value::as_bool) == Some(true)
-    }
-
-    /// Whether it is pinned now.
-    pub fn is_pinned(&self, now: DateTime<Utc>) -> bool {
-        let pinned = self.custom.get("pinned").and_then(Value::as_bool) == Some(true);
-        let expires = self
-            .custom
-            .get("pin_expires")
-            .and_then(Value::as_str)
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc));
-        pinned && expires.is_none_or(|t| t > now)
-    }
-}
-
-/// A reaction to a message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReactionRec {
-    /// Its type (`like`, `love`, …).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Who reacted.
-    pub user_id: String,
-    /// Score (1 unless given).
-    #[serde(default = "one")]
-    pub score: u64,
-    /// When.
-    pub created_at: DateTime<Utc>,
-    /// Custom fields, flat.
-    #[serde(flatten)]
-    pub custom: Map<String, Value>,
-}
-
-fn one() -> u64 {
-    1
 }
 
 /// A channel member.
@@ -238,17 +163,23 @@ impl ChannelRec {
         self.members.iter().any(|m| m.user_id == user)
     }
 
+    /// Whether `user` sees message `m` in this channel: one visible to them and not in the
+    /// history hidden from them (a member who cleared it, or was added with it hidden).
+    pub fn seen_by(&self, m: &MessageRec, user: &str) -> bool {
+        let hidden_before = self.members.iter().find(|x| x.user_id == user).and_then(|x| x.hide_messages_before);
+        m.visible_to(user) && hidden_before.is_none_or(|t| m.created_at > t)
+    }
+
     /// The member's unread messages: shown in the channel (thread replies count in their
     /// thread), sent after what they read (or after they joined), by someone else, not `silent`,
-    /// and not hidden from them. (Stream counts system messages too; the sandbox does the same.)
+    /// not deleted, and seen by them. (Stream counts system messages too; the sandbox does the same.)
     pub fn unread_for(&self, member: &MemberRec) -> usize {
         let since = member.last_read.unwrap_or(member.created_at);
-        let hidden_before = member.hide_messages_before;
         self.messages
             .iter()
             .filter(|m| m.shown_in_channel() && m.created_at > since && m.user_id != member.user_id)
-            .filter(|m| hidden_before.is_none_or(|t| m.created_at > t))
-            .filter(|m| m.custom.get("silent").and_then(Value::as_bool) != Some(true))
+            .filter(|m| self.seen_by(m, &member.user_id))
+            .filter(|m| m.custom.get("silent").and_then(Value::as_bool) != Some(true) && m.kind != "deleted")
             .count()
     }
 }
