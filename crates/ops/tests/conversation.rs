@@ -175,6 +175,18 @@ on_both_backends! {
         let replies = w.client.message_replies(new_first).await.unwrap();
         assert_eq!(replies.len(), 2, "{replies:#?}");
         assert_eq!(w.client.message_reactions(new_first).await.unwrap().len(), 2);
+
+        // `migrate verify` finds nothing missing, and finds a reaction taken away on purpose.
+        let verified = migrate::verify(&w.store, &w.client, &[support::journey::gym4_id()]).await.unwrap();
+        assert_eq!(verified.gyms[0].conversations, vec![], "{verified:#?}");
+        assert_eq!(verified.exit_code(), 0);
+        w.client.delete_reaction(new_first, "love", &user("gym_4_user_10")).await.unwrap();
+        let verified = migrate::verify(&w.store, &w.client, &[support::journey::gym4_id()]).await.unwrap();
+        let found = &verified.gyms[0].conversations;
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].new_cid, "messaging:direct_gym_4_user_10_gym_4_user_8");
+        assert!(found[0].what.contains("1 of the old channel's"), "{found:#?}");
+        assert_eq!(verified.exit_code(), 1);
     }
 }
 

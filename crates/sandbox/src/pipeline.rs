@@ -56,6 +56,7 @@ pub fn operation(method: &Method, path: &str) -> &'static str {
         ("GET", "/messages/{id}/replies") => "GetReplies",
         ("POST", "/messages/{id}/reaction") => "SendReaction",
         ("GET", "/messages/{id}/reactions") => "GetReactions",
+        ("DELETE", "/messages/{id}/reaction/{type}") => "DeleteReaction",
         _ => "Unknown",
     }
 }

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 /// Stream's documented defaults, per minute. Operations Stream does not document
 /// (DeleteChannels, GetTask, UpdateChannelPartial, DeleteUsers, GetReplies, GetReactions,
-/// UpdateMessagePartial, DeleteMessage) get the sandbox's assumptions,
+/// UpdateMessagePartial, DeleteMessage, DeleteReaction) get the sandbox's assumptions,
 /// marked below; `GET /rate_limits` on a real app tells the truth.
 pub const DEFAULT_LIMITS: &[(&str, u32)] = &[
     ("GetOrCreateChannel", 10_000),
@@ -47,6 +47,7 @@ pub const DEFAULT_LIMITS: &[(&str, u32)] = &[
     ("GetReactions", 1_000),
     ("UpdateMessagePartial", 300),
     ("DeleteMessage", 300),
+    ("DeleteReaction", 1_000),
 ];
 
 /// How many finished windows per operation are kept for `/_sandbox/stats`.

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::http::{Request, StatusCode};
 use axum::middleware;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
@@ -58,6 +58,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/messages/{id}/replies", get(conversation::replies))
         .route("/messages/{id}/reaction", post(conversation::send_reaction))
         .route("/messages/{id}/reactions", get(conversation::reactions))
+        .route("/messages/{id}/reaction/{type}", delete(conversation::delete_reaction))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&shared), pipeline));
     let sandbox = Router::new()
         .route("/_sandbox/state", get(inspect::state))

@@ -133,7 +133,8 @@ impl<T> Answer<T> {
 pub struct Client {
     http: reqwest::Client,
     config: ClientConfig,
-    server_token: SecretString,
+    /// The server token, or a user token for a client acting as a user ([`Client::as_user`]).
+    token: SecretString,
     pacer: Arc<Pacer>,
     in_flight: Arc<InFlight>,
 }
@@ -152,15 +153,24 @@ impl Client {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| StreamError::new("Connect", ErrorKind::Connection(e.to_string())))?;
-        let server_token = server_token(&config.secret)?;
+        let token = server_token(&config.secret)?;
         let max = config.max_in_flight.max(1);
         Ok(Client {
             http,
             pacer: Arc::new(Pacer::new(config.budget_share).with_window(config.rate_window)),
             in_flight: Arc::new(InFlight::new(max)),
             config,
-            server_token,
+            token,
         })
+    }
+
+    /// The same client acting as `user`, with a user token valid for five minutes: what it reads
+    /// is what that user sees (their hidden history and others' private messages left out). It
+    /// shares this client's pacing and in-flight bound.
+    pub fn as_user(&self, user: &gymchat_ids::StreamUserId) -> Result<Client, StreamError> {
+        let now = chrono::Utc::now();
+        let token = crate::token::user_token(&self.config.secret, user, now, Some(now + chrono::Duration::minutes(5)))?;
+        Ok(Client { token: SecretString::from(token), ..self.clone() })
     }
 
     /// How many calls may be in flight at once.
@@ -275,7 +285,7 @@ impl Client {
         &self.config
     }
 
-    /// Sends one call with the server token. `query` pairs go next to `api_key`.
+    /// Sends one call with the client's token. `query` pairs go next to `api_key`.
     async fn call_once<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         operation: &'static str,
@@ -299,7 +309,7 @@ impl Client {
                 .request(method, format!("{}{path}", self.config.base_url))
                 .query(&[("api_key", self.config.key.as_str())])
                 .query(query)
-                .header(AUTHORIZATION, self.server_token.expose_secret())
+                .header(AUTHORIZATION, self.token.expose_secret())
                 .header("stream-auth-type", "jwt")
                 .header("X-Stream-Client", CLIENT_NAME);
             if let Some(body) = body {

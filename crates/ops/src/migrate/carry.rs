@@ -6,10 +6,11 @@
 //!   and one's own never count); a member Stream gave no read state for (past the first hundred)
 //!   has read everything, so no false badge appears; a member who had read nothing reads nothing;
 //! - history they cleared (with `--history copy`): the platform's hide clears the member's
-//!   history up to then (`hide` with `clear_history`), so a member with a `chat_member_hidden`
-//!   row sees no copy of what was sent before its time: they are added again with
-//!   `hide_history_before` the copy of the first message they could still see (after every copy
-//!   when there is none), keeping their role, before their read position is carried;
+//!   history (`hide` with `clear_history`), so for each member with a `chat_member_hidden` row
+//!   the old channel is read as them; what it leaves out of what they could otherwise see was
+//!   cleared, and they see no copy of it: they are added again with `hide_history_before`
+//!   between the last copy they must not see and the first they may, keeping their role, before
+//!   their read position is carried;
 //! - hidden: a member who hid the room (the platform's `chat_member_hidden`) has the new channel
 //!   hidden too (copies and the freezing note are sent with `keep_channel_hidden`, so nothing
 //!   showed it meanwhile).
@@ -59,9 +60,8 @@ pub(crate) async fn carry_member_state(
         .collect();
     if history == History::Copy {
         let originals = originals(client, old).await?;
-        let cleared: BTreeMap<&StreamUserId, DateTime<Utc>> =
-            hid.iter().filter_map(|(who, at)| Some((who, (*at)?))).collect();
-        if cleared.values().any(|at| originals.first().is_some_and(|m| m.created_at <= *at)) {
+        let cleared = cleared_in_stream(client, spec, old, &originals, hid.keys()).await?;
+        if !cleared.is_empty() {
             clear_history(client, spec, new, &originals, &cleared).await?;
             members.extend(cleared.keys().map(|who| (*who).clone()));
         }
@@ -87,6 +87,49 @@ pub(crate) async fn carry_member_state(
     Ok(())
 }
 
+/// Of the members who hid the room (whose hide, on the platform, clears their history), those
+/// whose history of `old` Stream really shows cleared, and up to when: read as each of them,
+/// the old channel leaves out messages they could otherwise see. A member whose view cannot be
+/// read (Stream refuses their token the channel) is left as they are.
+pub(crate) async fn cleared_in_stream<'a>(
+    client: &Client,
+    spec: &ChannelSpec,
+    old: &Cid,
+    originals: &[Message],
+    hid: impl Iterator<Item = &'a StreamUserId>,
+) -> Result<BTreeMap<&'a StreamUserId, DateTime<Utc>>, StepError> {
+    let mut cleared = BTreeMap::new();
+    for target in hid {
+        let Some(old_id) = spec.member_targets.iter().find(|(_, t)| *t == target.as_str()).map(|(o, _)| o) else {
+            continue;
+        };
+        let view = match client.as_user(&StreamUserId::parse(old_id)?)?.channel_history(old).await {
+            Ok(view) => view,
+            Err(e) if e.status() == Some(403) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let seen: HashSet<&str> = view.iter().map(|m| m.id.as_str()).collect();
+        // A private message not for them was never theirs to see.
+        let theirs = |m: &&Message| {
+            let readers = m.restricted_visibility();
+            readers.is_empty()
+                || readers.contains(&old_id.as_str())
+                || m.user.as_ref().is_some_and(|u| u.id.as_str() == old_id)
+        };
+        let gone = originals
+            .iter()
+            .filter(|m| m.parent_id().is_none() || m.shown_in_channel())
+            .filter(theirs)
+            .filter(|m| !seen.contains(m.id.as_str()))
+            .map(|m| m.created_at)
+            .max();
+        if let Some(at) = gone {
+            cleared.insert(target, at);
+        }
+    }
+    Ok(cleared)
+}
+
 /// Adds each member who cleared their history again, seeing nothing of `new` from before the
 /// copy of the first original sent after they cleared it.
 async fn clear_history(
@@ -102,12 +145,7 @@ async fn clear_history(
     for (who, at) in cleared {
         let (gone, kept): (Vec<&Message>, Vec<&Message>) = originals.iter().partition(|m| m.created_at <= *at);
         let Some(last_gone) = gone.iter().filter_map(|m| copied_at(m)).max() else { continue };
-        // Between the last copy they must not see and the first they must: whether Stream hides
-        // what was sent at the very time or only before it, the cut falls right.
-        let before = match kept.iter().filter_map(|m| copied_at(m)).min() {
-            Some(first_kept) if first_kept > last_gone => last_gone + (first_kept - last_gone) / 2,
-            _ => last_gone + Duration::milliseconds(1),
-        };
+        let before = cut_between(last_gone, kept.iter().filter_map(|m| copied_at(m)).min());
         let role = spec.member_roles.get(who.as_str()).cloned();
         let remove = ChannelUpdate { remove_members: vec![(*who).clone()], ..ChannelUpdate::default() };
         client.update_channel(new, &remove).await?;
@@ -130,4 +168,14 @@ fn read_up_to<'a>(read: Option<&ReadState>, originals: &'a [Message]) -> Option<
         return Some(m);
     }
     originals.iter().rev().find(|m| m.created_at <= read.last_read)
+}
+
+/// A time between the last message a member must not see and the first they may (when there is
+/// one): whether Stream hides what was sent at the very time or only before it, the cut falls
+/// right.
+pub(crate) fn cut_between(last_gone: DateTime<Utc>, first_kept: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    match first_kept {
+        Some(first_kept) if first_kept > last_gone => last_gone + (first_kept - last_gone) / 2,
+        _ => last_gone + Duration::milliseconds(1),
+    }
 }

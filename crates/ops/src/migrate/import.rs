@@ -4,8 +4,8 @@
 //! import wants them: the target users (with their teams), the new channels (team, creator,
 //! `frozen` and the old channel's `created_at`, always sent since an upsert resets what it
 //! omits), their members (role, `created_at`, `last_read` mapped from the old channel's read
-//! state so unread counts stay what they were, `hide_channel` and `hide_messages_before` for
-//! those who hid the room, whose history the platform's hide cleared up to then), then
+//! state so unread counts stay what they were, `hide_channel` for those who hid the room and
+//! `hide_messages_before` for those of them whose history Stream shows cleared), then
 //! every message of the old channels, thread replies included, oldest first per channel, sender
 //! mapped (`mentioned_users_ids`), under the same deterministic ids and with the same changes a
 //! live copy would make (commands made inert, long texts cut, threads, quotes, private readers,
@@ -28,6 +28,7 @@ use serde_json::{Map, Value, json};
 
 use gymchat_store::{ItemKind, ItemState};
 
+use super::carry::{cleared_in_stream, cut_between};
 use super::error::StepError;
 use super::history::{copy_of, originals};
 use super::marks::live_pin;
@@ -79,9 +80,20 @@ pub(crate) async fn write(
         let state = client.get_or_create_channel(&old, None, 0, None).await?.body;
         let hid = store.session().await?.room_hidden_by(RoomId::new(c.room_id)?).await?;
         let gym = GymId::new(c.gym_id()?)?;
-        let hidden: BTreeMap<String, Option<DateTime<Utc>>> =
-            hid.rows.into_iter().map(|h| (StreamUserId::for_member(gym, h.user_id).to_string(), h.hidden_at)).collect();
-        olds.push((state, hidden, originals(client, &old).await?));
+        let hid: Vec<StreamUserId> = hid.rows.into_iter().map(|h| StreamUserId::for_member(gym, h.user_id)).collect();
+        let originals = originals(client, &old).await?;
+        // Who cleared their history, and from when on they see it again (original times).
+        let cleared = cleared_in_stream(client, c, &old, &originals, hid.iter()).await?;
+        let hidden: BTreeMap<String, Option<DateTime<Utc>>> = hid
+            .iter()
+            .map(|who| {
+                let from = cleared
+                    .get(who)
+                    .map(|at| cut_between(*at, originals.iter().map(|m| m.created_at).filter(|t| t > at).min()));
+                (who.to_string(), from)
+            })
+            .collect();
+        olds.push((state, hidden, originals));
     }
     for (c, (state, _, _)) in channels.iter().zip(&olds) {
         let new = Cid::parse(&c.new_cid)?;
@@ -118,7 +130,7 @@ pub(crate) async fn write(
             }
             if let Some(at) = hidden.get(m) {
                 item.insert("hide_channel".into(), json!(true));
-                // The platform's hide cleared their history up to then.
+                // The history they cleared stays hidden from them.
                 if let Some(at) = at {
                     item.insert("hide_messages_before".into(), json!(at));
                 }

@@ -11,7 +11,8 @@
 //!   through the channel steps both share (`channels`); [`report`] is what it tells.
 //! - [`mod@rollback`]: puts every switched room back on its old channel, with a note (`notes`);
 //!   [`mod@abandon`] ends an unfinished run on purpose, undoing nothing.
-//! - [`mod@verify`]: checks by a fresh audit that the gyms are fully tenant-scoped.
+//! - [`mod@verify`]: checks by a fresh audit that the gyms are fully tenant-scoped, and
+//!   (`faithful`) that members see in each copied room what they saw.
 //! - [`options`] and [`error`]: what the operator chooses, and why a command or a step failed.
 //!
 //! The journal (`gymchat_migration_runs`, `gymchat_migration_items`) is the run's memory: a
@@ -24,6 +25,7 @@ mod carry;
 mod channels;
 pub mod error;
 pub mod estimate;
+mod faithful;
 mod history;
 mod import;
 mod in_place;
@@ -43,6 +45,7 @@ pub mod verify;
 pub use abandon::abandon;
 pub use apply::apply;
 pub use error::{MigrateError, StepError};
+pub use faithful::Difference;
 pub use lock::{LEASE_TTL_SECONDS, LOCK_NAME, holder_name};
 pub use notes::NOTE_PREFIX;
 pub use options::{ApplyOptions, History, Options, RollbackOptions, Strategy};

@@ -155,7 +155,9 @@ async fn freeze_old(runner: &Runner, spec: &ChannelSpec, old: &Cid, new: &Cid) -
     let text = format!(
         "This conversation moved to a new channel ({new}). Update the app to keep writing; this one stays readable."
     );
-    let note = NewMessage::new(moved_note_id(old, &runner.run_id), bot, text).system();
+    // Silent: the note changes nobody's unread count.
+    let mut note = NewMessage::new(moved_note_id(old, &runner.run_id), bot, text).system();
+    note.silent = true;
     // Members who hid the old channel keep it hidden: the note does not bring it back.
     let rest =
         ChannelUpdate { message: Some(note), skip_push: true, keep_channel_hidden: true, ..ChannelUpdate::default() };

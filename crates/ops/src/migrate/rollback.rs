@@ -144,7 +144,9 @@ pub async fn rollback(
 fn back_note(spec: &ChannelSpec, old: &Cid, new: &Cid, run_id: &str) -> Result<ChannelUpdate, StepError> {
     let bot = StreamUserId::parse(&spec.gym_bot())?;
     let text = format!("This conversation is back in this channel: the move to {new} was undone.");
-    let note = NewMessage::new(back_note_id(old, run_id), bot, text).system();
+    // Silent: the note changes nobody's unread count.
+    let mut note = NewMessage::new(back_note_id(old, run_id), bot, text).system();
+    note.silent = true;
     Ok(ChannelUpdate { message: Some(note), skip_push: true, ..ChannelUpdate::default() })
 }
 

@@ -1,6 +1,7 @@
 //! A message's conversation beyond its text: its thread (`GET /messages/{id}/replies`, paged back
 //! with `id_lt` like history), its reactions (`POST /messages/{id}/reaction`,
-//! `GET /messages/{id}/reactions`; one per user and type, refused in a frozen channel), and a
+//! `GET /messages/{id}/reactions`, `DELETE /messages/{id}/reaction/{type}`; one per user and
+//! type, refused in a frozen channel), and a
 //! partial update (`PUT /messages/{id} {"set", "unset", "user_id"}`), which pins and unpins:
 //! `pinned: true` records `pinned_at` and `pinned_by`, and `pin_expires` is kept; and its
 //! deletion (`DELETE /messages/{id}?hard=`): soft leaves a `deleted` placeholder, hard removes
@@ -213,4 +214,26 @@ pub async fn delete_one(
     }
     let channel = channel.clone();
     Ok(ok(json!({ "message": message_json(app, &channel, &message) })))
+}
+
+/// `DELETE /messages/{id}/reaction/{type}?user_id=`: removes that user's reaction of that type;
+/// removing one that is not there changes nothing.
+pub async fn delete_reaction(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((id, kind)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let mut guard = lock(&s.app);
+    let app = &mut *guard;
+    let named: Map<String, Value> =
+        query.get("user_id").map(|u| ("user_id".to_owned(), json!(u))).into_iter().collect();
+    let user = acting(app, &caller, &named)?;
+    let (channel, at) = find(app, &caller, &id)?;
+    if channel.frozen {
+        return Err(ApiError::forbidden("channel is frozen"));
+    }
+    channel.messages[at].reactions.retain(|r| !(r.kind == kind && r.user_id == user));
+    let channel = channel.clone();
+    Ok(ok(json!({ "message": message_json(app, &channel, &channel.messages[at]) })))
 }

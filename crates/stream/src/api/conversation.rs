@@ -1,6 +1,6 @@
 //! A message's conversation beyond its text: its thread's replies (`GET /messages/{id}/replies`,
-//! paged back), its reactions (`GET /messages/{id}/reactions`, `POST /messages/{id}/reaction`),
-//! partial updates (`PUT /messages/{id}`), which pin and unpin, and deletion
+//! paged back), its reactions (`GET /messages/{id}/reactions`, `POST /messages/{id}/reaction`,
+//! `DELETE /messages/{id}/reaction/{type}`), partial updates (`PUT /messages/{id}`), which pin and unpin, and deletion
 //! (`DELETE /messages/{id}`).
 
 use std::collections::HashSet;
@@ -120,6 +120,20 @@ impl Client {
         let path = format!("/messages/{}", segment(id));
         let query = [("hard", hard.to_string())];
         let answer = self.call::<Value, IgnoredAny>("DeleteMessage", Method::DELETE, &path, &query, None).await;
+        gone_is_done(answer).map(|_| ())
+    }
+
+    /// `DELETE /messages/{id}/reaction/{type}?user_id=`: `user`'s reaction of that type, gone.
+    /// Safe to repeat.
+    pub async fn delete_reaction(
+        &self,
+        message: &str,
+        kind: &str,
+        user: &gymchat_ids::StreamUserId,
+    ) -> Result<(), StreamError> {
+        let path = format!("/messages/{}/reaction/{}", segment(message), segment(kind));
+        let query = [("user_id", user.to_string())];
+        let answer = self.call::<Value, IgnoredAny>("DeleteReaction", Method::DELETE, &path, &query, None).await;
         gone_is_done(answer).map(|_| ())
     }
 }

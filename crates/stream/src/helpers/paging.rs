@@ -7,7 +7,7 @@ use gymchat_ids::{Cid, StreamUserId};
 use crate::client::Client;
 use crate::error::{ErrorKind, StreamError};
 use crate::limits::{MAX_MEMBER_OFFSET, MEMBER_PAGE, MESSAGE_PAGE};
-use crate::model::{ChannelState, Message};
+use crate::model::{ChannelState, Member, Message};
 
 impl Client {
     /// Completes the member lists that a channel query cut at 100.
@@ -15,9 +15,7 @@ impl Client {
         for state in channels {
             let count = state.channel.member_count.unwrap_or(0) as usize;
             if count > state.members.len() {
-                let all = self.channel_members(&state.channel.cid).await?;
-                state.members =
-                    all.into_iter().map(|user_id| crate::model::Member { user_id, channel_role: None }).collect();
+                state.members = self.channel_member_objects(&state.channel.cid).await?;
             }
         }
         Ok(())
@@ -25,6 +23,11 @@ impl Client {
 
     /// Every member of a channel, paging 300 at a time (Stream's offset stops at 10,000).
     pub async fn channel_members(&self, cid: &Cid) -> Result<Vec<StreamUserId>, StreamError> {
+        Ok(self.channel_member_objects(cid).await?.into_iter().map(|m| m.user_id).collect())
+    }
+
+    /// Every member of a channel with their role, paging as [`Client::channel_members`] does.
+    pub async fn channel_member_objects(&self, cid: &Cid) -> Result<Vec<Member>, StreamError> {
         let mut members = Vec::new();
         let mut seen = HashSet::new();
         let mut offset = 0;
@@ -34,7 +37,7 @@ impl Client {
             let before = members.len();
             for m in page.members {
                 if seen.insert(m.user_id.clone()) {
-                    members.push(m.user_id);
+                    members.push(m);
                 }
             }
             offset = offset.saturating_add(len);
