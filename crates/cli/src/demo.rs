@@ -114,6 +114,11 @@ async fn steps(store: &Store, client: &Client, gym: GymId) -> Result<(Value, boo
         applied.failed.len()
     );
     ensure!(applied.exit_code() == 0, "the migration did not finish: {:?}", applied.failed);
+    let carried = applied.carried();
+    eprintln!(
+        "                   carried: {} messages, {} reactions, {} pins; read positions, roles and hidden chats",
+        carried["messages"], carried["reactions"], carried["pins"]
+    );
 
     let verified = migrate::verify(store, client, &[gym]).await?;
     eprintln!("4. verify:        {} problems", verified.gyms[0].problems.len());
@@ -136,6 +141,7 @@ async fn steps(store: &Store, client: &Client, gym: GymId) -> Result<(Value, boo
             "audit_before": before.gyms[0].summary,
             "migration_run": applied.run_id,
             "channels_moved": applied.channels_done,
+            "carried": carried,
             "cleanup_run": cleaned.run_id,
             "audit_after": after.gyms[0].summary,
             "exit_code_after": after.exit_code(),

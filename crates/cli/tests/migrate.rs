@@ -236,6 +236,12 @@ fn demo_runs_the_whole_job_on_the_embedded_defaults() {
     assert_eq!(report["audit_before"]["synced"], 6);
     assert_eq!(report["audit_before"]["db_only"], 9);
     assert_eq!(report["channels_moved"], 6);
+    assert_eq!(
+        report["carried"],
+        json!({ "messages": 40, "reactions": 0, "pins": 0 }),
+        "the reference scenario's 40 messages"
+    );
+    assert!(stderr.contains("carried: 40 messages"), "{stderr}");
     assert_eq!(report["audit_after"]["synced_pct"], 100.0);
     assert_eq!(report["audit_after"]["legacy_member_ids"], json!([]));
     assert_eq!(report["exit_code_after"], 0);

@@ -264,3 +264,26 @@ on_both_backends! {
         assert_eq!(order(&after), order(&before), "the new channels' last messages came in the old ones' order");
     }
 }
+
+on_both_backends! {
+    async fn the_plan_counts_the_conversation_and_estimates_its_calls(db) {
+        let w = world_configured(&db, &gym4_fixture(), gym4_snapshot(), |_| {}).await;
+        rich_conversation(&w).await;
+        let p = support::journey::plan(&w, Strategy::Rebuild, History::Copy).await;
+        let chat = p.gyms[0].channels.iter().find(|c| c.old_cid == "messaging:direct_user_10_user_8").unwrap();
+        let counts = chat.conversation;
+        // m1 has two replies (one also in the channel), "doomed" one; m1 has two reactions (the
+        // hidden reply's reaction shows only in its thread); m3 is pinned; "doomed" is deleted.
+        assert_eq!((counts.threads, counts.replies, counts.shown_replies), (2, 3, 1), "{counts:?}");
+        assert_eq!((counts.reacted, counts.reactions, counts.pins, counts.deleted), (1, 2, 1, 1), "{counts:?}");
+
+        let copy = p.estimates.iter().find(|e| e.history == History::Copy).unwrap();
+        let none = p.estimates.iter().find(|e| e.history == History::None).unwrap();
+        let calls = |op: &str| copy.channel_calls.get(op).copied().unwrap_or(0);
+        assert!(calls("SendReaction") >= 2 && calls("UpdateMessagePartial") >= 1 && calls("DeleteMessage") >= 1, "{copy:#?}");
+        assert!(calls("GetReplies") >= 14, "seven reads of each of the two threads: {copy:#?}");
+        let members_with_people: usize = p.gyms[0].channels.iter().map(|c| c.member_targets.len()).sum();
+        assert_eq!(calls("MarkRead"), members_with_people as u64);
+        assert!(!none.channel_calls.contains_key("SendReaction") && !none.channel_calls.contains_key("MarkRead"));
+    }
+}

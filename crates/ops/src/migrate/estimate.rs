@@ -1,7 +1,10 @@
 //! How many calls a plan costs under each strategy, and the least wall time Stream's rate limits
 //! allow for them: per operation, calls ÷ (limit × budget ÷ 60 s); operations on different
 //! endpoints overlap, phases (users, then channels) do not. The counts follow what
-//! the apply calls for each item on a first run without faults.
+//! the apply calls for each item on a first run without faults; with history copied they include
+//! the conversation's extra calls (thread replies, reactions at 1,000/min, pins, deleted
+//! placeholders, read positions at 10,000/min) as far as the plan's read of each history shows
+//! them (the reactions of replies shown only in their thread are not counted).
 
 use std::collections::BTreeMap;
 
@@ -39,11 +42,7 @@ pub(crate) fn channel_calls(c: &ChannelSpec, strategy: Strategy, history: Histor
                 add(calls, "GetOrCreateChannel", pages(c.messages, MESSAGE_PAGE));
             }
             if history == History::Copy {
-                let h = pages(c.messages, MESSAGE_PAGE);
-                // Old history, new history before copying, new history to verify, old again for
-                // stragglers after the freeze.
-                add(calls, "GetOrCreateChannel", h + 1 + h + h);
-                add(calls, "SendMessage", c.messages as u64);
+                copy_calls(c, calls);
             }
         }
         Strategy::InPlace => {
@@ -54,6 +53,25 @@ pub(crate) fn channel_calls(c: &ChannelSpec, strategy: Strategy, history: Histor
             add(calls, "UpdateChannel", 1 + extra_adds.max(extra_removes));
         }
     }
+}
+
+/// What copying one channel's conversation costs: the history is brought up to date three times
+/// (copy, verify, the stragglers after the freeze), each reading the old and the new channel
+/// with their threads; then what each member had is carried.
+fn copy_calls(c: &ChannelSpec, calls: &mut BTreeMap<String, u64>) {
+    let h = pages(c.messages, MESSAGE_PAGE);
+    let talk = &c.conversation;
+    // Old history, new history before copying, new history to verify, old again for stragglers
+    // after the freeze; then old history and read state again to carry read positions.
+    add(calls, "GetOrCreateChannel", h + 1 + h + h + h + 1);
+    add(calls, "GetReplies", 7 * talk.threads as u64);
+    add(calls, "SendMessage", (c.messages + talk.replies.saturating_sub(talk.shown_replies)) as u64);
+    add(calls, "DeleteMessage", talk.deleted as u64);
+    // The original's reactions at each of the three syncs.
+    add(calls, "GetReactions", 3 * talk.reacted as u64);
+    add(calls, "SendReaction", talk.reactions as u64);
+    add(calls, "UpdateMessagePartial", talk.pins as u64);
+    add(calls, "MarkRead", c.member_targets.len() as u64);
 }
 
 /// The estimate of one strategy for these gyms.

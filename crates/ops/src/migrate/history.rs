@@ -140,9 +140,15 @@ pub(crate) fn copy_of(
     new: &Cid,
     copied: &HashSet<&str>,
 ) -> Result<(NewMessage, Vec<String>), StepError> {
-    // A sender the plan did not see (a late message) or who has no person: the gym's bot.
+    // A sender the plan saw write in the channel, else a member (a thread's reply or a late
+    // message); someone without a person: the gym's bot.
     let sender_old = original.user.as_ref().map(|u| u.id.to_string()).unwrap_or_default();
-    let sender = spec.senders.get(&sender_old).cloned().unwrap_or_else(|| spec.gym_bot());
+    let sender = spec
+        .senders
+        .get(&sender_old)
+        .or_else(|| spec.member_targets.get(&sender_old))
+        .cloned()
+        .unwrap_or_else(|| spec.gym_bot());
     let mut message = NewMessage::new(copy_id(new, &original.id), StreamUserId::parse(&sender)?, original.text.clone());
     let mut changes = Vec::new();
     if original.kind == "deleted" {
@@ -300,6 +306,14 @@ mod tests {
         let (orphan, changes) = copy(fields, &[]);
         assert_eq!((orphan.parent_id, orphan.quoted_message_id), (None, None));
         assert_eq!(changes.len(), 2, "{changes:?}");
+    }
+
+    #[test]
+    fn a_reply_by_a_member_who_never_wrote_in_the_channel_keeps_its_author() {
+        let (m, _) = copy(json!({ "user": { "id": "user_8" }, "parent_id": "p" }), &["p"]);
+        assert_eq!(m.user_id.as_str(), "gym_4_user_8");
+        let (stranger, _) = copy(json!({ "user": { "id": "user_99" } }), &[]);
+        assert_eq!(stranger.user_id.as_str(), "gym_4_bot", "no person: the gym's bot");
     }
 
     #[test]

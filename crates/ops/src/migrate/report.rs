@@ -132,6 +132,19 @@ impl Report {
             _ => 2,
         }
     }
+
+    /// What this run's items say they carried into new channels: messages copied (after the
+    /// freeze too), reactions and pins.
+    pub fn carried(&self) -> BTreeMap<&'static str, u64> {
+        let mut carried = BTreeMap::from([("messages", 0), ("reactions", 0), ("pins", 0)]);
+        for detail in self.items.iter().filter_map(|i| i.detail.as_ref()) {
+            let n = |field: &str| detail.get(field).and_then(Value::as_u64).unwrap_or(0);
+            *carried.entry("messages").or_default() += n("copied") + n("copied_after_freeze");
+            *carried.entry("reactions").or_default() += n("reactions");
+            *carried.entry("pins").or_default() += n("pins");
+        }
+        carried
+    }
 }
 
 /// Items by kind and state, for `gymchat migrate status`.

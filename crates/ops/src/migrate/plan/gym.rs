@@ -22,7 +22,7 @@ use gymchat_tenant::{ChannelKind, Purpose};
 use serde_json::{Map, Value, json};
 
 use super::read::{DbRead, by_age, read_db};
-use super::spec::{ChannelSpec, GymPlan, MIGRATED_FROM, SkippedRoom};
+use super::spec::{ChannelSpec, ConversationCounts, GymPlan, MIGRATED_FROM, SkippedRoom};
 use super::users::plan_users;
 use crate::migrate::error::MigrateError;
 use crate::migrate::notes::is_note;
@@ -201,6 +201,7 @@ fn channel_spec(
         repair: on_target,
         member_targets,
         member_roles,
+        conversation: ConversationCounts::default(),
         last_message_at: state.channel.last_message_at,
     })
 }
@@ -317,6 +318,7 @@ async fn read_history(
             Ok(history) => {
                 let history: Vec<_> = history.into_iter().filter(|m| !is_note(&m.id)).collect();
                 c.messages = history.len();
+                c.conversation = ConversationCounts::of(&history);
                 for m in &history {
                     let Some(sender) = m.user.as_ref().map(|u| u.id.to_string()) else { continue };
                     let target = db.people.target(&sender).unwrap_or_else(|| bot.clone());

@@ -21,7 +21,9 @@ use gymchat_ids::GymId;
 use gymchat_store::Store;
 use gymchat_stream::Client;
 
-pub use spec::{ChannelSpec, Estimate, GymPlan, MIGRATED_FROM, PLAN_VERSION, Plan, SkippedRoom, UserSpec};
+pub use spec::{
+    ChannelSpec, ConversationCounts, Estimate, GymPlan, MIGRATED_FROM, PLAN_VERSION, Plan, SkippedRoom, UserSpec,
+};
 
 use crate::migrate::error::MigrateError;
 use crate::migrate::estimate::estimates;

@@ -83,10 +83,52 @@ pub struct ChannelSpec {
     /// new channel.
     #[serde(default)]
     pub member_roles: BTreeMap<String, String>,
+    /// What the old channel's history holds beyond its messages (read when history is copied),
+    /// for the estimate.
+    #[serde(default)]
+    pub conversation: ConversationCounts,
     /// When the old channel's last message was sent (as planned): the new channels get their
     /// last copy in this order, so channel lists sorted by last message keep their order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message_at: Option<DateTime<Utc>>,
+}
+
+/// What a channel's history holds beyond its messages, as its history shows it (thread replies
+/// not shown in the channel and their reactions are known only by their counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationCounts {
+    /// Messages with thread replies.
+    pub threads: usize,
+    /// Thread replies in all.
+    pub replies: usize,
+    /// Of those, the ones also shown in the channel (counted in its messages already).
+    pub shown_replies: usize,
+    /// Messages with reactions.
+    pub reacted: usize,
+    /// Reactions in all.
+    pub reactions: usize,
+    /// Pinned messages.
+    pub pins: usize,
+    /// Deleted messages (copied as deleted placeholders).
+    pub deleted: usize,
+}
+
+impl ConversationCounts {
+    /// The counts of a history.
+    pub fn of(history: &[gymchat_stream::model::Message]) -> Self {
+        let mut counts = Self::default();
+        for m in history {
+            let replies = m.reply_count() as usize;
+            counts.threads += usize::from(replies > 0);
+            counts.replies += replies;
+            counts.shown_replies += usize::from(m.parent_id().is_some());
+            counts.reacted += usize::from(m.reaction_total() > 0);
+            counts.reactions += m.reaction_total() as usize;
+            counts.pins += usize::from(m.pinned_by().is_some());
+            counts.deleted += usize::from(m.kind == "deleted");
+        }
+        counts
+    }
 }
 
 impl ChannelSpec {
