@@ -1,10 +1,12 @@
 //! A gym's maintenance window as the apps meet it, on both backends against the sandbox: routes
 //! that create a chat or change who is in one answer 503 with `Retry-After` while it lasts (the
 //! window lives in the database, so every replica sees it); reads keep answering, and another
-//! gym is not held up.
+//! gym is not held up; a migration opens the window for its gym's channels, and a group made
+//! through the service just before ends up on a tenant-scoped channel the gym verifies with.
 
 use chrono::Duration;
 use gymchat_ids::GymId;
+use gymchat_ops::migrate::{self, ApplyOptions, History, Options, Strategy};
 use gymchat_testkit::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -64,5 +66,51 @@ on_both_backends!(
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
         assert!(s.maintenance(gym).await.unwrap().is_none());
         assert_eq!(app.post("/api/v1/chat/general-channel/join", CARLA, 4, None).await.0, StatusCode::OK);
+    }
+);
+
+on_both_backends!(
+    async fn a_migration_and_the_service_meet_without_losing_a_chat(db) {
+        // Stream answers slowly enough that the migration is seen under way.
+        let app = spawn_app_with(&db, |c| c.latency = std::time::Duration::from_millis(40), 3).await;
+        let gym = GymId::new(4).unwrap();
+        let options = Options { strategy: Strategy::Rebuild, history: History::Copy };
+        let plan = migrate::plan::plan(&app.store, &app.stream, &[gym], options, chrono::Utc::now()).await.unwrap();
+
+        // After the plan, before the gym's window: a group made through the service.
+        let (status, late) =
+            app.post("/api/v1/chat/rooms", BRUNO, 4, Some(json!({ "name": "Late crew", "member_ids": [11] }))).await;
+        assert_eq!(status, StatusCode::OK, "{late}");
+
+        let run = tokio::spawn({
+            let (store, stream) = (app.store.clone(), app.stream.clone());
+            async move { migrate::apply(&store, &stream, &plan, ApplyOptions::default(), &|_| {}).await.unwrap() }
+        });
+        // While the gym's channels move, a new group is refused with 503 and nothing is made.
+        let store = app.store.clone();
+        let in_window = eventually(|| {
+            let store = store.clone();
+            async move { store.session().await.unwrap().maintenance(gym).await.unwrap().is_some() }
+        })
+        .await;
+        assert!(in_window, "the run opened the gym's window");
+        let (status, body) =
+            app.post("/api/v1/chat/rooms", BRUNO, 4, Some(json!({ "name": "During", "member_ids": [10] }))).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+
+        let report = run.await.unwrap();
+        assert_eq!(report.exit_code(), 0, "{report:#?}");
+        assert!(app.store.session().await.unwrap().maintenance(gym).await.unwrap().is_none(), "the window ended");
+        // The group made just before is on a tenant-scoped channel with its members, and the gym
+        // verifies: nothing the service made was lost or left behind.
+        let verified = migrate::verify(&app.store, &app.stream, &[gym]).await.unwrap();
+        assert_eq!(verified.exit_code(), 0, "{verified:#?}");
+        let channel = app.sandbox.channel(late["stream_channel_id"].as_str().unwrap()).await.unwrap();
+        assert_eq!(channel["team"], "gym_4", "{channel}");
+        assert!(channel["members"].as_array().unwrap().contains(&json!("gym_4_user_11")), "{channel}");
+        // And once the window is over, groups are made again.
+        let (status, _) =
+            app.post("/api/v1/chat/rooms", BRUNO, 4, Some(json!({ "name": "After", "member_ids": [10] }))).await;
+        assert_eq!(status, StatusCode::OK);
     }
 );
