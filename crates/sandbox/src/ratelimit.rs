@@ -18,7 +18,8 @@ use serde::Serialize;
 
 /// Stream's documented defaults, per minute. Operations Stream does not document
 /// (DeleteChannels, GetTask, UpdateChannelPartial, DeleteUsers, GetReplies, GetReactions,
-/// UpdateMessagePartial, DeleteMessage, DeleteReaction) get the sandbox's assumptions,
+/// UpdateMessagePartial, DeleteMessage, DeleteReaction, DeactivateUser, ReactivateUser,
+/// UnreadCounts) get the sandbox's assumptions,
 /// marked below; `GET /rate_limits` on a real app tells the truth.
 pub const DEFAULT_LIMITS: &[(&str, u32)] = &[
     ("GetOrCreateChannel", 10_000),
@@ -48,6 +49,9 @@ pub const DEFAULT_LIMITS: &[(&str, u32)] = &[
     ("UpdateMessagePartial", 300),
     ("DeleteMessage", 300),
     ("DeleteReaction", 1_000),
+    ("DeactivateUser", 60),
+    ("ReactivateUser", 60),
+    ("UnreadCounts", 1_000),
 ];
 
 /// How many finished windows per operation are kept for `/_sandbox/stats`.

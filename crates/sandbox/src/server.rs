@@ -26,7 +26,7 @@ use crate::faults::Faults;
 use crate::model::App;
 use crate::pipeline::{ConnControl, pipeline};
 use crate::ratelimit::Limiter;
-use crate::routes::{app, channels, conversation, inspect, member_state, messages, query, removal, users};
+use crate::routes::{app, channels, conversation, inspect, member_state, messages, query, removal, user_state, users};
 use crate::state::{Settings, Shared, lock};
 
 /// How long shutdown waits for open connections before closing them.
@@ -38,6 +38,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/users", post(users::upsert).patch(users::update_partial).get(users::query))
         .route("/users/delete", post(users::delete_many))
         .route("/users/{id}", axum::routing::delete(users::delete_one))
+        .route("/users/{id}/deactivate", post(user_state::deactivate))
+        .route("/users/{id}/reactivate", post(user_state::reactivate))
+        .route("/unread", get(user_state::unread))
         .route("/channels", post(query::query))
         .route("/channels/delete", post(removal::delete_many))
         .route(
@@ -45,6 +48,7 @@ fn router(shared: Arc<Shared>) -> Router {
             post(channels::update).patch(channels::update_partial).delete(removal::delete_one),
         )
         .route("/channels/{type}/{id}/query", post(channels::get_or_create))
+        .route("/channels/{type}/query", post(channels::get_or_create_distinct))
         .route("/channels/{type}/{id}/message", post(messages::send))
         .route("/channels/{type}/{id}/hide", post(member_state::hide))
         .route("/channels/{type}/{id}/show", post(member_state::show))

@@ -39,6 +39,9 @@ pub struct UserRec {
     /// Soft-deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Deactivated (kept, but cannot write or be found unless asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivated_at: Option<DateTime<Utc>>,
     /// Everything else (`name`, `image`, custom fields), flat.
     #[serde(flatten)]
     pub custom: Map<String, Value>,

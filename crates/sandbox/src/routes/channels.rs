@@ -9,8 +9,10 @@ use axum::extract::{Path, State};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 
 use super::messages::{append_message, check_sender};
+use super::paths::{set_path, unset_path};
 use super::{
     ApiResult, body_object, can_see, channel_json, check_channel_part, check_user_id, created, member_json,
     message_json, ok, server_only,
@@ -140,19 +142,63 @@ pub async fn get_or_create(
 ) -> ApiResult {
     let cid = cid_of(&kind, &id)?;
     let body = body_object(&body)?;
+    get_or_create_at(&s, &caller, &kind, &id, &cid, &body, false)
+}
+
+/// `POST /channels/{type}/query` without an id: the distinct channel of exactly `data.members`
+/// (a user token's own user among them), under an id generated from them (`!members-…`), the
+/// same for the same members; made the first time.
+pub async fn get_or_create_distinct(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(kind): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    check_channel_part(&kind, "type")?;
+    let body = body_object(&body)?;
+    let data = body.get("data").and_then(Value::as_object);
+    let mut members: Vec<String> =
+        member_list(&s, data.and_then(|d| d.get("members")), "members")?.into_iter().map(|(u, _)| u).collect();
+    if let Caller::User(me) = &caller
+        && !members.contains(me)
+    {
+        members.push(me.clone());
+    }
+    members.sort();
+    members.dedup();
+    if members.is_empty() {
+        return Err(ApiError::input_field("members", "a channel without an id needs its members"));
+    }
+    let digest = Sha256::digest(format!("{kind}\n{}", members.join("\n")).as_bytes());
+    let id = format!("!members-{}", &hex::encode(digest)[..43]);
+    let cid = format!("{kind}:{id}");
+    get_or_create_at(&s, &caller, &kind, &id, &cid, &body, true)
+}
+
+/// Returns channel `cid`, made from `body.data` when it does not exist (`generated`: its id is
+/// one Stream generates).
+fn get_or_create_at(
+    s: &Shared,
+    caller: &Caller,
+    kind: &str,
+    id: &str,
+    cid: &str,
+    body: &Map<String, Value>,
+    generated: bool,
+) -> ApiResult {
     if body.get("watch") != Some(&Value::Bool(false)) {
         s.count_watching();
     }
     let mut app = lock(&s.app);
-    let exists = app.channels.get(&cid).is_some_and(|c| c.deleted_at.is_none());
+    let exists = app.channels.get(cid).is_some_and(|c| c.deleted_at.is_none());
     if !exists {
         let data = body.get("data").and_then(Value::as_object).cloned().unwrap_or_default();
-        let channel = new_channel(&s, &app, &caller, &kind, &id, data)?;
+        let channel = new_channel(s, &app, caller, kind, id, data, generated)?;
         app.insert_channel(channel);
     }
-    let channel = app.channels.get(&cid).ok_or_else(|| missing(&cid))?;
-    can_see(&app, &caller, channel)?;
-    Ok(created(state_json(&app, &caller, channel, body.get("messages"), body.get("members"))?))
+    let channel = app.channels.get(cid).ok_or_else(|| missing(cid))?;
+    can_see(&app, caller, channel)?;
+    Ok(created(state_json(&app, caller, channel, body.get("messages"), body.get("members"))?))
 }
 
 fn new_channel(
@@ -162,8 +208,9 @@ fn new_channel(
     kind: &str,
     id: &str,
     mut data: Map<String, Value>,
+    generated: bool,
 ) -> Result<ChannelRec, ApiError> {
-    if id.starts_with('!') {
+    if id.starts_with('!') && !generated {
         return Err(ApiError::input_field("id", "channel ids starting with ! are reserved for ids Stream generates"));
     }
     let created_by = data
@@ -261,12 +308,18 @@ pub async fn update(
     let remove = member_list(&s, body.get("remove_members"), "remove_members")?;
     add_members(&mut channel, add, history_hidden_before(&body)?);
     channel.members.retain(|m| !remove.iter().any(|(r, _)| *r == m.user_id));
+    for (user, role) in member_list(&s, body.get("assign_roles"), "assign_roles")? {
+        let member = channel.members.iter_mut().find(|m| m.user_id == user);
+        let member = member
+            .ok_or_else(|| ApiError::input_field("assign_roles", format!("user {user} is not a member of {cid}")))?;
+        member.channel_role = role;
+    }
     let mut reply = Map::new();
     if let Some(message) = body.get("message") {
         s.count_send(false, body.get("skip_push").and_then(Value::as_bool).unwrap_or(false), false);
         let message =
             message.as_object().ok_or_else(|| ApiError::input_field("message", "message must be an object"))?;
-        let sender = check_sender(&app, &caller, message)?;
+        let sender = check_sender(&mut app, &caller, message)?;
         let sent = append_message(&mut app.message_ids, &mut channel, &sender, message)?;
         if sent.command.is_some() {
             s.count_command();
@@ -322,9 +375,7 @@ pub async fn update_partial(
             "frozen" => {
                 next.frozen = v.as_bool().ok_or_else(|| ApiError::input_field("frozen", "frozen must be a boolean"))?
             }
-            _ => {
-                next.custom.insert(k, v);
-            }
+            _ => set_path(&mut next.custom, &k, v),
         }
     }
     for k in unset {
@@ -334,9 +385,7 @@ pub async fn update_partial(
                 next.team = None;
             }
             "frozen" => next.frozen = false,
-            _ => {
-                next.custom.remove(&k);
-            }
+            _ => unset_path(&mut next.custom, &k),
         }
     }
     next.updated_at = Utc::now();

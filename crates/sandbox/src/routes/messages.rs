@@ -15,10 +15,13 @@ use bytes::Bytes;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use super::{ApiResult, body_object, can_see, check_channel_part, created, live_channel, message_json, missing, ok};
+use super::{
+    ApiResult, body_object, can_see, check_channel_part, check_user_id, created, live_channel, message_json, missing,
+    ok,
+};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::model::{App, ChannelRec, MessageRec};
+use crate::model::{App, ChannelRec, MessageRec, UserRec};
 use crate::state::{Shared, lock};
 
 /// Message fields that are not custom data.
@@ -48,9 +51,10 @@ pub const MAX_MENTIONS: usize = 25;
 /// Slash commands built into Stream's channel types.
 const COMMANDS: &[&str] = &["giphy", "ban", "unban", "mute", "unmute", "flag"];
 
-/// The sender: the token's user, or `message.user_id` / `message.user.id` server-side. The user
-/// must exist.
-pub fn check_sender(app: &App, caller: &Caller, message: &Map<String, Value>) -> Result<String, ApiError> {
+/// The sender: the token's user, or `message.user_id` / `message.user.id` server-side. A
+/// deleted or deactivated user cannot send; a server-side send as a user who does not exist yet
+/// makes them (as Stream does).
+pub fn check_sender(app: &mut App, caller: &Caller, message: &Map<String, Value>) -> Result<String, ApiError> {
     let named = message
         .get("user_id")
         .and_then(Value::as_str)
@@ -66,10 +70,20 @@ pub fn check_sender(app: &App, caller: &Caller, message: &Map<String, Value>) ->
             return Err(ApiError::input("message.user or message.user_id is required when using server side auth"));
         }
     };
-    if app.users.get(&sender).is_none_or(|u| u.deleted_at.is_some()) {
-        return Err(ApiError::input(format!("user {sender} does not exist")));
+    match app.users.get(&sender) {
+        Some(u) if u.deleted_at.is_some() => Err(ApiError::input(format!("user {sender} does not exist"))),
+        Some(u) if u.deactivated_at.is_some() => Err(ApiError::forbidden(format!("user {sender} is deactivated"))),
+        Some(_) => Ok(sender),
+        // A server-side send may name a user who does not exist yet: Stream makes them.
+        None if *caller == Caller::Server => {
+            check_user_id(&sender, "message.user_id")?;
+            let user: UserRec = serde_json::from_value(serde_json::json!({ "id": sender }))
+                .map_err(|e| ApiError::input(format!("user {sender}: {e}")))?;
+            app.users.insert(sender.clone(), user);
+            Ok(sender)
+        }
+        None => Err(ApiError::input(format!("user {sender} does not exist"))),
     }
-    Ok(sender)
 }
 
 /// The built-in command a text runs, if it starts with one (`/giphy cats` runs `giphy`).
@@ -210,6 +224,7 @@ pub async fn send(
     let channel = app.channels.get(&cid).filter(|c| c.deleted_at.is_none()).ok_or_else(|| missing(&cid))?;
     can_see(app, &caller, channel)?;
     let sender = check_sender(app, &caller, message)?;
+    let channel = app.channels.get(&cid).ok_or_else(|| missing(&cid))?;
     if let Caller::User(me) = &caller {
         if channel.frozen {
             return Err(ApiError::forbidden("channel is frozen"));

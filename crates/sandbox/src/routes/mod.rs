@@ -7,8 +7,10 @@ pub mod conversation;
 pub mod inspect;
 pub mod member_state;
 pub mod messages;
+pub mod paths;
 pub mod query;
 pub mod removal;
+pub mod user_state;
 pub mod users;
 
 use axum::http::StatusCode;
@@ -134,6 +136,9 @@ pub fn user_json(u: &UserRec) -> Value {
     obj.insert("updated_at".into(), Value::String(fmt_time(u.updated_at)));
     if let Some(d) = u.deleted_at {
         obj.insert("deleted_at".into(), Value::String(fmt_time(d)));
+    }
+    if let Some(d) = u.deactivated_at {
+        obj.insert("deactivated_at".into(), Value::String(fmt_time(d)));
     }
     Value::Object(obj)
 }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
+use super::paths::{set_path, unset_path};
 use super::{ApiResult, body_object, bounded, check_user_id, created, ok, server_only, user_json};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -39,7 +40,7 @@ fn check_teams(teams: &Value) -> Result<Vec<String>, ApiError> {
 fn user_from(id: &str, fields: &Map<String, Value>, existing: Option<&UserRec>) -> Result<UserRec, ApiError> {
     let now = Utc::now();
     let mut custom = fields.clone();
-    for reserved in ["id", "role", "teams", "created_at", "updated_at", "deleted_at"] {
+    for reserved in ["id", "role", "teams", "created_at", "updated_at", "deleted_at", "deactivated_at"] {
         custom.remove(reserved);
     }
     Ok(UserRec {
@@ -49,6 +50,7 @@ fn user_from(id: &str, fields: &Map<String, Value>, existing: Option<&UserRec>) 
         created_at: existing.map_or(now, |u| u.created_at),
         updated_at: now,
         deleted_at: None,
+        deactivated_at: existing.and_then(|u| u.deactivated_at),
         custom,
     })
 }
@@ -131,16 +133,14 @@ pub async fn update_partial(
                 }
                 "role" => user.role = v.as_str().unwrap_or("user").to_owned(),
                 "teams" => user.teams = check_teams(&v)?,
-                _ => {
-                    user.custom.insert(k, v);
-                }
+                _ => set_path(&mut user.custom, &k, v),
             }
         }
         for k in unset {
             if k == "teams" {
                 user.teams.clear();
             } else {
-                user.custom.remove(&k);
+                unset_path(&mut user.custom, &k);
             }
         }
         user.updated_at = Utc::now();
@@ -179,6 +179,7 @@ pub async fn query(
     let filter = payload.get("filter_conditions").and_then(Value::as_object).cloned().unwrap_or_default();
     let limit = bounded(payload.get("limit"), "limit", 30, 100)?;
     let offset = bounded(payload.get("offset"), "offset", 0, 1000)?;
+    let include_deactivated = payload.get("include_deactivated_users").and_then(Value::as_bool) == Some(true);
     let app = lock(&s.app);
     // Stream adds the caller's teams to a user-token query only when the query names no team.
     let visible_teams =
@@ -191,7 +192,7 @@ pub async fn query(
         None => Box::new(app.users.values()),
     };
     for user in candidates {
-        if user.deleted_at.is_some() {
+        if user.deleted_at.is_some() || (user.deactivated_at.is_some() && !include_deactivated) {
             continue;
         }
         if let Some(teams) = &visible_teams
