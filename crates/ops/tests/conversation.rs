@@ -253,6 +253,15 @@ on_both_backends! {
         before.sort();
         assert_eq!(before.last().unwrap().1, "messaging:direct_gym_4_user_10_gym_4_user_8");
 
+        // Each member's channel list before, as the app reads it with their legacy id's token,
+        // in new cids.
+        let new_of: std::collections::BTreeMap<String, String> = moved.iter().cloned().collect();
+        let mut lists_before = Vec::new();
+        for (old_user, new_user) in [("user_10", "gym_4_user_10"), ("user_8", "gym_4_user_8"), ("user_11", "gym_4_user_11")] {
+            let list = w.sandbox.channel_list_of(old_user).await;
+            lists_before.push((list.into_iter().filter_map(|c| new_of.get(&c).cloned()).collect::<Vec<_>>(), new_user));
+        }
+
         let report = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap();
         assert_eq!(report.exit_code(), 0, "{report:#?}");
         let mut after = Vec::new();
@@ -262,6 +271,13 @@ on_both_backends! {
         after.sort();
         let order = |list: &[(chrono::DateTime<chrono::Utc>, String)]| list.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>();
         assert_eq!(order(&after), order(&before), "the new channels' last messages came in the old ones' order");
+
+        // Each member's channel list, as the app reads it with their token, keeps its order.
+        for (then, new_user) in lists_before {
+            let now: Vec<String> = w.sandbox.channel_list_of(new_user).await.into_iter().filter(|c| then.contains(c)).collect();
+            assert!(then.len() >= 2, "{new_user}: {then:?}");
+            assert_eq!(now, then, "{new_user}'s list in the order their legacy id's had");
+        }
     }
 }
 

@@ -43,23 +43,42 @@ impl Sandbox {
     /// The channel `cid` (`type:id`) as `user` sees it: its state read with that user's token,
     /// as the app reads it (messages they may see, up to 300).
     pub async fn seen_by(&self, user: &str, cid: &str) -> Value {
+        let (kind, id) = cid.split_once(':').expect("a cid");
+        let body = json!({ "state": true, "watch": false, "messages": { "limit": 300 } });
+        self.post_as(user, &format!("/channels/{kind}/{id}/query"), body).await
+    }
+
+    /// `user`'s channel list as the app reads it: the channels they are a member of, most
+    /// recent last message first (up to 30), as cids.
+    pub async fn channel_list_of(&self, user: &str) -> Vec<String> {
+        let body = json!({
+            "filter_conditions": { "members": { "$in": [user] } },
+            "sort": [{ "field": "last_message_at", "direction": -1 }],
+            "limit": 30, "state": false, "watch": false,
+        });
+        let answer = self.post_as(user, "/channels", body).await;
+        let channels = answer["channels"].as_array().expect("channels");
+        channels.iter().map(|c| c["channel"]["cid"].as_str().expect("a cid").to_owned()).collect()
+    }
+
+    /// A POST with `user`'s token; the answer must be a success.
+    async fn post_as(&self, user: &str, path: &str, body: Value) -> Value {
         let token =
             encode(&Header::default(), &json!({ "user_id": user }), &EncodingKey::from_secret(self.secret.as_bytes()))
                 .expect("a user token");
-        let (kind, id) = cid.split_once(':').expect("a cid");
         let response = self
             .http
-            .post(format!("{}/channels/{kind}/{id}/query?api_key={}", self.url, self.key))
+            .post(format!("{}{path}?api_key={}", self.url, self.key))
             .header("Authorization", token)
             .header("stream-auth-type", "jwt")
-            .json(&json!({ "state": true, "watch": false, "messages": { "limit": 300 } }))
+            .json(&body)
             .send()
             .await
             .expect("the sandbox answers");
         let status = response.status();
-        let body: Value = response.json().await.expect("JSON");
-        assert!(status.is_success(), "{user} cannot read {cid}: {status} {body}");
-        body
+        let answer: Value = response.json().await.expect("JSON");
+        assert!(status.is_success(), "{user}: POST {path} answered {status} {answer}");
+        answer
     }
 
     async fn get(&self, path: &str) -> Value {
