@@ -303,3 +303,28 @@ on_both_backends! {
         assert!(!none.channel_calls.contains_key("SendReaction") && !none.channel_calls.contains_key("MarkRead"));
     }
 }
+
+on_both_backends! {
+    async fn in_place_members_keep_their_role_read_position_and_hidden_chats(db) {
+        let mut snapshot = gym4_snapshot();
+        let chat = snapshot.channels.iter_mut().find(|c| c.id == "direct_user_10_user_8").unwrap();
+        chat.member_state.insert("user_8".into(), MemberState { channel_role: Some("channel_moderator".into()), ..MemberState::default() });
+        let w = world_configured(&db, &gym4_fixture(), snapshot, |_| {}).await;
+        // Ana has read up to her own last message; Bruno's answer after it is unread for her.
+        let old = cid("direct_user_10_user_8");
+        w.client.mark_read(&old, &user("user_10"), Some("direct_user_10_user_8-m11")).await.unwrap();
+        w.client.hide_channel(&cid("direct_user_10_user_17"), &user("user_17"), false).await.unwrap();
+        let ana_before = unread(&reads(&w, "direct_user_10_user_8").await, "user_10");
+        assert_eq!(ana_before, 1);
+
+        let report = apply(&w, Strategy::InPlace, History::None).await;
+        assert_eq!(report.exit_code(), 0, "{report:#?}");
+
+        // The same channel, the new ids: Ana's badge, Bruno's role, Diego's hidden chat.
+        assert_eq!(unread(&reads(&w, "direct_user_10_user_8").await, "gym_4_user_10"), ana_before);
+        let state = w.sandbox.state().await;
+        let channel = |id: &str| state["channels"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().unwrap();
+        assert_eq!(channel("direct_user_10_user_8")["member_state"]["gym_4_user_8"]["channel_role"], "channel_moderator");
+        assert_eq!(channel("direct_user_10_user_17")["hidden_for"], json!(["gym_4_user_17"]));
+    }
+}

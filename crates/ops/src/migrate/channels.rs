@@ -108,10 +108,11 @@ pub(crate) async fn verify(client: &Client, spec: &ChannelSpec, cid: &Cid) -> Re
 }
 
 /// One read-modify-write full update with `edit` applied, then member updates of up to 100 added
-/// and 100 removed each until every member is added and removed (data and member changes never
-/// travel in one update).
+/// (with their roles in the old channel) and 100 removed each until every member is added and
+/// removed (data and member changes never travel in one update).
 pub(crate) async fn update_data_and_members(
     client: &Client,
+    spec: &ChannelSpec,
     cid: &Cid,
     edit: impl FnOnce(&mut Map<String, Value>),
     add: &[StreamUserId],
@@ -121,7 +122,7 @@ pub(crate) async fn update_data_and_members(
     let page = |v: &[StreamUserId], i: usize| v.iter().skip(i * BATCH).take(BATCH).cloned().collect::<Vec<_>>();
     for i in 0..add.len().max(remove.len()).div_ceil(BATCH) {
         let update = ChannelUpdate {
-            add_members: page(add, i).iter().map(NewMember::from).collect(),
+            add_members: page(add, i).iter().map(|m| member_with_role(spec, m)).collect(),
             remove_members: page(remove, i),
             ..ChannelUpdate::default()
         };

@@ -187,5 +187,5 @@ async fn undo_in_place(runner: &Runner, item: &MigrationItem) -> Result<(), Step
     let add = users(&spec.old_members)?;
     let remove = users(&spec.members.iter().filter(|m| !old.contains(m)).cloned().collect::<Vec<_>>())?;
     let data = spec.old_data.clone();
-    update_data_and_members(client, &cid, move |d| *d = data, &add, &remove).await
+    update_data_and_members(client, &spec, &cid, move |d| *d = data, &add, &remove).await
 }

@@ -308,6 +308,8 @@ pub async fn update(
     let remove = member_list(&s, body.get("remove_members"), "remove_members")?;
     add_members(&mut channel, add, history_hidden_before(&body)?);
     channel.members.retain(|m| !remove.iter().any(|(r, _)| *r == m.user_id));
+    // What a removed member had of the channel (hiding it) goes with them.
+    channel.hidden_for.retain(|u| !remove.iter().any(|(r, _)| r == u));
     for (user, role) in member_list(&s, body.get("assign_roles"), "assign_roles")? {
         let member = channel.members.iter_mut().find(|m| m.user_id == user);
         let member = member
