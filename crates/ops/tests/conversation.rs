@@ -326,5 +326,12 @@ on_both_backends! {
         let channel = |id: &str| state["channels"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().unwrap();
         assert_eq!(channel("direct_user_10_user_8")["member_state"]["gym_4_user_8"]["channel_role"], "channel_moderator");
         assert_eq!(channel("direct_user_10_user_17")["hidden_for"], json!(["gym_4_user_17"]));
+
+        // Rolled back, the legacy ids are members again, and Bruno a moderator again.
+        let back = migrate::rollback(&w.store, &w.client, &report.run_id, support::journey::yes()).await.unwrap();
+        assert!(back.failed.is_empty(), "{back:#?}");
+        let state = w.sandbox.state().await;
+        let chat = state["channels"].as_array().unwrap().iter().find(|c| c["id"] == "direct_user_10_user_8").cloned().unwrap();
+        assert_eq!(chat["member_state"]["user_8"]["channel_role"], "channel_moderator", "{chat:#}");
     }
 }

@@ -61,10 +61,11 @@ pub(crate) async fn create(client: &Client, spec: &ChannelSpec, new: &Cid) -> Re
     Ok(())
 }
 
-/// A member as the new channel takes them: with their role in the old channel when it was not
-/// `channel_member`.
+/// A member as a channel takes them: with their role in the old channel when it was not
+/// `channel_member`, whether they come under their target id or (a rollback) their legacy one.
 fn member_with_role(spec: &ChannelSpec, member: &StreamUserId) -> NewMember {
-    NewMember { user_id: member.clone(), channel_role: spec.member_roles.get(member.as_str()).cloned() }
+    let target = spec.member_targets.get(member.as_str()).map_or(member.as_str(), String::as_str);
+    NewMember { user_id: member.clone(), channel_role: spec.member_roles.get(target).cloned() }
 }
 
 /// Brings the channel's members to `want`: adds those missing, removes the others, 100 a call.
