@@ -335,3 +335,52 @@ on_both_backends! {
         assert_eq!(chat["member_state"]["user_8"]["channel_role"], "channel_moderator", "{chat:#}");
     }
 }
+
+on_both_backends! {
+    async fn the_rich_reference_scenario_looks_the_same_to_every_member(db) {
+        let fixture = gymchat_store::DbFixture::from_json(&gymchat_testkit::read_fixture("gym4-rich.json")).unwrap();
+        let snapshot = gymchat_sandbox::load_snapshot(&gymchat_testkit::fixture_path("gym4-rich.json")).unwrap();
+        let w = world_configured(&db, &fixture, snapshot, |_| {}).await;
+        let p = support::journey::plan(&w, Strategy::Rebuild, History::Copy).await;
+        // The rooms whose old channel the legacy ids can still read (a team's channel is closed
+        // to a user without teams under multi-tenancy, which is why the migration exists).
+        let moved: Vec<&migrate::plan::ChannelSpec> = p.gyms[0]
+            .channels
+            .iter()
+            .filter(|c| c.messages > 0 && !c.repair && c.old_cid.starts_with("messaging:direct_"))
+            .collect();
+        assert!(moved.len() >= 3, "{moved:#?}");
+
+        // What each member sees, with their own token, in each moved room: the texts in the
+        // channel and their unread count.
+        let views = |legacy: bool| {
+            let w = &w;
+            let moved = &moved;
+            async move {
+                let mut seen_all = Vec::new();
+                for c in moved {
+                    let id = if legacy { &c.old_cid } else { &c.new_cid };
+                    let bare = id.strip_prefix("messaging:").unwrap();
+                    let read = reads(w, bare).await;
+                    for (old, target) in &c.member_targets {
+                        let who = if legacy { old } else { target };
+                        let unread = read.iter().find(|r| r.user.id.as_str() == who.as_str()).map(|r| r.unread_messages);
+                        seen_all.push((c.room_id, target.clone(), seen(w, who, bare).await, unread));
+                    }
+                }
+                seen_all
+            }
+        };
+        let before = views(true).await;
+        assert!(before.iter().any(|(_, who, texts, _)| who == "gym_4_user_8" && texts.contains(&"just for Bruno".to_owned())));
+        assert!(before.iter().any(|(_, who, texts, _)| who == "gym_4_user_17" && texts.is_empty()), "Diego cleared his chat");
+
+        let report = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap();
+        assert_eq!(report.exit_code(), 0, "{report:#?}");
+        assert_eq!(views(false).await, before, "every member sees what they saw, with the same unread count");
+        let verified = migrate::verify(&w.store, &w.client, &[support::journey::gym4_id()]).await.unwrap();
+        assert_eq!(verified.exit_code(), 0, "{verified:#?}");
+        assert_eq!(report.carried()["reactions"], 3);
+        assert_eq!(report.carried()["pins"], 1);
+    }
+}
