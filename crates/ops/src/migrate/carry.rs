@@ -17,7 +17,7 @@
 //!
 //! Every call is safe to repeat, so a resumed run carries it again without harm.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use gymchat_ids::{Cid, GymId, RoomId, StreamUserId};
@@ -47,7 +47,7 @@ pub(crate) async fn carry_member_state(
     let mut members: HashSet<StreamUserId> = client.channel_members(new).await?.into_iter().collect();
     let room = RoomId::new(spec.room_id)?;
     let gym = GymId::new(spec.gym_id()?)?;
-    let hid: BTreeMap<StreamUserId, Option<DateTime<Utc>>> = runner
+    let hid: BTreeSet<StreamUserId> = runner
         .store
         .session()
         .await?
@@ -55,12 +55,12 @@ pub(crate) async fn carry_member_state(
         .await?
         .rows
         .into_iter()
-        .map(|h| (StreamUserId::for_member(gym, h.user_id), h.hidden_at))
-        .filter(|(target, _)| intended.contains(target))
+        .map(|h| StreamUserId::for_member(gym, h.user_id))
+        .filter(|target| intended.contains(target))
         .collect();
     if history == History::Copy {
         let originals = originals(client, old).await?;
-        let cleared = cleared_in_stream(client, spec, old, &originals, hid.keys()).await?;
+        let cleared = cleared_in_stream(client, spec, old, &originals, hid.iter()).await?;
         if !cleared.is_empty() {
             clear_history(client, spec, new, &originals, &cleared).await?;
             members.extend(cleared.keys().map(|who| (*who).clone()));
@@ -81,7 +81,7 @@ pub(crate) async fn carry_member_state(
             }
         }
     }
-    for target in hid.keys().filter(|t| members.contains(*t)) {
+    for target in hid.iter().filter(|t| members.contains(*t)) {
         client.hide_channel(new, target, false).await?;
     }
     Ok(())

@@ -3,8 +3,6 @@
 //! `DELETE /messages/{id}/reaction/{type}`), partial updates (`PUT /messages/{id}`), which pin and unpin, and deletion
 //! (`DELETE /messages/{id}`).
 
-use std::collections::HashSet;
-
 use reqwest::Method;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -13,6 +11,7 @@ use serde_json::{Map, Value, json};
 use super::shared::{gone_is_done, segment};
 use crate::client::Client;
 use crate::error::{ErrorKind, StreamError};
+use crate::helpers::paging::page_back;
 use crate::limits::MESSAGE_PAGE;
 use crate::model::{Message, NewReaction, Reaction};
 
@@ -38,30 +37,18 @@ impl Client {
     /// oldest reply was seen already ends the read with an error.
     pub async fn message_replies(&self, parent: &str) -> Result<Vec<Message>, StreamError> {
         let path = format!("/messages/{}/replies", segment(parent));
-        let mut pages: Vec<Vec<Message>> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut before: Option<String> = None;
-        loop {
-            let mut query = vec![("limit", MESSAGE_PAGE.to_string())];
-            if let Some(id) = &before {
-                query.push(("id_lt", id.clone()));
+        page_back("GetReplies", &format!("the replies of {parent}"), |before| {
+            let path = &path;
+            async move {
+                let mut query = vec![("limit", MESSAGE_PAGE.to_string())];
+                if let Some(id) = before {
+                    query.push(("id_lt", id));
+                }
+                let answer = self.call::<Value, Messages>("GetReplies", Method::GET, path, &query, None).await?;
+                Ok(answer.body.messages)
             }
-            let page =
-                self.call::<Value, Messages>("GetReplies", Method::GET, &path, &query, None).await?.body.messages;
-            let full = page.len() as u32 >= MESSAGE_PAGE;
-            let oldest = page.first().map(|m| m.id.clone());
-            if full && oldest.as_ref().is_some_and(|id| !seen.insert(id.clone())) {
-                let why =
-                    format!("the replies of {parent}: a full page before {before:?} started with a reply seen already");
-                return Err(StreamError::new("GetReplies", ErrorKind::Incomplete(why)));
-            }
-            pages.push(page);
-            before = oldest;
-            if !full || before.is_none() {
-                break;
-            }
-        }
-        Ok(pages.into_iter().rev().flatten().collect())
+        })
+        .await
     }
 
     /// Every reaction to a message, oldest first (Stream's offset reaches 1,000 reactions: more

@@ -13,7 +13,7 @@
 mod batches;
 mod keyset;
 mod listing;
-mod paging;
+pub(crate) mod paging;
 mod slice;
 
 pub use batches::{DeleteResults, TASK_DEADLINE};

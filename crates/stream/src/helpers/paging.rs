@@ -1,6 +1,7 @@
 //! Paging through one channel: every member, and the whole history.
 
 use std::collections::HashSet;
+use std::future::Future;
 
 use gymchat_ids::{Cid, StreamUserId};
 
@@ -59,24 +60,41 @@ impl Client {
     /// whose oldest message was seen already (an answer that ignores `id_lt`) ends the read with
     /// an error instead of asking for it again.
     pub async fn channel_history(&self, cid: &Cid) -> Result<Vec<Message>, StreamError> {
-        let mut pages: Vec<Vec<Message>> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut before: Option<String> = None;
-        loop {
-            let page = self.get_or_create_channel(cid, None, MESSAGE_PAGE, before.as_deref()).await?.body.messages;
-            let full = page.len() as u32 >= MESSAGE_PAGE;
-            let oldest = page.first().map(|m| m.id.clone());
-            if full && oldest.as_ref().is_some_and(|id| !seen.insert(id.clone())) {
-                let why =
-                    format!("{cid}: a full page of history before {before:?} started with a message seen already");
-                return Err(StreamError::new("GetOrCreateChannel", ErrorKind::Incomplete(why)));
-            }
-            pages.push(page);
-            before = oldest;
-            if !full || before.is_none() {
-                break;
-            }
-        }
-        Ok(pages.into_iter().rev().flatten().collect())
+        page_back("GetOrCreateChannel", &format!("{cid}'s history"), |before| async move {
+            Ok(self.get_or_create_channel(cid, None, MESSAGE_PAGE, before.as_deref()).await?.body.messages)
+        })
+        .await
     }
+}
+
+/// Messages read back 300 at a time, oldest first: `fetch(before)` reads the page before that
+/// message (the newest page first). A full page whose oldest message was seen already (an answer
+/// that ignores `id_lt`) ends the read with an error instead of asking for it again.
+pub(crate) async fn page_back<F, Fut>(
+    operation: &'static str,
+    what: &str,
+    mut fetch: F,
+) -> Result<Vec<Message>, StreamError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Vec<Message>, StreamError>>,
+{
+    let mut pages: Vec<Vec<Message>> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut before: Option<String> = None;
+    loop {
+        let page = fetch(before.clone()).await?;
+        let full = page.len() as u32 >= MESSAGE_PAGE;
+        let oldest = page.first().map(|m| m.id.clone());
+        if full && oldest.as_ref().is_some_and(|id| !seen.insert(id.clone())) {
+            let why = format!("{what}: a full page before {before:?} started with a message seen already");
+            return Err(StreamError::new(operation, ErrorKind::Incomplete(why)));
+        }
+        pages.push(page);
+        before = oldest;
+        if !full || before.is_none() {
+            break;
+        }
+    }
+    Ok(pages.into_iter().rev().flatten().collect())
 }
