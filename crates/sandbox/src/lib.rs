@@ -7,6 +7,7 @@
 //!   Stream's error body or reply with `duration`, `x-ratelimit-*` headers.
 //! - [`routes`]: the endpoints (app, users, channels, messages, tasks) and `/_sandbox` inspection.
 //! - [`auth`], [`ratelimit`], [`faults`], [`filter`]: Stream's rules, each testable alone.
+//! - [`import`]: Stream's import service: a file analysed, then applied with its own times.
 //! - [`model`]: the in-memory app and its snapshot format (a fixture's `stream` section).
 //!
 //! Design decisions: state is in memory behind short locks; where Stream's behaviour is
@@ -19,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod faults;
 pub mod filter;
+pub mod import;
 pub mod model;
 mod pipeline;
 pub mod ratelimit;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
 use axum::middleware;
 use axum::response::IntoResponse;
@@ -26,7 +27,9 @@ use crate::faults::Faults;
 use crate::model::App;
 use crate::pipeline::{ConnControl, pipeline};
 use crate::ratelimit::Limiter;
-use crate::routes::{app, channels, conversation, inspect, member_state, messages, query, removal, user_state, users};
+use crate::routes::{
+    app, channels, conversation, imports, inspect, member_state, messages, query, removal, user_state, users,
+};
 use crate::state::{Settings, Shared, lock};
 
 /// How long shutdown waits for open connections before closing them.
@@ -55,6 +58,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/channels/{type}/{id}/read", post(member_state::mark_read))
         .route("/channels/{type}/{id}/truncate", post(removal::truncate))
         .route("/tasks/{id}", get(app::get_task))
+        .route("/import_urls", post(imports::create_url))
+        .route("/imports", post(imports::create))
+        .route("/imports/{id}", get(imports::get))
         .route(
             "/messages/{id}",
             get(messages::get_one).put(conversation::update_partial).delete(conversation::delete_one),
@@ -69,7 +75,11 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/stats", get(inspect::stats))
         .route("/_sandbox/reset", post(inspect::reset))
         .route("/_sandbox/stats/reset", post(inspect::reset_stats))
-        .route("/_sandbox/script", post(inspect::script));
+        .route("/_sandbox/script", post(inspect::script))
+        .route(
+            "/_sandbox/uploads/{*path}",
+            axum::routing::put(imports::upload).layer(DefaultBodyLimit::max(imports::MAX_IMPORT_BYTES)),
+        );
     stream.merge(sandbox).fallback(unknown_endpoint).with_state(shared)
 }
 

@@ -10,8 +10,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod import_task;
 mod message;
 
+pub use import_task::ImportRec;
 pub use message::{MessageRec, ReactionRec};
 
 /// RFC 3339, UTC, microseconds: how Stream writes times.
@@ -216,6 +218,10 @@ pub struct App {
     /// creation time within one team, so that a listing page costs what it returns, not the
     /// app's size. Kept by [`App::insert_channel`] and [`App::remove_channel`].
     pub by_team: BTreeSet<(Option<String>, DateTime<Utc>, String)>,
+    /// Import tasks by id.
+    pub imports: HashMap<String, ImportRec>,
+    /// Import files by path: `None` until uploaded.
+    pub uploads: HashMap<String, Option<bytes::Bytes>>,
 }
 
 /// A channel in snapshot form.
