@@ -47,7 +47,7 @@ pub mod pacing;
 pub mod rules;
 pub mod token;
 
-pub use api::{AppSettings, Sent, Updated, UserDeletion};
+pub use api::{AppSettings, ImportMove, ImportTask, ImportUrl, Sent, Updated, UserDeletion};
 pub use client::{Answer, Client, ClientConfig, RetryPolicy};
 pub use error::{ErrorKind, RateLimit, StreamError, TaskFailure};
 pub use helpers::{ChannelListing, ChannelMapper, DeleteResults};

@@ -6,16 +6,19 @@
 //! - `users`: upsert, partial update, query, delete.
 //! - `channels`: get-or-create, query, update (full and partial), delete, hide, show, truncate.
 //! - `messages`: send and read messages.
+//! - `imports`: Stream's import service (upload URL, upload, task, polls).
 //! - `conversation`: a message's thread, reactions and partial updates (pins).
 
 mod app;
 pub(crate) mod channels;
 mod conversation;
+mod imports;
 mod messages;
 mod shared;
 mod users;
 
 pub use app::AppSettings;
 pub use channels::Updated;
+pub use imports::{ImportMove, ImportTask, ImportUrl};
 pub use messages::Sent;
 pub use users::UserDeletion;
