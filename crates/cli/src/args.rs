@@ -244,8 +244,9 @@ pub struct MoveOptions {
     #[arg(long, default_value = "rebuild")]
     pub strategy: gymchat_ops::migrate::Strategy,
     /// History of rebuilt channels: `copy` (message by message, with threads, reactions, pins
-    /// and read positions), `import-file` (Stream's import format, original timestamps kept) or
-    /// `none` (members see empty chats in the app).
+    /// and read positions), `import` (through Stream's import service, original timestamps
+    /// kept), `import-file` (the same file, for an operator to upload) or `none` (members see
+    /// empty chats in the app).
     #[arg(long, default_value = "copy")]
     pub history: gymchat_ops::migrate::History,
 }
@@ -295,9 +296,13 @@ pub enum MigrateCommand {
         /// Channels moved at once.
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
-        /// With `--history import-file`: where to write it (default `import_{run_id}.jsonl`).
+        /// With `--history import` or `import-file`: where to write the file (default
+        /// `import_{run_id}.jsonl`).
         #[arg(long)]
         import_file: Option<std::path::PathBuf>,
+        /// With `--history import`: seconds to wait for Stream's import before the run stops.
+        #[arg(long, default_value_t = gymchat_ops::migrate::IMPORT_DEADLINE_SECONDS)]
+        import_deadline: u64,
         /// When the circuit breaker stops the run, also roll it back (the runbook's rule).
         #[arg(long)]
         auto_rollback: bool,

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail, ensure};
 use chrono::Utc;
 use gymchat_ids::GymId;
 use gymchat_ops::migrate::{
-    self, ApplyOptions, History, Options, Plan, Progress, RollbackOptions, Strategy, count_states,
+    self, ApplyOptions, History, ImportFile, Options, Plan, Progress, RollbackOptions, Strategy, count_states,
 };
 use gymchat_store::Store;
 use gymchat_stream::Client;
@@ -76,6 +76,7 @@ async fn with_stream(store: &Store, ops: &OpsOpts, command: &MigrateCommand) -> 
             max_failure_rate,
             concurrency,
             import_file,
+            import_deadline,
             auto_rollback,
             no_maintenance,
             lease_seconds,
@@ -99,6 +100,7 @@ async fn with_stream(store: &Store, ops: &OpsOpts, command: &MigrateCommand) -> 
                     max_failure_rate: *max_failure_rate,
                     concurrency: *concurrency,
                     import_file: import_file.clone(),
+                    import_deadline: std::time::Duration::from_secs(*import_deadline),
                     auto_rollback: *auto_rollback,
                     maintenance: !*no_maintenance,
                     lease_ttl: chrono::Duration::seconds(i64::from(*lease_seconds)),
@@ -216,6 +218,9 @@ pub async fn apply(store: &Store, stream: &Client, plan: &Plan, options: ApplyOp
     let bars = std::io::stderr().is_terminal().then(MultiProgress::new);
     let current: Mutex<Option<ProgressBar>> = Mutex::new(None);
     let report = migrate::apply(store, stream, plan, options, &|p| {
+        if let Progress::Import { id, state } = &p {
+            eprintln!("  Stream's import {id}: {state}");
+        }
         let Some(bars) = &bars else { return };
         let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
         match p {
@@ -235,6 +240,7 @@ pub async fn apply(store: &Store, stream: &Client, plan: &Plan, options: ApplyOp
                     bar.inc(1);
                 }
             }
+            Progress::Import { .. } => {}
         }
     })
     .await?;
@@ -251,8 +257,14 @@ pub async fn apply(store: &Store, stream: &Client, plan: &Plan, options: ApplyOp
         report.skipped.len(),
         report.message.as_ref().map(|m| format!(" — {m}")).unwrap_or_default()
     );
-    if let Some(file) = &report.import_file {
-        eprintln!("  import file {}: {:?} (upload it with Stream's import, mode upsert)", file.path, file.lines);
+    match &report.import_file {
+        Some(file @ ImportFile { import_id: Some(id), .. }) => {
+            eprintln!("  imported {} through Stream's import {id}: {:?}", file.path, file.lines);
+        }
+        Some(file) => {
+            eprintln!("  import file {}: {:?} (upload it with Stream's import, mode upsert)", file.path, file.lines)
+        }
+        None => {}
     }
     for f in &report.failed {
         eprintln!("  failed {} {} → {}: {}", f.kind, f.old_id, f.new_id, f.error.as_deref().unwrap_or("not finished"));

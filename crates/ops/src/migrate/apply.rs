@@ -2,7 +2,9 @@
 //! started with the same options for the same gyms) under the run lock; each gym its own unit:
 //! its users first in batches of 100, then, when they all exist, its rooms' channels
 //! (`concurrency` at once) inside the gym's maintenance window, each item journaled step by step
-//! (`rebuild`, `in_place`); the import file last (`--history import-file`);
+//! (`rebuild`, `in_place`); the import file last (`--history import-file`), or, with
+//! `--history import`, Stream's import of the history between the channels' creation and the
+//! rest of their move;
 //! then the report. A gym that could not be planned whole, or whose users could not be made, is
 //! left out and reported; the others go on.
 //!
@@ -102,17 +104,35 @@ pub async fn apply(
         .filter(|g| !g.complete())
         .map(|g| GymSkipped { gym_id: g.gym_id, reasons: g.problems.clone() })
         .collect();
-    let run_options =
-        RunOptions { strategy, history, concurrency: options.concurrency, maintenance: options.maintenance };
+    let run_options = RunOptions {
+        strategy,
+        history,
+        concurrency: options.concurrency,
+        maintenance: options.maintenance,
+        imported: false,
+    };
     let mut result = run_items(&runner, run_options, progress, &mut gyms_skipped).await;
     runner.end_maintenance().await;
     let mut import_file = None;
+    let path = options.import_file.clone().unwrap_or_else(|| PathBuf::from(format!("import_{}.jsonl", run.run_id)));
     if result.is_ok() && history == History::ImportFile && !runner.stopped() {
-        let path = options.import_file.clone().unwrap_or_else(|| PathBuf::from(format!("import_{}.jsonl", run.run_id)));
-        match super::import::write(&runner.store, &runner.client, &run.run_id, &path).await {
-            Ok(lines) => import_file = Some(ImportFile { path: path.display().to_string(), lines }),
+        match super::import::write(&runner.store, &runner.client, &run.run_id, &path, history).await {
+            Ok(lines) => import_file = Some(ImportFile { path: path.display().to_string(), lines, import_id: None }),
             Err(e) => result = Err(MigrateError::ImportFile(format!("{}: {e}", path.display()))),
         }
+    }
+    if result.is_ok() && history == History::Import && !runner.stopped() {
+        // The channels wait in `copying` for the import; once it completed, they move on.
+        result = match super::import::import_through_stream(&runner, &path, options.import_deadline, progress).await {
+            Ok(imported) => {
+                import_file = imported;
+                let run_options = RunOptions { imported: true, ..run_options };
+                let moved = run_items(&runner, run_options, progress, &mut gyms_skipped).await;
+                runner.end_maintenance().await;
+                moved
+            }
+            Err(e) => Err(e),
+        };
     }
     drop(renewer);
     let mut s = store.session().await?;
@@ -246,6 +266,8 @@ struct RunOptions {
     history: History,
     concurrency: usize,
     maintenance: bool,
+    /// Stream's import has completed: items waiting for it in `copying` go on.
+    imported: bool,
 }
 
 /// The users phase, then the channels of every gym whose users all exist (the others are left
@@ -334,7 +356,9 @@ async fn move_channels(
             let task = tasks.spawn(async move {
                 let outcome = match (options.strategy, repairs(&item)) {
                     (_, true) | (Strategy::InPlace, _) => move_in_place(&runner, item).await,
-                    (Strategy::Rebuild, false) => move_rebuild(&runner, item, options.history, &order).await,
+                    (Strategy::Rebuild, false) => {
+                        move_rebuild(&runner, item, options.history, &order, options.imported).await
+                    }
                 };
                 // However it ended, it no longer holds up the channels after it.
                 order.pass(id);

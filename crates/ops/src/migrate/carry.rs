@@ -58,7 +58,7 @@ pub(crate) async fn carry_member_state(
         .map(|h| StreamUserId::for_member(gym, h.user_id))
         .filter(|target| intended.contains(target))
         .collect();
-    if history == History::Copy {
+    if history.moves_messages() {
         let originals = originals(client, old).await?;
         let cleared = cleared_in_stream(client, spec, old, &originals, hid.iter()).await?;
         if !cleared.is_empty() {

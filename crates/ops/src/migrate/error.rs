@@ -60,6 +60,10 @@ pub enum MigrateError {
     /// The import file could not be written; the run resumes with the same command.
     #[error("the import file could not be written: {0}")]
     ImportFile(String),
+    /// Stream's import did not complete (`--history import`): its reasons, or where it stands at
+    /// the deadline; the rooms have not switched, and the run resumes with the same command.
+    #[error("Stream's import did not complete: {0}")]
+    Import(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -36,7 +36,7 @@ pub struct Difference {
 async fn copied_rooms(store: &Store, gym: GymId) -> Result<Vec<ChannelSpec>, MigrateError> {
     let mut session = store.session().await?;
     let mut runs = session.migration_runs().await?;
-    runs.retain(|r| r.gyms.contains(&gym.get()) && r.history == History::Copy.as_str());
+    runs.retain(|r| r.gyms.contains(&gym.get()) && r.history.parse::<History>().is_ok_and(History::moves_messages));
     runs.sort_by_key(|r| std::cmp::Reverse(r.started_at));
     let mut rooms: BTreeMap<i64, ChannelSpec> = BTreeMap::new();
     for run in runs {

@@ -1,6 +1,6 @@
-//! `--history import-file`: the history of the moved channels as a file for Stream's import
-//! service, which keeps the original timestamps (a live copy cannot: Stream sets `created_at` on
-//! send). JSON Lines of `{"type", "data"}` (STREAM_API.md, "Import"), items in the order Stream's
+//! `--history import-file` and `import`: the history of the moved channels as a file for
+//! Stream's import service, which keeps the original timestamps (a live copy cannot: Stream sets
+//! `created_at` on send). JSON Lines of `{"type", "data"}` (STREAM_API.md, "Import"), items in the order Stream's
 //! import wants them: the target users (with their teams), the new channels (team, creator,
 //! `frozen` and the old channel's `created_at`, always sent since an upsert resets what it
 //! omits), their members (role, `created_at`, `last_read` mapped from the old channel's read
@@ -10,10 +10,17 @@
 //! mapped (`mentioned_users_ids`), under the same deterministic ids and with the same changes a
 //! live copy would make (commands made inert, long texts cut, threads, quotes, private readers,
 //! `silent` and live pins kept), and last the reactions, each by its reactor's new id with its
-//! own time. The run writes it once its
-//! channels have moved; the old channels are frozen by then, so nothing is missing. The file is
-//! written to a temporary name and renamed, so it is whole or absent, and a resumed run writes it
-//! again.
+//! own time. The file is written to a temporary name and renamed, so it is whole or absent, and
+//! a resumed run writes it again.
+//!
+//! - `import-file` writes it once the channels have moved, for an operator to upload: the old
+//!   channels are frozen by then, so nothing is missing.
+//! - `import` ([`import_through_stream`]) writes it for the channels made and waiting in
+//!   `copying`, uploads it (`POST /import_urls`, the upload), imports it (`POST /imports`, mode
+//!   `upsert`: the ids are deterministic, so a repeated import changes nothing) and waits for
+//!   Stream to end it; the new channels stay unfrozen for the rest of the run, and the rooms
+//!   switch only after it completed (what was written to an old channel meanwhile is copied
+//!   after it froze).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -26,13 +33,17 @@ use gymchat_stream::Client;
 use gymchat_stream::model::{Message, NewMessage};
 use serde_json::{Map, Value, json};
 
-use gymchat_store::{ItemKind, ItemState};
+use gymchat_store::{ItemKind, ItemState, MigrationItem};
+use gymchat_stream::ImportTask;
 
 use super::carry::{cleared_in_stream, cut_between};
-use super::error::StepError;
+use super::error::{MigrateError, StepError};
 use super::history::{copy_of, originals};
 use super::marks::live_pin;
+use super::options::History;
 use super::plan::spec::{ChannelSpec, UserSpec};
+use super::report::{ImportFile, Progress};
+use super::run::Runner;
 
 fn line(out: &mut impl Write, kind: &str, item: Value, counts: &mut BTreeMap<String, usize>) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, &json!({ "type": kind, "data": item }))?;
@@ -41,21 +52,72 @@ fn line(out: &mut impl Write, kind: &str, item: Value, counts: &mut BTreeMap<Str
     Ok(())
 }
 
-/// Writes the run's import file; returns the lines per item type.
+/// How long the upload of an import file may take.
+const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// The channel items a file of this mode holds: with `import`, those waiting for it; with
+/// `import-file`, those moved.
+fn holds(history: History, item: &MigrationItem) -> bool {
+    let waiting = if history == History::Import { ItemState::Copying } else { ItemState::Done };
+    item.kind == ItemKind::Channel && item.state == waiting
+}
+
+/// `--history import`: when channels wait for it, writes their file to `path`, imports it
+/// through Stream's import service and waits until it ends or `deadline` passes. `None` when no
+/// channel waits (a resumed run whose import completed).
+pub(crate) async fn import_through_stream(
+    runner: &Runner,
+    path: &Path,
+    deadline: std::time::Duration,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Option<ImportFile>, MigrateError> {
+    let items = runner.store.session().await?.migration_items(&runner.run_id).await?;
+    if !items.iter().any(|i| holds(History::Import, i)) {
+        return Ok(None);
+    }
+    let lines = write(&runner.store, &runner.client, &runner.run_id, path, History::Import)
+        .await
+        .map_err(|e| MigrateError::ImportFile(format!("{}: {e}", path.display())))?;
+    let file = std::fs::read(path).map_err(|e| MigrateError::ImportFile(format!("{}: {e}", path.display())))?;
+    let name = path.file_name().map_or_else(|| "import.jsonl".into(), |n| n.to_string_lossy().into_owned());
+    let stream = |e: gymchat_stream::StreamError| MigrateError::Import(e.to_string());
+    let client = &runner.client;
+    let url = client.create_import_url(&name).await.map_err(stream)?;
+    client.upload_import(&url, file.into(), UPLOAD_TIMEOUT).await.map_err(stream)?;
+    let task = client.create_import(&url.path, true).await.map_err(stream)?;
+    let tell = |t: &ImportTask| progress(Progress::Import { id: t.id.clone(), state: t.state.clone() });
+    tell(&task);
+    let task = client.wait_for_import(&task.id, deadline, &tell).await.map_err(stream)?;
+    if task.completed() {
+        let path = path.display().to_string();
+        return Ok(Some(ImportFile { path, lines, import_id: Some(task.id) }));
+    }
+    Err(MigrateError::Import(if task.ended() {
+        format!("import {} ended {}: {}", task.id, task.state, task.reasons().join("; "))
+    } else {
+        format!(
+            "import {} is still {} after {} s; apply again to import once more",
+            task.id,
+            task.state,
+            deadline.as_secs()
+        )
+    }))
+}
+
+/// Writes the run's import file for `history` (`import-file` or `import`); returns the lines
+/// per item type.
 pub(crate) async fn write(
     store: &Store,
     client: &Client,
     run_id: &str,
     path: &Path,
+    history: History,
 ) -> Result<BTreeMap<String, usize>, StepError> {
     let items = store.session().await?.migration_items(run_id).await?;
     let users: Vec<UserSpec> =
         items.iter().filter(|i| i.kind == ItemKind::User).filter_map(|i| serde_json::from_str(&i.spec).ok()).collect();
-    let channels: Vec<ChannelSpec> = items
-        .iter()
-        .filter(|i| i.kind == ItemKind::Channel && i.state == ItemState::Done)
-        .filter_map(|i| serde_json::from_str(&i.spec).ok())
-        .collect();
+    let channels: Vec<ChannelSpec> =
+        items.iter().filter(|i| holds(history, i)).filter_map(|i| serde_json::from_str(&i.spec).ok()).collect();
     let tmp = path.with_extension("jsonl.partial");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
     let mut counts = BTreeMap::new();
@@ -102,7 +164,9 @@ pub(crate) async fn write(
         item.insert("type".into(), json!(new.channel_type()));
         item.insert("created_by".into(), json!(c.created_by));
         item.insert("team".into(), json!(c.team));
-        item.insert("frozen".into(), json!(c.frozen_after));
+        // With `import` the run freezes the new channel itself at its end: a frozen channel
+        // would refuse the reactions of what is copied after the import.
+        item.insert("frozen".into(), json!(history == History::ImportFile && c.frozen_after));
         item.insert("created_at".into(), json!(state.channel.created_at));
         line(&mut out, "channel", Value::Object(item), &mut counts)?;
     }

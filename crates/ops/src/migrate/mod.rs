@@ -6,8 +6,8 @@
 //!   resumable after a kill at any point, stopped by a circuit breaker when too many items fail
 //!   (`run`); users first (`users`), then each room by rebuild (`rebuild`, with its history
 //!   copied by `history` and its reactions and pins by `marks`, last messages in the order of
-//!   `order`, or written for Stream's import
-//!   by `import`, and what each member had of it carried by `carry`) or in place (`in_place`),
+//!   `order`, or imported through Stream's import service, or written for it, by `import`, and
+//!   what each member had of it carried by `carry`) or in place (`in_place`),
 //!   through the channel steps both share (`channels`); [`report`] is what it tells.
 //! - [`mod@rollback`]: puts every switched room back on its old channel, with a note (`notes`);
 //!   [`mod@abandon`] ends an unfinished run on purpose, undoing nothing.
@@ -48,9 +48,9 @@ pub use error::{MigrateError, StepError};
 pub use faithful::Difference;
 pub use lock::{LEASE_TTL_SECONDS, LOCK_NAME, holder_name};
 pub use notes::NOTE_PREFIX;
-pub use options::{ApplyOptions, History, Options, RollbackOptions, Strategy};
+pub use options::{ApplyOptions, History, IMPORT_DEADLINE_SECONDS, Options, RollbackOptions, Strategy};
 pub use plan::Plan;
-pub use report::{GymSkipped, ItemOutcome, Progress, Report, count_states};
+pub use report::{GymSkipped, ImportFile, ItemOutcome, Progress, Report, count_states};
 pub use rollback::rollback;
 pub use run::{BREAKER_WINDOW, MAINTENANCE_TTL};
 pub use verify::{Verification, verify};

@@ -29,6 +29,10 @@ pub enum History {
     /// Written to a file in Stream's import format (JSON Lines) for Stream's import service,
     /// which keeps the original timestamps; the channels move as with `none`.
     ImportFile,
+    /// Imported through Stream's import service with the original timestamps: the new channels
+    /// are made, the file is uploaded and imported, and only then do the rooms switch (what was
+    /// written meanwhile is copied after the old channel froze).
+    Import,
 }
 
 impl Strategy {
@@ -48,7 +52,20 @@ impl History {
             History::None => "none",
             History::Copy => "copy",
             History::ImportFile => "import-file",
+            History::Import => "import",
         }
+    }
+
+    /// Whether the new channels get the old ones' messages during the run (copied or imported):
+    /// then each member's read position and cleared history are carried, and verify compares
+    /// the conversations.
+    pub fn moves_messages(self) -> bool {
+        matches!(self, History::Copy | History::Import)
+    }
+
+    /// Whether the plan reads the old channels' history (to count it, and to move it).
+    pub fn reads_history(self) -> bool {
+        self != History::None
     }
 }
 
@@ -82,7 +99,8 @@ impl std::str::FromStr for History {
             "none" => Ok(History::None),
             "copy" => Ok(History::Copy),
             "import-file" => Ok(History::ImportFile),
-            other => Err(format!("unknown history mode {other:?}: none, copy or import-file")),
+            "import" => Ok(History::Import),
+            other => Err(format!("unknown history mode {other:?}: none, copy, import or import-file")),
         }
     }
 }
@@ -96,6 +114,10 @@ pub struct Options {
     pub history: History,
 }
 
+/// How long an import may take by default: Stream says one "typically completes within a few
+/// hours".
+pub const IMPORT_DEADLINE_SECONDS: u64 = 6 * 3600;
+
 /// How an apply runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApplyOptions {
@@ -103,8 +125,12 @@ pub struct ApplyOptions {
     pub max_failure_rate: f64,
     /// Channels moved at once.
     pub concurrency: usize,
-    /// Where `--history import-file` writes the import file (default `import_{run_id}.jsonl`).
+    /// Where `--history import-file` and `import` write the import file (default
+    /// `import_{run_id}.jsonl`).
     pub import_file: Option<PathBuf>,
+    /// How long `--history import` waits for Stream's import to end before the run stops (a
+    /// later apply waits again).
+    pub import_deadline: std::time::Duration,
     /// When the circuit breaker stops the run, also roll it back (the runbook's rule).
     pub auto_rollback: bool,
     /// Hold each gym's maintenance window while its channels move (the default).
@@ -119,6 +145,7 @@ impl Default for ApplyOptions {
             max_failure_rate: 0.2,
             concurrency: 32,
             import_file: None,
+            import_deadline: std::time::Duration::from_secs(IMPORT_DEADLINE_SECONDS),
             auto_rollback: false,
             maintenance: true,
             lease_ttl: Duration::seconds(LEASE_TTL_SECONDS),

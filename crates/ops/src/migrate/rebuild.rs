@@ -10,7 +10,9 @@
 //!   names the old cid, so a channel with that id not made from this room is refused);
 //! - copy: the old channel's history, when it is copied ([`super::history`]: thread replies,
 //!   quotes, private readers; then reactions and pins, [`super::marks`]), its last message in
-//!   the gym's channel-list order ([`super::order`]);
+//!   the gym's channel-list order ([`super::order`]); with `--history import` the item waits
+//!   here, in `copying`, until Stream's import of the run's file has completed
+//!   ([`super::import`]);
 //! - verify: members, team, `gym_id`, and every old message's copy present with its reactions
 //!   and pin;
 //! - freeze old: one read-modify-write full update that freezes it and posts a system note
@@ -61,6 +63,7 @@ pub(crate) async fn move_rebuild(
     item: MigrationItem,
     history: History,
     order: &LastMessageOrder,
+    imported: bool,
 ) -> Result<(), StepError> {
     let (spec, old, new) = parse_spec(&item)?;
     let (id, at) = (item.id, rank(item.state));
@@ -85,11 +88,15 @@ pub(crate) async fn move_rebuild(
             }
             detail["altered"] = json!(copied.altered);
         }
+        if history == History::Import && !imported {
+            // Stream's import brings the history; the item goes on once it has completed.
+            return Ok(());
+        }
     }
     if at < rank(ItemState::FreezingOld) {
         runner.advance(id, ItemState::Verifying, Some(&detail)).await?;
         verify(client, &spec, &new).await?;
-        if history == History::Copy {
+        if history.moves_messages() {
             let check = sync_history(client, &spec, &old, &new, false, None).await?;
             if check.missing > 0 {
                 let (missing, expected) = (check.missing, check.expected);
@@ -109,7 +116,7 @@ pub(crate) async fn move_rebuild(
             detail["members_at_switch"] = json!(members);
         }
         freeze_old(runner, &spec, &old, &new).await?;
-        if history == History::Copy {
+        if history.moves_messages() {
             // Messages written to the old channel between the copy and the freeze.
             let late = sync_history(client, &spec, &old, &new, true, None).await?;
             if late.sent > 0 {

@@ -12,7 +12,7 @@ use super::plan::spec::SkippedRoom;
 use super::rollback::RolledBack;
 
 /// What a phase did, for a progress display.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
     /// A phase starts with this many items to do.
     Phase {
@@ -25,6 +25,13 @@ pub enum Progress {
     Item {
         /// Whether it succeeded.
         ok: bool,
+    },
+    /// Stream's import of the run's file is in a new state (`--history import`).
+    Import {
+        /// The task's id.
+        id: String,
+        /// Its state (`uploaded`, `analyzing`, `importing`, `completed`, …).
+        state: String,
     },
 }
 
@@ -74,6 +81,9 @@ pub struct ImportFile {
     pub path: String,
     /// Lines per item type (`user`, `channel`, `member`, `message`).
     pub lines: BTreeMap<String, usize>,
+    /// With `--history import`: Stream's import task that took it, which completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
 }
 
 /// The report of an apply.

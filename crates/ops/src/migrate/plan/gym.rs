@@ -68,7 +68,9 @@ pub(crate) async fn plan_gym(
     avoid_foreign_targets(client, gym, &mut channels, &mut skipped, &mut problems).await;
     // The history is read only when it moves: its messages counted, its senders mapped.
     let senders = match history {
-        History::Copy | History::ImportFile => read_history(client, gym, &db, &mut channels, &mut problems).await,
+        History::Copy | History::ImportFile | History::Import => {
+            read_history(client, gym, &db, &mut channels, &mut problems).await
+        }
         History::None => BTreeSet::new(),
     };
     let users = plan_users(client, gym, &db, &channels, &senders, &mut problems).await;
