@@ -162,14 +162,12 @@ pub(crate) fn copy_of(
     if let Some(Value::Array(a)) = original.custom.get("attachments") {
         message.attachments = a.clone();
     }
-    if let Some(Value::Array(m)) = original.custom.get("mentioned_users") {
-        message.mentioned_users = m
-            .iter()
-            .filter_map(|u| u.get("id").and_then(Value::as_str).or(u.as_str()))
-            .filter_map(|u| spec.senders.get(u).or_else(|| spec.member_targets.get(u)))
-            .filter_map(|u| StreamUserId::parse(u).ok())
-            .collect();
-    }
+    message.mentioned_users = original
+        .mentioned_user_ids()
+        .into_iter()
+        .filter_map(|u| spec.named_target(u))
+        .filter_map(|u| StreamUserId::parse(u).ok())
+        .collect();
     match original.parent_id() {
         Some(parent) if copied.contains(parent) => {
             message.parent_id = Some(copy_id(new, parent));
@@ -268,6 +266,7 @@ mod tests {
             "custom": { "gym_id": "4" }, "old_frozen": false, "frozen_after": false, "messages": 3,
             "senders": { "user_10": "gym_4_user_10", "ghost": "gym_4_bot" }, "old_data": {},
             "note": null, "member_targets": { "user_10": "gym_4_user_10", "user_8": "gym_4_user_8" },
+            "mentioned": { "user_11": "gym_4_user_11" },
         }))
         .unwrap()
     }
@@ -292,6 +291,14 @@ mod tests {
         let (alone, _) = copy(json!({ "restricted_visibility": ["ghost"] }), &[]);
         assert_eq!(alone.restricted_visibility, vec![alone.user_id.clone()], "nobody left: its sender only");
         assert!(copy(json!({}), &[]).0.restricted_visibility.is_empty());
+    }
+
+    #[test]
+    fn a_mention_reaches_every_gym_member_named_in_or_out_of_the_room() {
+        let mentions = json!({ "mentioned_users": [{ "id": "user_11" }, { "id": "user_8" }, "stranger"] });
+        let (m, _) = copy(mentions, &[]);
+        let targets: Vec<&str> = m.mentioned_users.iter().map(StreamUserId::as_str).collect();
+        assert_eq!(targets, ["gym_4_user_11", "gym_4_user_8"], "someone of no gym is left out");
     }
 
     #[test]

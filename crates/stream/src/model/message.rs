@@ -113,6 +113,12 @@ impl Message {
         self.text_field("quoted_message_id")
     }
 
+    /// The users it mentions (`mentioned_users`, as user objects or ids).
+    pub fn mentioned_user_ids(&self) -> Vec<&str> {
+        let list = self.custom.get("mentioned_users").and_then(Value::as_array);
+        list.into_iter().flatten().filter_map(|u| u.get("id").and_then(Value::as_str).or(u.as_str())).collect()
+    }
+
     /// Who alone (with the sender) may see it; everyone when empty.
     pub fn restricted_visibility(&self) -> Vec<&str> {
         let list = self.custom.get("restricted_visibility").and_then(Value::as_array);

@@ -198,6 +198,7 @@ fn channel_spec(
         frozen_after: !on_target && (state.channel.frozen || event_over || closed),
         messages: 0,
         senders: BTreeMap::new(),
+        mentioned: BTreeMap::new(),
         old_data: state.channel.data_for_full_update(),
         note,
         repair: on_target,
@@ -282,7 +283,7 @@ async fn avoid_foreign_targets(
 
 /// How many messages each old channel holds and who wrote them, reading
 /// [`HISTORY_READS_AT_ONCE`] channels at a time (the client paces them). Returns every sender
-/// seen.
+/// and every mentioned gym member seen (their target users must exist).
 async fn read_history(
     client: &Client,
     gym: GymId,
@@ -326,6 +327,15 @@ async fn read_history(
                     let target = db.people.target(&sender).unwrap_or_else(|| bot.clone());
                     c.senders.insert(sender.clone(), target.to_string());
                     senders.insert(sender);
+                }
+                // A mentioned gym member needs their target user too, member of the room or not.
+                for m in &history {
+                    for named in m.mentioned_user_ids() {
+                        if let Some(target) = db.people.target(named) {
+                            c.mentioned.insert(named.to_owned(), target.to_string());
+                            senders.insert(named.to_owned());
+                        }
+                    }
                 }
             }
             Err(e) => problems.push(format!("reading the history of {cid}: {e}")),

@@ -67,6 +67,10 @@ pub struct ChannelSpec {
     /// Who the old channel's senders become: their target id, or the gym's bot for a sender
     /// with no `user` row.
     pub senders: BTreeMap<String, String>,
+    /// Gym members the history mentions, by legacy id: their target ids (a mention of someone
+    /// who is neither a sender nor a member still reaches them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mentioned: BTreeMap<String, String>,
     /// The old channel's data as a full update carries it (what `in-place` rollback restores).
     pub old_data: Map<String, Value>,
     /// Why this room does not take the id its kind would give it, or why it is repaired, if so.
@@ -132,6 +136,15 @@ impl ConversationCounts {
 }
 
 impl ChannelSpec {
+    /// The target id of a user the history names (a sender, a member or someone mentioned).
+    pub fn named_target(&self, legacy: &str) -> Option<&str> {
+        self.senders
+            .get(legacy)
+            .or_else(|| self.member_targets.get(legacy))
+            .or_else(|| self.mentioned.get(legacy))
+            .map(String::as_str)
+    }
+
     /// The gym's bot (`gym_{G}_bot`), stand-in for senders without a person and author of the
     /// notes.
     pub fn gym_bot(&self) -> String {
