@@ -49,6 +49,8 @@ pub fn operation(method: &Method, path: &str) -> &'static str {
         ("POST", "/channels/{type}/{id}/show") => "ShowChannel",
         ("POST", "/channels/{type}/{id}/read") => "MarkRead",
         ("POST", "/channels/{type}/{id}/truncate") => "TruncateChannel",
+        ("POST", "/channels/{type}/{id}/file") => "UploadFile",
+        ("POST", "/channels/{type}/{id}/image") => "UploadImage",
         ("GET", "/tasks/{id}") => "GetTask",
         ("POST", "/import_urls") => "CreateImportURL",
         ("POST", "/imports") => "CreateImport",

@@ -28,7 +28,7 @@ use crate::model::App;
 use crate::pipeline::{ConnControl, pipeline};
 use crate::ratelimit::Limiter;
 use crate::routes::{
-    app, channels, conversation, imports, inspect, member_state, messages, query, removal, user_state, users,
+    app, channels, conversation, files, imports, inspect, member_state, messages, query, removal, user_state, users,
 };
 use crate::state::{Settings, Shared, lock};
 
@@ -57,6 +57,14 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/channels/{type}/{id}/show", post(member_state::show))
         .route("/channels/{type}/{id}/read", post(member_state::mark_read))
         .route("/channels/{type}/{id}/truncate", post(removal::truncate))
+        .route(
+            "/channels/{type}/{id}/file",
+            post(files::upload_file).layer(DefaultBodyLimit::max(files::MAX_FILE_BYTES)),
+        )
+        .route(
+            "/channels/{type}/{id}/image",
+            post(files::upload_image).layer(DefaultBodyLimit::max(files::MAX_FILE_BYTES)),
+        )
         .route("/tasks/{id}", get(app::get_task))
         .route("/import_urls", post(imports::create_url))
         .route("/imports", post(imports::create))
@@ -76,6 +84,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/reset", post(inspect::reset))
         .route("/_sandbox/stats/reset", post(inspect::reset_stats))
         .route("/_sandbox/script", post(inspect::script))
+        .route("/_sandbox/cdn/{*path}", get(files::serve))
         .route(
             "/_sandbox/uploads/{*path}",
             axum::routing::put(imports::upload).layer(DefaultBodyLimit::max(imports::MAX_IMPORT_BYTES)),

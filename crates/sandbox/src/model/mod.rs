@@ -12,9 +12,11 @@ use serde_json::{Map, Value};
 
 mod import_task;
 mod message;
+mod stored_file;
 
 pub use import_task::ImportRec;
 pub use message::{MessageRec, ReactionRec};
+pub use stored_file::StoredFile;
 
 /// RFC 3339, UTC, microseconds: how Stream writes times.
 pub fn fmt_time(t: DateTime<Utc>) -> String {
@@ -222,6 +224,8 @@ pub struct App {
     pub imports: HashMap<String, ImportRec>,
     /// Import files by path: `None` until uploaded.
     pub uploads: HashMap<String, Option<bytes::Bytes>>,
+    /// Files uploaded to channels, by their path on the CDN.
+    pub files: HashMap<String, StoredFile>,
 }
 
 /// A channel in snapshot form.

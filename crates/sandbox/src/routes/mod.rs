@@ -4,6 +4,7 @@
 pub mod app;
 pub mod channels;
 pub mod conversation;
+pub mod files;
 pub mod imports;
 pub mod inspect;
 pub mod member_state;
