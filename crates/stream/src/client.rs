@@ -131,10 +131,10 @@ impl<T> Answer<T> {
 /// and the in-flight bound.
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
-    config: ClientConfig,
+    pub(crate) http: reqwest::Client,
+    pub(crate) config: ClientConfig,
     /// The server token, or a user token for a client acting as a user ([`Client::as_user`]).
-    token: SecretString,
+    pub(crate) token: SecretString,
     pacer: Arc<Pacer>,
     in_flight: Arc<InFlight>,
 }
@@ -278,41 +278,6 @@ impl Client {
         };
         self.pacer.answered(operation, slot.seq, rate);
         Ok((result, true))
-    }
-
-    /// `PUT`s a file to a pre-signed upload URL (an import's): no Stream auth, a timeout of its
-    /// own (`upload_timeout`), transient failures repeated as calls are (a `PUT` of the same
-    /// bytes is safe to repeat).
-    pub(crate) async fn put_file(
-        &self,
-        url: &str,
-        file: bytes::Bytes,
-        upload_timeout: Duration,
-    ) -> Result<(), StreamError> {
-        const OP: &str = "UploadImport";
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let sent = self
-                .http
-                .put(url)
-                .timeout(upload_timeout)
-                .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
-                .body(file.clone())
-                .send()
-                .await;
-            let result = match sent {
-                Err(e) => Err(transport_error(OP, &e)),
-                Ok(res) if res.status().is_success() => return Ok(()),
-                Ok(res) => Err(StreamError::new(OP, ErrorKind::Status { status: res.status().as_u16() })),
-            };
-            match result {
-                Err(e) if e.is_transient() && attempt < self.config.retry.max_attempts => {
-                    tokio::time::sleep(self.config.retry.backoff(attempt)).await;
-                }
-                other => return other,
-            }
-        }
     }
 
     /// The configuration (its secret redacted in `Debug`).

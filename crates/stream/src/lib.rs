@@ -13,7 +13,9 @@
 //! - [`helpers`]: batches of 100 users or cids (deletes confirmed per cid, tasks polled within a
 //!   deadline), every channel of a filter listed exactly once past the offset cap, every member
 //!   of a channel, a channel's whole history.
-//! - [`rules`]: Stream's limits on a message and the slash commands its text would run.
+//! - [`rules`]: Stream's limits on a message, the slash commands its text would run, and which
+//!   attachment URLs are on Stream's CDN.
+//! - `transfer`: what is not a JSON call (an import file's upload, a file's download).
 //! - [`token`]: server and user tokens.
 //! - [`error`]: [`StreamError`] with Stream's code, status, message and exception fields, 429s
 //!   with or without a body, failed tasks, and whether an outcome is unknown (timeout, reset).
@@ -46,6 +48,7 @@ pub mod model;
 pub mod pacing;
 pub mod rules;
 pub mod token;
+mod transfer;
 
 pub use api::{AppSettings, ImportMove, ImportTask, ImportUrl, Sent, Updated, UserDeletion};
 pub use client::{Answer, Client, ClientConfig, RetryPolicy};

@@ -4,7 +4,8 @@
 //! that starts with `/` and a command name).
 //!
 //! A copier uses [`check_message`] to find what it cannot copy as is, and [`inert_text`] to copy
-//! a command's text without running it.
+//! a command's text without running it; [`on_stream_cdn`] says which attachment URLs are files
+//! on Stream's CDN (signed, readable by the channel's members only, expiring).
 
 use serde_json::Value;
 
@@ -18,6 +19,18 @@ pub const MAX_CUSTOM_BYTES: usize = 5 * 1024;
 pub const MAX_ATTACHMENTS: usize = 30;
 /// Mentioned users per message.
 pub const MAX_MENTIONS: usize = 25;
+
+/// The domain of Stream's CDN.
+const STREAM_CDN_DOMAIN: &str = "stream-io-cdn.com";
+
+/// Whether `url` is a file on Stream's CDN: on its domain, or served by the API's own address
+/// (`api_base`; the sandbox serves its files there).
+pub fn on_stream_cdn(url: &str, api_base: &str) -> bool {
+    let on_domain = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).is_some_and(|host| {
+        host == STREAM_CDN_DOMAIN || host.strip_suffix(STREAM_CDN_DOMAIN).is_some_and(|sub| sub.ends_with('.'))
+    });
+    on_domain || (!api_base.is_empty() && url.starts_with(api_base.trim_end_matches('/')))
+}
 
 /// One way a message breaks Stream's rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +122,17 @@ mod tests {
 
     fn message(text: &str) -> NewMessage {
         NewMessage::new("m1", StreamUserId::parse("gym_4_user_10").unwrap(), text)
+    }
+
+    #[test]
+    fn files_on_streams_cdn_are_known_by_their_address() {
+        let api = "https://chat.stream-io-api.com";
+        assert!(on_stream_cdn("https://us-east.stream-io-cdn.com/1/attachments/a.png?Expires=1", api));
+        assert!(on_stream_cdn("https://stream-io-cdn.com/a.png", api));
+        assert!(!on_stream_cdn("https://evil-stream-io-cdn.com/a.png", api));
+        assert!(!on_stream_cdn("https://images.example.com/a.png", api));
+        assert!(on_stream_cdn("http://127.0.0.1:9/_sandbox/cdn/x", "http://127.0.0.1:9"));
+        assert!(!on_stream_cdn("not a url", ""));
     }
 
     #[test]

@@ -6,12 +6,14 @@
 //! - `users`: upsert, partial update, query, delete.
 //! - `channels`: get-or-create, query, update (full and partial), delete, hide, show, truncate.
 //! - `messages`: send and read messages.
+//! - `files`: uploads to a channel's CDN.
 //! - `imports`: Stream's import service (upload URL, upload, task, polls).
 //! - `conversation`: a message's thread, reactions and partial updates (pins).
 
 mod app;
 pub(crate) mod channels;
 mod conversation;
+mod files;
 mod imports;
 mod messages;
 mod shared;

@@ -6,6 +6,9 @@ use gymchat_ids::{Cid, StreamUserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// Attachment fields that hold a file's URL.
+pub const ATTACHMENT_URL_FIELDS: &[&str] = &["image_url", "thumb_url", "asset_url"];
+
 /// Just an id, as Stream nests users in channels and messages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRef {
@@ -111,6 +114,13 @@ impl Message {
     /// The message it quotes.
     pub fn quoted_message_id(&self) -> Option<&str> {
         self.text_field("quoted_message_id")
+    }
+
+    /// The file URLs of its attachments (`image_url`, `thumb_url`, `asset_url`), each as often as
+    /// it appears.
+    pub fn attachment_urls(&self) -> impl Iterator<Item = &str> {
+        let attachments = self.custom.get("attachments").and_then(Value::as_array).into_iter().flatten();
+        attachments.flat_map(|a| ATTACHMENT_URL_FIELDS.iter().filter_map(move |f| a.get(*f).and_then(Value::as_str)))
     }
 
     /// The users it mentions (`mentioned_users`, as user objects or ids).

@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 
 mod message;
 
-pub use message::{Message, NewMessage, NewReaction, Reaction, STREAM_MESSAGE_FIELDS, SendOptions, UserRef};
+pub use message::{
+    ATTACHMENT_URL_FIELDS, Message, NewMessage, NewReaction, Reaction, STREAM_MESSAGE_FIELDS, SendOptions, UserRef,
+};
 
 /// An object of a page that could not be decoded: its id (as far as it can be read) and why.
 /// The rest of the page is used; the caller reports these, so nothing is dropped silently.
