@@ -249,6 +249,9 @@ pub struct MoveOptions {
     /// empty chats in the app).
     #[arg(long, default_value = "copy")]
     pub history: gymchat_ops::migrate::History,
+    /// Upload attachments on Stream's CDN (signed for the old channel, expiring) to the new one.
+    #[arg(long)]
+    pub rehost_attachments: bool,
 }
 
 /// `gymchat migrate …`

@@ -92,7 +92,7 @@ async fn steps(store: &Store, client: &Client, gym: GymId) -> Result<(Value, boo
     let before = audit::audit(store, client, &[gym], &|_| {}).await?;
     eprintln!("1. audit before:  {}", line(&before));
 
-    let options = Options { strategy: Strategy::Rebuild, history: History::Copy };
+    let options = Options { strategy: Strategy::Rebuild, history: History::Copy, rehost_attachments: false };
     let plan = migrate::plan::plan(store, client, &[gym], options, Utc::now()).await?;
     eprintln!(
         "2. plan:          {} users, {} rooms to move, {} rooms left alone",

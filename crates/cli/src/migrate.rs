@@ -54,7 +54,11 @@ async fn with_stream(store: &Store, ops: &OpsOpts, command: &MigrateCommand) -> 
     let out = match command {
         MigrateCommand::Plan { gyms: choice, options, out, .. } => {
             let gyms = choice.resolve(store).await?;
-            let options = Options { strategy: options.strategy, history: options.history };
+            let options = Options {
+                strategy: options.strategy,
+                history: options.history,
+                rehost_attachments: options.rehost_attachments,
+            };
             let plan = migrate::plan::plan(store, &stream, &gyms, options, Utc::now()).await?;
             eprint!("{}", plan_summary(&plan, budget));
             let code = if plan.gyms.iter().all(|g| g.complete()) { 0 } else { 2 };
@@ -87,7 +91,11 @@ async fn with_stream(store: &Store, ops: &OpsOpts, command: &MigrateCommand) -> 
                 Some(path) => saved_plan(store, &stream, path).await?,
                 None => {
                     let gyms = choice.resolve(store).await?;
-                    let options = Options { strategy: options.strategy, history: options.history };
+                    let options = Options {
+                        strategy: options.strategy,
+                        history: options.history,
+                        rehost_attachments: options.rehost_attachments,
+                    };
                     migrate::plan::plan(store, &stream, &gyms, options, Utc::now()).await?
                 }
             };
@@ -190,6 +198,17 @@ pub fn plan_summary(plan: &Plan, budget: f64) -> String {
                 c.new_cid,
                 c.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
             ));
+            let files = c.conversation.cdn_attachments;
+            if files > 0 {
+                let fate = if c.rehost_attachments {
+                    "uploaded to the new channel"
+                } else {
+                    "new members may not read them; --rehost-attachments uploads them to the new channel"
+                };
+                s.push_str(&format!(
+                    "    {files} attachment files on Stream's CDN, signed for the old channel: {fate}\n"
+                ));
+            }
         }
     }
     let messages: usize = plan.gyms.iter().flat_map(|g| &g.channels).filter(|c| !c.repair).map(|c| c.messages).sum();

@@ -260,7 +260,7 @@ on_both_backends! {
         loop {
             rounds += 1;
             assert!(rounds <= 30, "no end after 30 rounds");
-            let Ok(p) = migrate::plan::plan(&w.store, &w.client, &[gym4_id()], Options { strategy: Strategy::Rebuild, history: History::Copy }, Utc::now()).await else { continue };
+            let Ok(p) = migrate::plan::plan(&w.store, &w.client, &[gym4_id()], Options { strategy: Strategy::Rebuild, history: History::Copy, rehost_attachments: false }, Utc::now()).await else { continue };
             if !p.gyms[0].complete() {
                 continue;
             }

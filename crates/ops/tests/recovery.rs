@@ -117,7 +117,7 @@ on_both_backends! {
         let w = gym4(&db).await;
         let gym5 = GymId::new(5).unwrap();
         let gyms = [gym4_id(), gym5, GymId::new(999).unwrap()];
-        let options = Options { strategy: Strategy::Rebuild, history: History::None };
+        let options = Options { strategy: Strategy::Rebuild, history: History::None, rehost_attachments: false };
         let p = migrate::plan::plan(&w.store, &w.client, &gyms, options, Utc::now()).await.unwrap();
         assert!(!p.gyms[2].complete(), "gym 999 does not exist: {:#?}", p.gyms[2]);
         let before = pointers(&w).await;

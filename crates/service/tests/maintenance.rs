@@ -74,7 +74,7 @@ on_both_backends!(
         // Stream answers slowly enough that the migration is seen under way.
         let app = spawn_app_with(&db, |c| c.latency = std::time::Duration::from_millis(40), 3).await;
         let gym = GymId::new(4).unwrap();
-        let options = Options { strategy: Strategy::Rebuild, history: History::Copy };
+        let options = Options { strategy: Strategy::Rebuild, history: History::Copy, rehost_attachments: false };
         let plan = migrate::plan::plan(&app.store, &app.stream, &[gym], options, chrono::Utc::now()).await.unwrap();
 
         // After the plan, before the gym's window: a group made through the service.

@@ -27,7 +27,7 @@ on_both_backends!(
         let made = app.stream_channel(room["stream_channel_id"].as_str().unwrap()).await.unwrap();
         // A group room the migration moves (the General room 639 of the reference scenario).
         let gym = GymId::new(4).unwrap();
-        let options = Options { strategy: Strategy::Rebuild, history: History::None };
+        let options = Options { strategy: Strategy::Rebuild, history: History::None, rehost_attachments: false };
         let plan = migrate::plan::plan(&app.store, &app.stream, &[gym], options, Utc::now()).await.unwrap();
         let report = migrate::apply(&app.store, &app.stream, &plan, ApplyOptions::default(), &|_| {}).await.unwrap();
         assert_eq!(report.exit_code(), 0, "{report:#?}");

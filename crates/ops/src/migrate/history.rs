@@ -17,6 +17,7 @@ use gymchat_stream::model::{Message, NewMessage, SendOptions};
 use gymchat_stream::rules::{Breach, MAX_ATTACHMENTS, MAX_MENTIONS, MAX_TEXT_CHARS, check_message, inert_text};
 use serde_json::{Value, json};
 
+use super::attachments::rehost;
 use super::error::StepError;
 use super::marks::{Marks, sync_marks};
 use super::notes::{copy_id, is_note};
@@ -36,6 +37,8 @@ const PROVENANCE: &[&str] = &["original_id", "original_created_at", "original_us
 pub(crate) struct Synced {
     /// Messages of the old channel to be copied (thread replies included).
     pub expected: usize,
+    /// Attachment files uploaded to the new channel now (`--rehost-attachments`).
+    pub rehosted: usize,
     /// Sent now.
     pub sent: usize,
     /// Still missing (when not sending): messages, reactions and pins.
@@ -87,8 +90,14 @@ pub(crate) async fn sync_history(
     let copied: HashSet<&str> = originals.iter().map(|m| m.id.as_str()).collect();
     let present: HashMap<String, Message> =
         conversation(client, new).await?.into_iter().map(|m| (m.id.clone(), m)).collect();
-    let mut synced =
-        Synced { expected: originals.len(), sent: 0, missing: 0, marks: Marks::default(), altered: Vec::new() };
+    let mut synced = Synced {
+        expected: originals.len(),
+        rehosted: 0,
+        sent: 0,
+        missing: 0,
+        marks: Marks::default(),
+        altered: Vec::new(),
+    };
     let last = originals.len().checked_sub(1);
     for (at, original) in originals.iter().enumerate() {
         if present.contains_key(&copy_id(new, &original.id)) {
@@ -98,7 +107,10 @@ pub(crate) async fn sync_history(
             synced.missing += 1;
             continue;
         }
-        let (message, changes) = copy_of(spec, original, new, &copied)?;
+        let (mut message, changes) = copy_of(spec, original, new, &copied)?;
+        if spec.rehost_attachments {
+            synced.rehosted += rehost(client, new, &mut message).await?;
+        }
         if !changes.is_empty() {
             synced.altered.push(json!({ "original_id": original.id, "copy_id": message.id, "changes": changes }));
         }

@@ -36,6 +36,7 @@ use serde_json::{Map, Value, json};
 use gymchat_store::{ItemKind, ItemState, MigrationItem};
 use gymchat_stream::ImportTask;
 
+use super::attachments::rehost;
 use super::carry::{cleared_in_stream, cut_between};
 use super::error::{MigrateError, StepError};
 use super::history::{copy_of, originals};
@@ -207,7 +208,11 @@ pub(crate) async fn write(
         let new = Cid::parse(&c.new_cid)?;
         let copied: HashSet<&str> = originals.iter().map(|m| m.id.as_str()).collect();
         for original in originals {
-            let (message, _) = copy_of(c, original, &new, &copied)?;
+            let (mut message, _) = copy_of(c, original, &new, &copied)?;
+            // The import wants public URLs: a file on the old channel's CDN is uploaded again.
+            if c.rehost_attachments {
+                rehost(client, &new, &mut message).await?;
+            }
             line(&mut out, "message", message_item(&message, original, &new, c), &mut counts)?;
             if original.reaction_total() > 0 {
                 for r in client.message_reactions(&original.id).await? {

@@ -21,6 +21,7 @@
 
 pub mod abandon;
 pub mod apply;
+mod attachments;
 mod carry;
 mod channels;
 pub mod error;

@@ -112,6 +112,9 @@ pub struct Options {
     pub strategy: Strategy,
     /// What happens to history (rebuild only).
     pub history: History,
+    /// Upload attachments on Stream's CDN to the new channels (rebuild with history).
+    #[serde(default)]
+    pub rehost_attachments: bool,
 }
 
 /// How long an import may take by default: Stream says one "typically completes within a few

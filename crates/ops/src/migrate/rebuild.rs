@@ -87,6 +87,9 @@ pub(crate) async fn move_rebuild(
                 detail["reactions_left_out"] = json!(copied.marks.left_out);
             }
             detail["altered"] = json!(copied.altered);
+            if copied.rehosted > 0 {
+                detail["rehosted"] = json!(copied.rehosted);
+            }
         }
         if history == History::Import && !imported {
             // Stream's import brings the history; the item goes on once it has completed.

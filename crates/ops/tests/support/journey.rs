@@ -22,7 +22,15 @@ pub fn expect() -> Value {
 }
 
 pub async fn plan(w: &World, strategy: Strategy, history: History) -> Plan {
-    migrate::plan::plan(&w.store, &w.client, &[gym4_id()], Options { strategy, history }, Utc::now()).await.unwrap()
+    migrate::plan::plan(
+        &w.store,
+        &w.client,
+        &[gym4_id()],
+        Options { strategy, history, rehost_attachments: false },
+        Utc::now(),
+    )
+    .await
+    .unwrap()
 }
 
 pub async fn apply(w: &World, strategy: Strategy, history: History) -> Report {

@@ -26,7 +26,7 @@ use super::spec::{ChannelSpec, ConversationCounts, GymPlan, MIGRATED_FROM, Skipp
 use super::users::plan_users;
 use crate::migrate::error::MigrateError;
 use crate::migrate::notes::is_note;
-use crate::migrate::options::History;
+use crate::migrate::options::{History, Options};
 
 /// Old channels whose history the plan reads at once.
 const HISTORY_READS_AT_ONCE: usize = 32;
@@ -38,9 +38,10 @@ pub(crate) async fn plan_gym(
     store: &Store,
     client: &Client,
     gym: GymId,
-    history: History,
+    options: Options,
     now: DateTime<Utc>,
 ) -> Result<GymPlan, MigrateError> {
+    let history = options.history;
     let mut problems = Vec::new();
     let db = read_db(store, gym, &mut problems).await?;
     let mut skipped = Vec::new();
@@ -66,6 +67,9 @@ pub(crate) async fn plan_gym(
         }
     }
     avoid_foreign_targets(client, gym, &mut channels, &mut skipped, &mut problems).await;
+    for c in &mut channels {
+        c.rehost_attachments = options.rehost_attachments && history.reads_history();
+    }
     // The history is read only when it moves: its messages counted, its senders mapped.
     let senders = match history {
         History::Copy | History::ImportFile | History::Import => {
@@ -198,6 +202,7 @@ fn channel_spec(
         frozen_after: !on_target && (state.channel.frozen || event_over || closed),
         messages: 0,
         senders: BTreeMap::new(),
+        rehost_attachments: false,
         mentioned: BTreeMap::new(),
         old_data: state.channel.data_for_full_update(),
         note,
@@ -321,7 +326,7 @@ async fn read_history(
             Ok(history) => {
                 let history: Vec<_> = history.into_iter().filter(|m| !is_note(&m.id)).collect();
                 c.messages = history.len();
-                c.conversation = ConversationCounts::of(&history);
+                c.conversation = ConversationCounts::of(&history, &|url| client.on_stream_cdn(url));
                 for m in &history {
                     let Some(sender) = m.user.as_ref().map(|u| u.id.to_string()) else { continue };
                     let target = db.people.target(&sender).unwrap_or_else(|| bot.clone());

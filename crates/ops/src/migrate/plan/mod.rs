@@ -41,7 +41,7 @@ pub async fn plan(
     for gym in gyms {
         // Each gym is its own unit: one that cannot be planned is reported in its own plan (which
         // is then not complete, so nothing of it is run) and the others are planned.
-        let planned = match gym::plan_gym(store, client, *gym, options.history, now).await {
+        let planned = match gym::plan_gym(store, client, *gym, options, now).await {
             Ok(plan) => plan,
             Err(e @ (MigrateError::UnknownGym(_) | MigrateError::Store(_))) => GymPlan::unplanned(*gym, &e),
             Err(e) => return Err(e),

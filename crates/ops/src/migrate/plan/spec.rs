@@ -67,6 +67,9 @@ pub struct ChannelSpec {
     /// Who the old channel's senders become: their target id, or the gym's bot for a sender
     /// with no `user` row.
     pub senders: BTreeMap<String, String>,
+    /// Upload the attachments on Stream's CDN to the new channel (`--rehost-attachments`).
+    #[serde(default)]
+    pub rehost_attachments: bool,
     /// Gym members the history mentions, by legacy id: their target ids (a mention of someone
     /// who is neither a sender nor a member still reaches them).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -115,12 +118,18 @@ pub struct ConversationCounts {
     pub pins: usize,
     /// Deleted messages (copied as deleted placeholders).
     pub deleted: usize,
+    /// Attachment files (distinct URLs) on Stream's CDN (signed, readable by the old channel's
+    /// members only, expiring): a copy that keeps their URLs points at files new members may not
+    /// read.
+    #[serde(default)]
+    pub cdn_attachments: usize,
 }
 
 impl ConversationCounts {
-    /// The counts of a history.
-    pub fn of(history: &[gymchat_stream::model::Message]) -> Self {
+    /// The counts of a history; `on_cdn` says which URLs are files on Stream's CDN.
+    pub fn of(history: &[gymchat_stream::model::Message], on_cdn: &dyn Fn(&str) -> bool) -> Self {
         let mut counts = Self::default();
+        let mut cdn = std::collections::HashSet::new();
         for m in history {
             let replies = m.reply_count() as usize;
             counts.threads += usize::from(replies > 0);
@@ -130,7 +139,9 @@ impl ConversationCounts {
             counts.reactions += m.reaction_total() as usize;
             counts.pins += usize::from(m.pinned_by().is_some());
             counts.deleted += usize::from(m.kind == "deleted");
+            cdn.extend(m.attachment_urls().filter(|u| on_cdn(u)));
         }
+        counts.cdn_attachments = cdn.len();
         counts
     }
 }
