@@ -19,6 +19,7 @@ use sqlx::{Postgres, Sqlite, Transaction};
 
 use crate::catalog::Catalog;
 use crate::error::{Result, StoreError};
+use crate::member_index;
 
 /// sqlx's migrator keeps its bookkeeping here, so gymchat adds only `gymchat_` tables.
 pub const MIGRATIONS_TABLE: &str = "gymchat_schema_migrations";
@@ -130,18 +131,23 @@ impl Store {
         Ok(Store { pool, catalog: Arc::default() })
     }
 
-    /// Applies the migrations that are not yet applied. Idempotent.
+    /// Applies the migrations that are not yet applied, then makes sure the member index is there
+    /// exactly once ([`crate::member_index`]). Idempotent.
     async fn migrate(&self) -> Result<()> {
         match &self.pool {
             Pool::Postgres(pool) => {
                 let mut migrator = sqlx::migrate!("./migrations/postgres");
                 migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+                member_index::restamp_0007_pg(pool, &checksum_0007(&migrator)).await?;
                 migrator.run(pool).await?;
+                member_index::ensure_pg(pool).await?;
             }
             Pool::Sqlite(pool) => {
                 let mut migrator = sqlx::migrate!("./migrations/sqlite");
                 migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+                member_index::restamp_0007_sqlite(pool, &checksum_0007(&migrator)).await?;
                 migrator.run(pool).await?;
+                member_index::ensure_sqlite(pool).await?;
             }
         }
         tracing::debug!(backend = ?self.backend(), "schema migrations applied");
@@ -284,6 +290,11 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// The checksum of migration 0007 as this build has it.
+fn checksum_0007(migrator: &sqlx::migrate::Migrator) -> Vec<u8> {
+    migrator.iter().find(|m| m.version == 7).map(|m| m.checksum.to_vec()).unwrap_or_default()
 }
 
 #[cfg(test)]

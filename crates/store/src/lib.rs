@@ -24,6 +24,7 @@ pub mod backend;
 mod catalog;
 pub mod error;
 pub mod fixture;
+mod member_index;
 pub mod model;
 pub mod repo;
 pub mod states;
