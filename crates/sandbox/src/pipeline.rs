@@ -52,6 +52,7 @@ pub fn operation(method: &Method, path: &str) -> &'static str {
         ("POST", "/channels/{type}/{id}/file") => "UploadFile",
         ("POST", "/channels/{type}/{id}/image") => "UploadImage",
         ("GET", "/tasks/{id}") => "GetTask",
+        ("GET", "/rate_limits") => "GetRateLimits",
         ("POST", "/import_urls") => "CreateImportURL",
         ("POST", "/imports") => "CreateImport",
         ("GET", "/imports/{id}") => "GetImport",

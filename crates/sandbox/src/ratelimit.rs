@@ -218,6 +218,27 @@ impl Limiter {
         Some(Verdict { allowed, limit, remaining: limit - w.count, reset })
     }
 
+    /// Each limited operation's limit per window, what is left of it in the window at `now_ms`
+    /// (Unix milliseconds) and when that window ends (Unix seconds), by operation; empty when
+    /// limits are off.
+    pub fn limits(&self, now_ms: u64) -> Vec<(String, Verdict)> {
+        let LimitMode::On(limits) = &self.mode else { return Vec::new() };
+        let index = (now_ms as f64 / self.window_ms) as u64;
+        let reset = (((index + 1) as f64 * self.window_ms) / 1000.0).ceil() as u64;
+        let mut out: Vec<(String, Verdict)> = limits
+            .iter()
+            .map(|(op, limit)| {
+                let used = self.windows.get(op).filter(|w| w.index == index).map_or(0, |w| w.count);
+                (
+                    op.clone(),
+                    Verdict { allowed: used < *limit, limit: *limit, remaining: limit.saturating_sub(used), reset },
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
     /// Every kept window of every operation, oldest first, the current one last.
     pub fn window_stats(&self) -> HashMap<String, Vec<WindowStats>> {
         let mut out: HashMap<String, Vec<WindowStats>> =

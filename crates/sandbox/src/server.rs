@@ -66,6 +66,7 @@ fn router(shared: Arc<Shared>) -> Router {
             post(files::upload_image).layer(DefaultBodyLimit::max(files::MAX_FILE_BYTES)),
         )
         .route("/tasks/{id}", get(app::get_task))
+        .route("/rate_limits", get(app::rate_limits))
         .route("/import_urls", post(imports::create_url))
         .route("/imports", post(imports::create))
         .route("/imports/{id}", get(imports::get))

@@ -1,12 +1,16 @@
-//! `GET /app`, `PATCH /app` and `GET /tasks/{id}`.
+//! `GET /app`, `PATCH /app`, `GET /rate_limits` and `GET /tasks/{id}`.
 
 use std::sync::Arc;
 
 use axum::Extension;
-use axum::extract::{Path, State};
-use bytes::Bytes;
-use serde_json::json;
+use std::collections::HashMap;
 
+use axum::extract::{Path, Query, State};
+use bytes::Bytes;
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+
+use super::messages::COMMANDS;
 use super::{ApiResult, body_object, ok, server_only};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -17,7 +21,35 @@ use crate::state::{Shared, lock};
 pub async fn get_app(State(s): State<Arc<Shared>>, Extension(caller): Extension<Caller>) -> ApiResult {
     server_only(&caller)?;
     let app = lock(&s.app);
-    Ok(ok(json!({ "app": { "name": "gymchat-sandbox", "multi_tenant_enabled": app.multi_tenant_enabled } })))
+    // The channel type the sandbox serves, as Stream's app settings describe one: read events on,
+    // and the built-in slash commands.
+    let commands: Vec<_> = COMMANDS.iter().map(|c| json!({ "name": c })).collect();
+    let messaging = json!({ "name": "messaging", "read_events": true, "commands": commands });
+    Ok(ok(json!({ "app": {
+        "name": "gymchat-sandbox",
+        "multi_tenant_enabled": app.multi_tenant_enabled,
+        "channel_configs": { "messaging": messaging },
+    } })))
+}
+
+/// `GET /rate_limits?server_side=true[&endpoints=A,B]`: each limited operation's per-minute
+/// `limit`, the `remaining` calls of the current window and its `reset` (Unix seconds), under
+/// `server_side` (the sandbox has no client-side limits); empty when limits are off.
+pub async fn rate_limits(
+    State(s): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult {
+    server_only(&caller)?;
+    let wanted: Option<Vec<&str>> = query.get("endpoints").map(|e| e.split(',').map(str::trim).collect());
+    let now = u64::try_from(Utc::now().timestamp_millis()).unwrap_or_default();
+    let limits: Map<String, Value> = lock(&s.limiter)
+        .limits(now)
+        .into_iter()
+        .filter(|(op, _)| wanted.as_ref().is_none_or(|w| w.contains(&op.as_str())))
+        .map(|(op, v)| (op, json!({ "limit": v.limit, "remaining": v.remaining, "reset": v.reset })))
+        .collect();
+    Ok(ok(json!({ "server_side": limits })))
 }
 
 /// `PATCH /app` with `multi_tenant_enabled`.

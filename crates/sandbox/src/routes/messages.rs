@@ -49,7 +49,7 @@ pub const MAX_ATTACHMENTS: usize = 30;
 /// Mentioned users per message.
 pub const MAX_MENTIONS: usize = 25;
 /// Slash commands built into Stream's channel types.
-const COMMANDS: &[&str] = &["giphy", "ban", "unban", "mute", "unmute", "flag"];
+pub const COMMANDS: &[&str] = &["giphy", "ban", "unban", "mute", "unmute", "flag"];
 
 /// The sender: the token's user, or `message.user_id` / `message.user.id` server-side. A
 /// deleted or deactivated user cannot send; a server-side send as a user who does not exist yet
