@@ -50,7 +50,9 @@ pub mod rules;
 pub mod token;
 mod transfer;
 
-pub use api::{AppSettings, ImportMove, ImportTask, ImportUrl, Sent, Updated, UserDeletion};
+pub use api::{
+    AppSettings, ChannelTypeConfig, EndpointLimit, ImportMove, ImportTask, ImportUrl, Sent, Updated, UserDeletion,
+};
 pub use client::{Answer, Client, ClientConfig, RetryPolicy};
 pub use error::{ErrorKind, RateLimit, StreamError, TaskFailure};
 pub use helpers::{ChannelListing, ChannelMapper, DeleteResults};

@@ -19,7 +19,7 @@ mod messages;
 mod shared;
 mod users;
 
-pub use app::AppSettings;
+pub use app::{AppSettings, ChannelTypeConfig, EndpointLimit};
 pub use channels::Updated;
 pub use imports::{ImportMove, ImportTask, ImportUrl};
 pub use messages::Sent;
