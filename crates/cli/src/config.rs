@@ -26,6 +26,10 @@ pub enum Command {
     /// Print the effective configuration as JSON (whether each secret is set, never the secret;
     /// the database password redacted).
     Config(ConfigArgs),
+    /// Say whether this database and this Stream app are ready (credentials, multi-tenancy, the
+    /// channel type, the app's real limits; migrations, platform tables, the member index),
+    /// changing nothing. Exit 0 ready, 1 something to fix, 2 could not check.
+    Doctor(DoctorArgs),
     /// Compare the database with Stream, gym by gym; write the report. Exit 0 all synced and
     /// clean, 1 findings, 2 the audit could not complete.
     Audit(AuditArgs),
@@ -64,6 +68,20 @@ pub struct ConfigArgs {
     /// Pacing.
     #[command(flatten)]
     pub pacing: PacingOpts,
+}
+
+/// `gymchat doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DatabaseOpts,
+    /// Stream.
+    #[command(flatten)]
+    pub stream: StreamOpts,
+    /// Only the JSON report on stdout (no checklist on stderr).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[cfg(test)]

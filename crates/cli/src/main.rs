@@ -9,6 +9,7 @@ mod cleanup;
 mod config;
 mod db;
 mod demo;
+mod doctor;
 mod generate;
 mod maintenance;
 mod migrate;
@@ -76,6 +77,7 @@ async fn run(cli: &Cli) -> anyhow::Result<(serde_json::Value, u8)> {
             None => sandbox::run(args).await.map(|v| (v, 0)),
         },
         Command::Audit(args) => audit::run(args).await,
+        Command::Doctor(args) => doctor::run(args).await,
         Command::Cleanup(args) => cleanup::run(args).await,
         Command::Migrate(command) => migrate::run(command).await,
         Command::Maintenance(command) => maintenance::run(command).await.map(|v| (v, 0)),

@@ -30,7 +30,8 @@ pub const MIGRATIONS_TABLE: &str = "gymchat_schema_migrations";
 const SQLITE_ROW_BUFFER: usize = 1024;
 
 /// Which database engine a store runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// PostgreSQL: production.
     Postgres,
@@ -39,7 +40,7 @@ pub enum Backend {
 }
 
 #[derive(Clone)]
-enum Pool {
+pub(crate) enum Pool {
     Postgres(PgPool),
     Sqlite(SqlitePool),
 }
@@ -47,7 +48,7 @@ enum Pool {
 /// The database: a connection pool plus what was learnt about its schema at open.
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool,
+    pub(crate) pool: Pool,
     catalog: Arc<Catalog>,
 }
 
@@ -88,14 +89,21 @@ impl Store {
     /// created when missing and runs in WAL mode), applies gymchat's schema migrations and learns
     /// the column types writes must respect.
     pub async fn open(url: &str) -> Result<Store> {
-        let mut store = Self::connect(url).await?;
+        let mut store = Self::connect(url, false).await?;
         store.migrate().await?;
         store.catalog = Arc::new(store.learn_catalog().await?);
         Ok(store)
     }
 
-    /// Connects without migrating.
-    async fn connect(url: &str) -> Result<Store> {
+    /// Connects without migrating and without writing anything ([`Store::readiness`]); a SQLite
+    /// file must exist.
+    pub(crate) async fn connect_read_only(url: &str) -> Result<Store> {
+        Self::connect(url, true).await
+    }
+
+    /// Connects without migrating; `read_only` opens a SQLite file as it is (not made when
+    /// missing, its journal mode left alone).
+    async fn connect(url: &str, read_only: bool) -> Result<Store> {
         let scheme = url.split(':').next().unwrap_or_default();
         let connect_err = |source| StoreError::Connect { target: redact_url(url), source };
         let pool = match scheme {
@@ -111,10 +119,13 @@ impl Store {
                 Pool::Postgres(pool)
             }
             "sqlite" => {
-                let options = SqliteConnectOptions::from_str(url)
-                    .map_err(connect_err)?
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
+                let options = SqliteConnectOptions::from_str(url).map_err(connect_err)?;
+                let options = if read_only {
+                    options.read_only(true)
+                } else {
+                    options.create_if_missing(true).journal_mode(SqliteJournalMode::Wal)
+                };
+                let options = options
                     // WAL with NORMAL: never corrupt, always consistent; a power loss may undo the
                     // last commits, which every gymchat operation survives (journaled steps are
                     // safe to repeat, and each change commits with its journal row).
@@ -136,15 +147,13 @@ impl Store {
     async fn migrate(&self) -> Result<()> {
         match &self.pool {
             Pool::Postgres(pool) => {
-                let mut migrator = sqlx::migrate!("./migrations/postgres");
-                migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+                let migrator = migrator_of(Backend::Postgres);
                 member_index::restamp_0007_pg(pool, &checksum_0007(&migrator)).await?;
                 migrator.run(pool).await?;
                 member_index::ensure_pg(pool).await?;
             }
             Pool::Sqlite(pool) => {
-                let mut migrator = sqlx::migrate!("./migrations/sqlite");
-                migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+                let migrator = migrator_of(Backend::Sqlite);
                 member_index::restamp_0007_sqlite(pool, &checksum_0007(&migrator)).await?;
                 migrator.run(pool).await?;
                 member_index::ensure_sqlite(pool).await?;
@@ -290,6 +299,16 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// gymchat's schema migrations for a backend, journaled in [`MIGRATIONS_TABLE`].
+pub(crate) fn migrator_of(backend: Backend) -> sqlx::migrate::Migrator {
+    let mut migrator = match backend {
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+    };
+    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+    migrator
 }
 
 /// The checksum of migration 0007 as this build has it.

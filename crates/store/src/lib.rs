@@ -11,11 +11,15 @@
 //! - [`states`]: the states and kinds gymchat's journals record, as types.
 //! - `value`: decoders for production's column types.
 //! - `catalog`: the database's columns (types, nullability, defaults, enum labels), learnt at open.
+//! - `member_index`: the one index on a platform table, made only where the platform has none.
+//! - [`readiness`]: what a database lacks for gymchat, read without changing it (`doctor`).
+//!
+//! Migrations create the platform tables only when absent (`CREATE TABLE IF NOT EXISTS`) and add
+//! nothing but `gymchat_` tables and, where the platform has no index on `chat_members (user_id,
+//! room_id)`, gymchat's own.
 //!
 //! Design decision: gymchat must adopt the platform's existing production database as it is.
-//! Migrations create the platform tables only when absent (`CREATE TABLE IF NOT EXISTS`) and add
-//! nothing but `gymchat_` tables, including sqlx's bookkeeping table, renamed
-//! `gymchat_schema_migrations`. Reads accept production's column types (int4, enums, naive
+//! sqlx's bookkeeping table is renamed `gymchat_schema_migrations`. Reads accept production's column types (int4, enums, naive
 //! timestamps) and quirks (NULLs, duplicate members and participations); one row that cannot be
 //! understood is set aside and reported ([`SkippedRow`]), never the reason a whole read fails.
 //! Writes cast to the enum types learnt from the catalog at open.
@@ -26,6 +30,7 @@ pub mod error;
 pub mod fixture;
 mod member_index;
 pub mod model;
+pub mod readiness;
 pub mod repo;
 pub mod states;
 mod value;
@@ -37,6 +42,7 @@ pub use model::{
     Event, EventStatus, Gym, GymRole, Hidden, Member, Membership, Participation, ParticipationStatus, PlatformRole,
     Room, RoomStatus, RoomWithMembers, User,
 };
+pub use readiness::{PLATFORM_COLUMNS, Readiness};
 pub use repo::{
     CallerInGym, ChannelMove, CleanupAction, InboxCounts, InboxItem, Lease, Maintenance, MigrationItem, MigrationRun,
     NewItem, NewRoom, PendingRoom, RetiredRoom, Rows, SkippedRow, TextRow, direct_room_key, event_room_key,

@@ -55,17 +55,7 @@ pub(crate) async fn restamp_0007_sqlite(pool: &SqlitePool, checksum: &[u8]) -> R
 /// The member index on PostgreSQL: made when no valid index of `chat_members` in the current
 /// schema leads with `(user_id, room_id)`, ours dropped when another one does.
 pub(crate) async fn ensure_pg(pool: &PgPool) -> Result<()> {
-    let leading: Vec<String> = sqlx::query_scalar(
-        "SELECT ic.relname::text FROM pg_index i \
-         JOIN pg_class t ON t.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid \
-         JOIN pg_namespace n ON n.oid = t.relnamespace \
-         JOIN pg_attribute a0 ON a0.attrelid = t.oid AND a0.attnum = i.indkey[0] \
-         JOIN pg_attribute a1 ON a1.attrelid = t.oid AND a1.attnum = i.indkey[1] \
-         WHERE n.nspname = current_schema() AND t.relname = 'chat_members' AND i.indisvalid \
-         AND a0.attname = 'user_id' AND a1.attname = 'room_id'",
-    )
-    .fetch_all(pool)
-    .await?;
+    let leading = leading_pg(pool).await?;
     let ours = leading.iter().any(|name| name == OURS);
     let theirs = leading.iter().any(|name| name != OURS);
     if theirs && ours {
@@ -81,8 +71,38 @@ pub(crate) async fn ensure_pg(pool: &PgPool) -> Result<()> {
     Ok(())
 }
 
+/// The valid indexes of `chat_members` (current schema) that lead with `(user_id, room_id)`.
+pub(crate) async fn leading_pg(pool: &PgPool) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT ic.relname::text FROM pg_index i \
+         JOIN pg_class t ON t.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace \
+         JOIN pg_attribute a0 ON a0.attrelid = t.oid AND a0.attnum = i.indkey[0] \
+         JOIN pg_attribute a1 ON a1.attrelid = t.oid AND a1.attnum = i.indkey[1] \
+         WHERE n.nspname = current_schema() AND t.relname = 'chat_members' AND i.indisvalid \
+         AND a0.attname = 'user_id' AND a1.attname = 'room_id'",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
 /// The member index on SQLite, by the same rule.
 pub(crate) async fn ensure_sqlite(pool: &SqlitePool) -> Result<()> {
+    let leading = leading_sqlite(pool).await?;
+    let ours = leading.iter().any(|name| name == OURS);
+    let theirs = leading.iter().any(|name| name != OURS);
+    if theirs && ours {
+        sqlx::query("DROP INDEX IF EXISTS gymchat_chat_members_user").execute(pool).await?;
+    } else if !theirs && !ours {
+        sqlx::query("CREATE INDEX IF NOT EXISTS gymchat_chat_members_user ON chat_members (user_id, room_id)")
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The indexes of `chat_members` that lead with `(user_id, room_id)`, on SQLite.
+pub(crate) async fn leading_sqlite(pool: &SqlitePool) -> Result<Vec<String>> {
     let indexes: Vec<String> =
         sqlx::query_scalar("SELECT name FROM pragma_index_list('chat_members')").fetch_all(pool).await?;
     let mut leading = Vec::new();
@@ -95,14 +115,5 @@ pub(crate) async fn ensure_sqlite(pool: &SqlitePool) -> Result<()> {
             leading.push(name);
         }
     }
-    let ours = leading.iter().any(|name| name == OURS);
-    let theirs = leading.iter().any(|name| name != OURS);
-    if theirs && ours {
-        sqlx::query("DROP INDEX IF EXISTS gymchat_chat_members_user").execute(pool).await?;
-    } else if !theirs && !ours {
-        sqlx::query("CREATE INDEX IF NOT EXISTS gymchat_chat_members_user ON chat_members (user_id, room_id)")
-            .execute(pool)
-            .await?;
-    }
-    Ok(())
+    Ok(leading)
 }

@@ -1,0 +1,92 @@
+//! `gymchat doctor` as an operator runs it: a database gymchat has not migrated yet is found
+//! lacking (and left as it was), a migrated one with the reference scenario and the sandbox is
+//! ready, a wrong secret is something to fix, and a Stream that does not answer could not be
+//! checked.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use gymchat_testkit::{TestDb, fixture_path, on_both_backends};
+use serde_json::Value;
+
+mod support;
+
+use support::sandbox;
+
+async fn gymchat(db: &TestDb, stream_url: &str, secret: &str, args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gymchat"));
+    cmd.args(args)
+        .current_dir(dir.path())
+        .env("DATABASE_URL", db.url())
+        .env("STREAM_URL", stream_url)
+        .env("STREAM_KEY", "k")
+        .env("STREAM_SECRET", secret);
+    tokio::task::spawn_blocking(move || cmd.output().expect("run gymchat")).await.unwrap()
+}
+
+/// Each check's status by name.
+fn statuses(out: &Output) -> Vec<(String, String)> {
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    let checks = report["checks"].as_array().unwrap().iter();
+    checks.map(|c| (c["name"].as_str().unwrap().to_owned(), c["status"].as_str().unwrap().to_owned())).collect()
+}
+
+fn status_of<'a>(statuses: &'a [(String, String)], name: &str) -> &'a str {
+    &statuses.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} in {statuses:?}")).1
+}
+
+on_both_backends! {
+    async fn doctor_says_what_is_not_ready_and_changes_nothing(db) {
+        let running = sandbox(Duration::ZERO).await;
+        let url = running.url.clone();
+        if !db.is_postgres() {
+            // No file yet: nothing to check, and doctor makes none.
+            let out = gymchat(&db, &url, "s", &["doctor", "--json"]).await;
+            assert_eq!(out.status.code(), Some(2), "{out:?}");
+            assert_eq!(status_of(&statuses(&out), "database.reachable"), "could_not_check");
+            let path = db.url().strip_prefix("sqlite://").unwrap();
+            assert!(!std::path::Path::new(path).exists(), "doctor created no database");
+            // An empty file: a database without gymchat's migrations or the platform's tables.
+            std::fs::File::create(path).unwrap();
+        }
+        let out = gymchat(&db, &url, "s", &["doctor", "--json"]).await;
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+        let found = statuses(&out);
+        for (name, expected) in [
+            ("stream.credentials", "ok"),
+            ("stream.multi_tenant", "ok"),
+            ("stream.channel_type", "ok"),
+            ("stream.rate_limits", "ok"),
+            ("database.reachable", "ok"),
+            ("database.migrations", "fix"),
+            ("database.platform_tables", "fix"),
+            ("database.member_index", "fix"),
+        ] {
+            assert_eq!(status_of(&found, name), expected, "{name}: {found:?}");
+        }
+        // Doctor changed nothing: the same findings again.
+        let again = gymchat(&db, &url, "s", &["doctor", "--json"]).await;
+        assert_eq!(statuses(&again), found);
+
+        let fixture = fixture_path("gym4.json");
+        let loaded = gymchat(&db, &url, "s", &["db", "load-fixture", fixture.to_str().unwrap()]).await;
+        assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
+        let ready = gymchat(&db, &url, "s", &["doctor"]).await;
+        let stderr = String::from_utf8_lossy(&ready.stderr);
+        assert_eq!(ready.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains("ok  database.member_index: gymchat_chat_members_user"), "{stderr}");
+        let report: Value = serde_json::from_slice(&ready.stdout).unwrap();
+        assert_eq!(report["ready"], true);
+
+        let wrong = gymchat(&db, &url, "not-the-secret", &["doctor", "--json"]).await;
+        assert_eq!(wrong.status.code(), Some(1));
+        assert_eq!(status_of(&statuses(&wrong), "stream.credentials"), "fix");
+
+        drop(running);
+        let gone = gymchat(&db, &url, "s", &["doctor", "--json"]).await;
+        assert_eq!(gone.status.code(), Some(2), "{}", String::from_utf8_lossy(&gone.stderr));
+        assert_eq!(status_of(&statuses(&gone), "stream.credentials"), "could_not_check");
+        assert_eq!(status_of(&statuses(&gone), "database.migrations"), "ok");
+    }
+}
