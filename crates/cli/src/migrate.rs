@@ -218,6 +218,9 @@ pub fn plan_summary(plan: &Plan, budget: f64) -> String {
              channels refuse their new ids); --history copy (the default) carries them\n"
         ));
     }
+    if !plan.estimates.is_empty() {
+        s.push_str(&format!("estimates at {}:\n", plan.limits.source));
+    }
     for e in &plan.estimates {
         let calls: u64 = e.users_calls.values().chain(e.channel_calls.values()).sum();
         s.push_str(&format!(

@@ -1,5 +1,6 @@
-//! How many calls a plan costs under each strategy, and the least wall time Stream's rate limits
-//! allow for them: per operation, calls ÷ (limit × budget ÷ 60 s); operations on different
+//! How many calls a plan costs under each strategy, and the least wall time the app's rate limits
+//! (`GET /rate_limits`, else Stream's documented defaults: [`AppLimits`]) allow for them: per
+//! operation, calls ÷ (limit × budget ÷ 60 s); operations on different
 //! endpoints overlap, phases (users, then channels) do not. The counts follow what
 //! the apply calls for each item on a first run without faults; with history copied they include
 //! the conversation's extra calls (thread replies, reactions at 1,000/min, pins, deleted
@@ -9,10 +10,9 @@
 use std::collections::BTreeMap;
 
 use gymchat_stream::limits::{BATCH, MEMBER_PAGE, MESSAGE_PAGE};
-use gymchat_stream::pacing::documented_limit;
 
 use super::options::{History, Strategy};
-use super::plan::spec::{ChannelSpec, Estimate, GymPlan};
+use super::plan::spec::{AppLimits, ChannelSpec, Estimate, GymPlan};
 
 fn pages(n: usize, page: u32) -> u64 {
     n.div_ceil(page as usize).max(1) as u64
@@ -90,7 +90,7 @@ fn import_calls(c: &ChannelSpec, calls: &mut BTreeMap<String, u64>) {
 }
 
 /// The estimate of one strategy for these gyms.
-pub fn estimate(gyms: &[GymPlan], strategy: Strategy, history: History) -> Estimate {
+pub fn estimate(gyms: &[GymPlan], strategy: Strategy, history: History, limits: &AppLimits) -> Estimate {
     let mut users_calls = BTreeMap::new();
     let mut channel_calls_total = BTreeMap::new();
     let mut messages = 0;
@@ -110,7 +110,7 @@ pub fn estimate(gyms: &[GymPlan], strategy: Strategy, history: History) -> Estim
             }
         }
     }
-    let seconds = |op: &str, n: u64| n as f64 * 60.0 / documented_limit(op) as f64;
+    let seconds = |op: &str, n: u64| n as f64 * 60.0 / limits.of(op).max(1) as f64;
     let users_time: f64 = users_calls.iter().map(|(op, n)| seconds(op, *n)).sum();
     let bottleneck =
         channel_calls_total.iter().map(|(op, n)| (op.clone(), seconds(op, *n))).max_by(|a, b| a.1.total_cmp(&b.1));
@@ -127,12 +127,12 @@ pub fn estimate(gyms: &[GymPlan], strategy: Strategy, history: History) -> Estim
 
 /// The strategies side by side: rebuild without history, with history copied, with an import
 /// file, and in-place.
-pub fn estimates(gyms: &[GymPlan]) -> Vec<Estimate> {
+pub fn estimates(gyms: &[GymPlan], limits: &AppLimits) -> Vec<Estimate> {
     vec![
-        estimate(gyms, Strategy::Rebuild, History::None),
-        estimate(gyms, Strategy::Rebuild, History::Copy),
-        estimate(gyms, Strategy::Rebuild, History::ImportFile),
-        estimate(gyms, Strategy::Rebuild, History::Import),
-        estimate(gyms, Strategy::InPlace, History::None),
+        estimate(gyms, Strategy::Rebuild, History::None, limits),
+        estimate(gyms, Strategy::Rebuild, History::Copy, limits),
+        estimate(gyms, Strategy::Rebuild, History::ImportFile, limits),
+        estimate(gyms, Strategy::Rebuild, History::Import, limits),
+        estimate(gyms, Strategy::InPlace, History::None, limits),
     ]
 }

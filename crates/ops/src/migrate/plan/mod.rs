@@ -22,7 +22,8 @@ use gymchat_store::Store;
 use gymchat_stream::Client;
 
 pub use spec::{
-    ChannelSpec, ConversationCounts, Estimate, GymPlan, MIGRATED_FROM, PLAN_VERSION, Plan, SkippedRoom, UserSpec,
+    AppLimits, ChannelSpec, ConversationCounts, Estimate, GymPlan, MIGRATED_FROM, PLAN_VERSION, Plan, SkippedRoom,
+    UserSpec,
 };
 
 use crate::migrate::error::MigrateError;
@@ -49,12 +50,33 @@ pub async fn plan(
         plans.push(planned);
     }
     let content_hash = Plan::compute_hash(&options, &plans);
+    let limits = app_limits(client).await;
     Ok(Plan {
         version: PLAN_VERSION,
         generated_at: now,
-        estimates: estimates(&plans),
+        estimates: estimates(&plans, &limits),
+        limits,
         options,
         gyms: plans,
         content_hash,
     })
+}
+
+/// The app's real limits (`GET /rate_limits`; plans differ from the defaults), or Stream's
+/// documented defaults when the app does not say, and which.
+async fn app_limits(client: &Client) -> AppLimits {
+    match client.rate_limits().await {
+        Ok(limits) if !limits.is_empty() => AppLimits {
+            source: "the app's limits (GET /rate_limits)".into(),
+            per_minute: limits.into_iter().map(|(op, l)| (op, l.limit)).collect(),
+        },
+        Ok(_) => AppLimits {
+            source: "Stream's documented defaults (the app reported no limits)".into(),
+            per_minute: Default::default(),
+        },
+        Err(e) => AppLimits {
+            source: format!("Stream's documented defaults (GET /rate_limits failed: {e})"),
+            per_minute: Default::default(),
+        },
+    }
 }

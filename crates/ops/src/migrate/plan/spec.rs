@@ -256,8 +256,28 @@ pub struct Plan {
     pub gyms: Vec<GymPlan>,
     /// Calls and minimum wall time of each strategy, side by side.
     pub estimates: Vec<Estimate>,
+    /// The per-minute limits the estimates assume, and where they come from.
+    #[serde(default)]
+    pub limits: AppLimits,
     /// SHA-256 of the options and the gyms' plans: what the plan read.
     pub content_hash: String,
+}
+
+/// The app's per-minute limits by operation (`GET /rate_limits`), or none (then Stream's
+/// documented defaults apply), and where they come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppLimits {
+    /// Where the limits come from.
+    pub source: String,
+    /// Calls per minute by operation, as the app reported them.
+    pub per_minute: BTreeMap<String, u64>,
+}
+
+impl AppLimits {
+    /// An operation's limit per minute: the app's, else Stream's documented default.
+    pub fn of(&self, operation: &str) -> u64 {
+        self.per_minute.get(operation).copied().unwrap_or_else(|| gymchat_stream::pacing::documented_limit(operation))
+    }
 }
 
 impl Plan {
