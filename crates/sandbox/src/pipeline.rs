@@ -40,6 +40,7 @@ pub fn operation(method: &Method, path: &str) -> &'static str {
         ("POST", "/users/delete") => "DeleteUsers",
         ("POST", "/channels") => "QueryChannels",
         ("POST", "/channels/delete") => "DeleteChannels",
+        ("PUT", "/channels/batch") => "UpdateChannelsBatch",
         ("POST", "/channels/{type}/{id}/query") => "GetOrCreateChannel",
         ("POST", "/channels/{type}/{id}") => "UpdateChannel",
         ("PATCH", "/channels/{type}/{id}") => "UpdateChannelPartial",

@@ -19,7 +19,7 @@ use serde::Serialize;
 /// Stream's documented defaults, per minute. Operations Stream does not document
 /// (DeleteChannels, GetTask, UpdateChannelPartial, DeleteUsers, GetReplies, GetReactions,
 /// UpdateMessagePartial, DeleteMessage, DeleteReaction, DeactivateUser, ReactivateUser,
-/// UnreadCounts) get the sandbox's assumptions,
+/// UnreadCounts, UpdateChannelsBatch) get the sandbox's assumptions,
 /// marked below; `GET /rate_limits` on a real app tells the truth.
 pub const DEFAULT_LIMITS: &[(&str, u32)] = &[
     ("GetOrCreateChannel", 10_000),
@@ -52,6 +52,7 @@ pub const DEFAULT_LIMITS: &[(&str, u32)] = &[
     ("DeactivateUser", 60),
     ("ReactivateUser", 60),
     ("UnreadCounts", 1_000),
+    ("UpdateChannelsBatch", 60),
 ];
 
 /// How many finished windows per operation are kept for `/_sandbox/stats`.

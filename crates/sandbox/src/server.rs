@@ -28,7 +28,8 @@ use crate::model::App;
 use crate::pipeline::{ConnControl, pipeline};
 use crate::ratelimit::Limiter;
 use crate::routes::{
-    app, channels, conversation, files, imports, inspect, member_state, messages, query, removal, user_state, users,
+    app, batch, channels, conversation, files, imports, inspect, member_state, messages, query, removal, user_state,
+    users,
 };
 use crate::state::{Settings, Shared, lock};
 
@@ -46,6 +47,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/unread", get(user_state::unread))
         .route("/channels", post(query::query))
         .route("/channels/delete", post(removal::delete_many))
+        .route("/channels/batch", axum::routing::put(batch::update))
         .route(
             "/channels/{type}/{id}",
             post(channels::update).patch(channels::update_partial).delete(removal::delete_one),

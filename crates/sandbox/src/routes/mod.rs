@@ -2,6 +2,7 @@
 //! rules, the JSON shapes of users, channels, members and messages, and the tenancy check.
 
 pub mod app;
+pub mod batch;
 pub mod channels;
 pub mod conversation;
 pub mod files;
