@@ -33,6 +33,8 @@
 //! - an update that carries a message and is answered "already exists" is settled by reading the
 //!   channel and the message again ([`Updated::AlreadyApplied`]);
 //! - truncation sends a fixed `truncated_at`, so a repeat never removes newer messages.
+//! - batch channel updates set a state (frozen, members, hidden): a repeat starts a second task
+//!   that sets it again, and [`Client::freeze_channels`] confirms by reading back.
 //!
 //! Full channel updates replace the channel's data: [`Client::update_channel_data`] reads the
 //! channel first and sends back everything it does not change.

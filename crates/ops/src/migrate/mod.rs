@@ -27,6 +27,7 @@ mod channels;
 pub mod error;
 pub mod estimate;
 mod faithful;
+mod freezer;
 mod history;
 mod import;
 mod in_place;

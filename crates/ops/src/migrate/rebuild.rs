@@ -15,8 +15,10 @@
 //!   ([`super::import`]);
 //! - verify: members, team, `gym_id`, and every old message's copy present with its reactions
 //!   and pin;
-//! - freeze old: one read-modify-write full update that freezes it and posts a system note
-//!   saying where the conversation went; then the messages written meanwhile are copied;
+//! - freeze old: a silent system note in it saying where the conversation went (`SendMessage`,
+//!   no push, kept hidden for whoever hid it), then the freeze, batched with the other rooms'
+//!   by the run's [`super::freezer`] and read back; then the messages written meanwhile are
+//!   copied;
 //! - switch: one transaction holds the lease check, the room's new `stream_channel_id`, the
 //!   channel move (the audit's "archived") and the item's state;
 //! - finish: what each member had of the old channel follows them ([`super::carry`]: read
@@ -26,7 +28,7 @@
 use chrono::Utc;
 use gymchat_ids::{Cid, GymId, RoomId, StreamUserId};
 use gymchat_store::{ChannelMove, ItemState, MigrationItem};
-use gymchat_stream::model::{ChannelUpdate, NewMessage};
+use gymchat_stream::model::{ChannelUpdate, NewMessage, SendOptions};
 use serde_json::{Value, json};
 
 use super::carry::carry_member_state;
@@ -159,7 +161,8 @@ async fn current_members(runner: &Runner, spec: &ChannelSpec) -> Result<Vec<Stri
     Ok(members.into_iter().map(String::from).collect())
 }
 
-/// Freezes the old channel in one read-modify-write full update that posts where it moved.
+/// Posts where the conversation moved in the old channel, then freezes it with the run's batch
+/// freezer.
 async fn freeze_old(runner: &Runner, spec: &ChannelSpec, old: &Cid, new: &Cid) -> Result<(), StepError> {
     let bot = StreamUserId::parse(&spec.gym_bot())?;
     let text = format!(
@@ -168,10 +171,11 @@ async fn freeze_old(runner: &Runner, spec: &ChannelSpec, old: &Cid, new: &Cid) -
     // Silent: the note changes nobody's unread count.
     let mut note = NewMessage::new(moved_note_id(old, &runner.run_id), bot, text).system();
     note.silent = true;
-    // Members who hid the old channel keep it hidden: the note does not bring it back.
-    let rest =
-        ChannelUpdate { message: Some(note), skip_push: true, keep_channel_hidden: true, ..ChannelUpdate::default() };
-    set_frozen(&runner.client, old, true, rest).await
+    // Members who hid the old channel keep it hidden: the note does not bring it back. A note
+    // already there (a repeated step) is taken as sent.
+    let quiet = SendOptions { skip_push: true, skip_enrich_url: true, keep_channel_hidden: true };
+    runner.client.send_message(old, &note, quiet).await?;
+    runner.freezer.freeze(old).await
 }
 
 /// Points the room at the new channel: the lease check, the pointer, the channel move and the

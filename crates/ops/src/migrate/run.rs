@@ -14,6 +14,7 @@ use gymchat_stream::Client;
 use serde_json::Value;
 
 use super::error::StepError;
+use super::freezer::Freezer;
 
 /// Item outcomes the circuit breaker looks at.
 pub const BREAKER_WINDOW: usize = 50;
@@ -62,6 +63,8 @@ pub(crate) struct Runner {
     breaker: Mutex<Breaker>,
     /// The gyms whose maintenance window this run holds (renewed with the lease).
     maintenance: Mutex<BTreeSet<GymId>>,
+    /// Freezes the old channels in batches.
+    pub freezer: Freezer,
 }
 
 /// How long a migration's maintenance window lasts unless renewed: a window left behind by a
@@ -78,6 +81,7 @@ impl Runner {
         breaker: Breaker,
     ) -> Self {
         Self {
+            freezer: Freezer::start(client.clone()),
             store,
             client,
             run_id,

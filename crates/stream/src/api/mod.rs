@@ -3,6 +3,7 @@
 //! batching happens here (see [`crate::helpers`]).
 //!
 //! - `app`: app settings and background tasks.
+//! - `batch`: batch channel updates (`PUT /channels/batch`) and batch freezing.
 //! - `users`: upsert, partial update, query, delete.
 //! - `channels`: get-or-create, query, update (full and partial), delete, hide, show, truncate.
 //! - `messages`: send and read messages.
@@ -11,6 +12,7 @@
 //! - `conversation`: a message's thread, reactions and partial updates (pins).
 
 mod app;
+mod batch;
 pub(crate) mod channels;
 mod conversation;
 mod files;

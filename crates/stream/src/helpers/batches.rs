@@ -81,7 +81,7 @@ impl Client {
 
     /// The live channels among these cids, 30 per query, with their state (members, first 100)
     /// or without; creates nothing. Channels that cannot be decoded are named apart.
-    async fn channels_among(&self, cids: &[Cid], state: bool) -> Result<Decoded<ChannelState>, StreamError> {
+    pub(crate) async fn channels_among(&self, cids: &[Cid], state: bool) -> Result<Decoded<ChannelState>, StreamError> {
         let mut found = Decoded::default();
         for chunk in cids.chunks(CHANNEL_PAGE as usize) {
             let query = ChannelQuery {
