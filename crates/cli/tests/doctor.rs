@@ -90,3 +90,24 @@ on_both_backends! {
         assert_eq!(status_of(&statuses(&gone), "database.migrations"), "ok");
     }
 }
+
+#[tokio::test]
+async fn doctor_names_multi_tenancy_off_and_the_apps_lower_limits() {
+    let db = TestDb::sqlite().await;
+    // An app without multi-tenancy, on a plan that sends 100 messages a minute.
+    let mut config = gymchat_testkit::sandbox::gym4_config("k", "s");
+    config.initial = gymchat_sandbox::InitialState::Empty;
+    config.limits = gymchat_sandbox::LimitMode::with_overrides([("SendMessage".to_owned(), 100)].into_iter().collect());
+    let running = gymchat_testkit::sandbox::Sandbox::start(config).await;
+    let migrated = gymchat(&db, &running.url, "s", &["db", "migrate"]).await;
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+
+    let out = gymchat(&db, &running.url, "s", &["doctor"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("FIX stream.multi_tenant: multi-tenancy is off"), "{stderr}");
+    assert!(stderr.contains("SendMessage 100/min (documented 1000)"), "{stderr}");
+    let found = statuses(&out);
+    assert_eq!(status_of(&found, "database.migrations"), "ok");
+    assert_eq!(status_of(&found, "stream.rate_limits"), "ok");
+}

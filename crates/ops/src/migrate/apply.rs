@@ -18,6 +18,7 @@ use chrono::Utc;
 use gymchat_ids::{GymId, RoomId};
 use gymchat_store::{ItemKind, ItemState, MigrationItem, MigrationRun, NewItem, RunState, Store};
 use gymchat_stream::Client;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::error::MigrateError;
@@ -26,10 +27,14 @@ use super::lock::take_lock;
 use super::options::{ApplyOptions, History, RollbackOptions, Strategy};
 use super::order::LastMessageOrder;
 use super::plan::spec::{ChannelSpec, Plan, SkippedRoom};
-use super::rebuild::move_rebuild;
+use super::rebuild::{RebuildStep, move_rebuild};
 use super::report::{GymSkipped, ImportFile, ItemOutcome, Progress, Report};
 use super::run::{Breaker, Runner, keep_lease};
 use super::users::upsert_users;
+
+/// Rooms in progress per place at work: the rooms waiting for a batch freeze beside those at
+/// work.
+const WAITING_ROOMS: usize = 4;
 
 /// Users per upsert.
 const USERS_PER_CALL: usize = gymchat_stream::limits::BATCH;
@@ -325,9 +330,14 @@ async fn run_items(
     move_channels(runner, options, channels, Arc::new(order), progress).await
 }
 
-/// Moves the channels, `concurrency` at once, gym after gym, in the order of their old
-/// channels' last messages, until done or the run stops. A gym's maintenance window is opened
-/// before its first channel starts and ended after its last one finished.
+/// Moves the channels, `concurrency` at work at once, gym after gym, in the order of their old
+/// channels' last messages, until done or the run stops. A rebuilt room waiting for the batch
+/// freeze of its old channel gives its place to the next room (up to [`WAITING_ROOMS`] times
+/// `concurrency` rooms in progress): a batch's task takes longer than one full update, and the
+/// batch is fuller. Places are taken in the rooms' order, and a room that gave its place up
+/// never needs it back, so a room waiting for its turn in the channel-list order always has the
+/// rooms before it at work or done. A gym's maintenance window is opened before its first
+/// channel starts and ended after its last one finished.
 async fn move_channels(
     runner: &Arc<Runner>,
     options: RunOptions,
@@ -339,56 +349,63 @@ async fn move_channels(
     for c in &channels {
         *left.entry(c.gym_id).or_default() += 1;
     }
+    let places = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let in_progress = options.concurrency.max(1) * WAITING_ROOMS;
     let mut tasks = JoinSet::new();
     let mut items_of: BTreeMap<tokio::task::Id, i64> = BTreeMap::new();
     let mut queue = channels.into_iter().peekable();
     loop {
-        while tasks.len() < options.concurrency.max(1) && !runner.stopped() {
-            let Some(item) = queue.next() else { break };
-            let gym = item.gym_id;
-            if options.maintenance
-                && let Ok(gym_id) = GymId::new(gym)
-            {
-                runner.hold_maintenance(gym_id).await?;
-            }
-            let runner = runner.clone();
-            let (order, id) = (order.clone(), item.id);
-            let task = tasks.spawn(async move {
-                let outcome = match (options.strategy, repairs(&item)) {
-                    (_, true) | (Strategy::InPlace, _) => move_in_place(&runner, item).await,
-                    (Strategy::Rebuild, false) => {
-                        move_rebuild(&runner, item, options.history, &order, options.imported).await
-                    }
-                };
-                // However it ended, it no longer holds up the channels after it.
-                order.pass(id);
-                if let Err(e) = &outcome {
-                    runner.fail(id, e).await;
-                }
-                (gym, outcome.is_ok())
-            });
-            items_of.insert(task.id(), id);
-        }
-        match tasks.join_next_with_id().await {
-            Some(Ok((_, (gym, ok)))) => {
-                runner.outcome(ok);
-                progress(Progress::Item { ok });
-                let remaining = left.entry(gym).or_default();
-                *remaining = remaining.saturating_sub(1);
-                if *remaining == 0
+        let can_start = tasks.len() < in_progress && !runner.stopped() && queue.peek().is_some();
+        tokio::select! {
+            place = places.clone().acquire_owned(), if can_start => {
+                let (Ok(place), Some(item)) = (place, queue.next()) else { break };
+                let gym = item.gym_id;
+                if options.maintenance
                     && let Ok(gym_id) = GymId::new(gym)
                 {
-                    runner.end_maintenance_of(gym_id).await;
+                    runner.hold_maintenance(gym_id).await?;
                 }
+                let runner = runner.clone();
+                let (order, id) = (order.clone(), item.id);
+                let task = tasks.spawn(async move {
+                    let outcome = match (options.strategy, repairs(&item)) {
+                        (_, true) | (Strategy::InPlace, _) => move_in_place(&runner, item).await,
+                        (Strategy::Rebuild, false) => {
+                            let step = RebuildStep { history: options.history, imported: options.imported, place };
+                            move_rebuild(&runner, item, &order, step).await
+                        }
+                    };
+                    // However it ended, it no longer holds up the channels after it.
+                    order.pass(id);
+                    if let Err(e) = &outcome {
+                        runner.fail(id, e).await;
+                    }
+                    (gym, outcome.is_ok())
+                });
+                items_of.insert(task.id(), id);
             }
-            Some(Err(e)) => {
-                if let Some(item) = items_of.get(&e.id()) {
-                    order.pass(*item);
+            joined = tasks.join_next_with_id(), if !tasks.is_empty() => match joined {
+                Some(Ok((_, (gym, ok)))) => {
+                    runner.outcome(ok);
+                    progress(Progress::Item { ok });
+                    let remaining = left.entry(gym).or_default();
+                    *remaining = remaining.saturating_sub(1);
+                    if *remaining == 0
+                        && let Ok(gym_id) = GymId::new(gym)
+                    {
+                        runner.end_maintenance_of(gym_id).await;
+                    }
                 }
-                runner.outcome(false);
-                tracing::error!(error = %e, "a channel task ended abnormally");
-            }
-            None => break,
+                Some(Err(e)) => {
+                    if let Some(item) = items_of.get(&e.id()) {
+                        order.pass(*item);
+                    }
+                    runner.outcome(false);
+                    tracing::error!(error = %e, "a channel task ended abnormally");
+                }
+                None => {}
+            },
+            else => break,
         }
     }
     Ok(())

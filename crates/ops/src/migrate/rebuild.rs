@@ -30,6 +30,7 @@ use gymchat_ids::{Cid, GymId, RoomId, StreamUserId};
 use gymchat_store::{ChannelMove, ItemState, MigrationItem};
 use gymchat_stream::model::{ChannelUpdate, NewMessage, SendOptions};
 use serde_json::{Value, json};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::carry::carry_member_state;
 use super::channels::{create, parse_spec, set_frozen, set_members, verify};
@@ -59,14 +60,22 @@ pub(crate) fn rank(state: ItemState) -> usize {
     ORDER.iter().position(|s| *s == state).unwrap_or(0)
 }
 
+/// How a room is rebuilt: its history mode, whether Stream's import of it completed, and its
+/// place among the rooms at work (given up while its old channel waits for the batch freeze).
+pub(crate) struct RebuildStep {
+    pub history: History,
+    pub imported: bool,
+    pub place: OwnedSemaphorePermit,
+}
+
 /// Moves one room by rebuilding its channel, from whatever state the journal holds.
 pub(crate) async fn move_rebuild(
     runner: &Runner,
     item: MigrationItem,
-    history: History,
     order: &LastMessageOrder,
-    imported: bool,
+    step: RebuildStep,
 ) -> Result<(), StepError> {
+    let RebuildStep { history, imported, place } = step;
     let (spec, old, new) = parse_spec(&item)?;
     let (id, at) = (item.id, rank(item.state));
     let client = &runner.client;
@@ -120,7 +129,7 @@ pub(crate) async fn move_rebuild(
             set_members(client, &new, &members).await?;
             detail["members_at_switch"] = json!(members);
         }
-        freeze_old(runner, &spec, &old, &new).await?;
+        freeze_old(runner, &spec, &old, &new, place).await?;
         if history.moves_messages() {
             // Messages written to the old channel between the copy and the freeze.
             let late = sync_history(client, &spec, &old, &new, true, None).await?;
@@ -163,7 +172,13 @@ async fn current_members(runner: &Runner, spec: &ChannelSpec) -> Result<Vec<Stri
 
 /// Posts where the conversation moved in the old channel, then freezes it with the run's batch
 /// freezer.
-async fn freeze_old(runner: &Runner, spec: &ChannelSpec, old: &Cid, new: &Cid) -> Result<(), StepError> {
+async fn freeze_old(
+    runner: &Runner,
+    spec: &ChannelSpec,
+    old: &Cid,
+    new: &Cid,
+    place: OwnedSemaphorePermit,
+) -> Result<(), StepError> {
     let bot = StreamUserId::parse(&spec.gym_bot())?;
     let text = format!(
         "This conversation moved to a new channel ({new}). Update the app to keep writing; this one stays readable."
@@ -175,6 +190,8 @@ async fn freeze_old(runner: &Runner, spec: &ChannelSpec, old: &Cid, new: &Cid) -
     // already there (a repeated step) is taken as sent.
     let quiet = SendOptions { skip_push: true, skip_enrich_url: true, keep_channel_hidden: true };
     runner.client.send_message(old, &note, quiet).await?;
+    // The next room may start while this one waits for its batch.
+    drop(place);
     runner.freezer.freeze(old).await
 }
 
