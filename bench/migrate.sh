@@ -6,7 +6,8 @@
 #
 # Figures come from independent observers: wall time from GNU time, calls per operation and the
 # per-window counts from the sandbox's own counters. The floor is, per phase, the slowest
-# operation's calls divided by its allowed rate (limit × budget per scaled window); the
+# operation's calls divided by its allowed rate (the sandbox's limit for it × budget per scaled
+# window); the
 # phases are the plan's reads (measured by a separate `migrate plan`), the users, the channels.
 #
 # Usage: bench/migrate.sh [SCENARIO] [ROOMS] [USERS]
@@ -70,7 +71,11 @@ wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
 plan = json.load(open(f"{work}/plan-stats.json"))["operations"]
 apply = json.load(open(f"{work}/apply-stats.json"))["operations"]
 calls = lambda ops, op: ops.get(op, {}).get("calls", 0)
-rate = lambda op: limits.get(op, 60) * budget * scale / 60  # per second: a minute lasts 60/scale s
+def limit(op):
+    # The sandbox's own limit for the operation (its windows say it), else the documented one.
+    windows = apply.get(op, {}).get("windows") or plan.get(op, {}).get("windows") or []
+    return windows[0]["limit"] if windows else limits.get(op, 60)
+rate = lambda op: limit(op) * budget * scale / 60  # per second: a minute lasts 60/scale s
 reads = max((calls(plan, op) / rate(op) for op in plan), default=0)
 users = sum(calls(apply, op) / rate(op) for op in ("UpdateUsers", "UpdateUsersPartial"))
 channel_ops = {op: calls(apply, op) - calls(plan, op) for op in apply if op not in ("UpdateUsers", "UpdateUsersPartial")}
