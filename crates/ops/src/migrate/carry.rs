@@ -5,10 +5,10 @@
 //!   to its copy, so their unread count is what it was (copies of silent messages are silent,
 //!   and one's own never count); a member Stream gave no read state for (past the first hundred)
 //!   has read everything, so no false badge appears; a member who had read nothing reads nothing;
-//! - history they cleared (with `--history copy`): the platform's hide clears the member's
-//!   history (`hide` with `clear_history`), so for each member with a `chat_member_hidden` row
-//!   the old channel is read as them; what it leaves out of what they could otherwise see was
-//!   cleared, and they see no copy of it: they are added again with `hide_history_before`
+//! - history they cleared (with `--history copy` or `import`): the platform's hide clears the
+//!   member's history (`hide` with `clear_history`), and its `chat_member_hidden` row is gone
+//!   once they show the room again, so for every member the old channel is read as them (a
+//!   user token); what it leaves out of what they could otherwise see was cleared, and they see no copy of it: they are added again with `hide_history_before`
 //!   between the last copy they must not see and the first they may, keeping their role, before
 //!   their read position is carried;
 //! - hidden: a member who hid the room (the platform's `chat_member_hidden`) has the new channel
@@ -60,7 +60,8 @@ pub(crate) async fn carry_member_state(
         .collect();
     if history.moves_messages() {
         let originals = originals(client, old).await?;
-        let cleared = cleared_in_stream(client, spec, old, &originals, hid.iter()).await?;
+        // Any member may have cleared it: one who showed the room again has no hidden row.
+        let cleared = cleared_in_stream(client, spec, old, &originals, intended.iter()).await?;
         if !cleared.is_empty() {
             clear_history(client, spec, new, &originals, &cleared).await?;
             members.extend(cleared.keys().map(|who| (*who).clone()));
@@ -87,8 +88,9 @@ pub(crate) async fn carry_member_state(
     Ok(())
 }
 
-/// Of the members who hid the room (whose hide, on the platform, clears their history), those
-/// whose history of `old` Stream really shows cleared, and up to when: read as each of them,
+/// Of these members (target ids), those whose history of `old` Stream shows cleared (the
+/// platform's hide clears it, and the row of the hide is gone once they show the room again;
+/// a member added with their history hidden is one too), and up to when: read as each of them,
 /// the old channel leaves out messages they could otherwise see. A member whose view cannot be
 /// read (Stream refuses their token the channel) is left as they are.
 pub(crate) async fn cleared_in_stream<'a>(

@@ -22,7 +22,7 @@
 //!   switch only after it completed (what was written to an old channel meanwhile is copied
 //!   after it froze).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Write;
 use std::path::Path;
 
@@ -143,20 +143,22 @@ pub(crate) async fn write(
         let state = client.get_or_create_channel(&old, None, 0, None).await?.body;
         let hid = store.session().await?.room_hidden_by(RoomId::new(c.room_id)?).await?;
         let gym = GymId::new(c.gym_id()?)?;
-        let hid: Vec<StreamUserId> = hid.rows.into_iter().map(|h| StreamUserId::for_member(gym, h.user_id)).collect();
+        let hid: BTreeSet<String> =
+            hid.rows.into_iter().map(|h| StreamUserId::for_member(gym, h.user_id).to_string()).collect();
         let originals = originals(client, &old).await?;
-        // Who cleared their history, and from when on they see it again (original times).
-        let cleared = cleared_in_stream(client, c, &old, &originals, hid.iter()).await?;
-        let hidden: BTreeMap<String, Option<DateTime<Utc>>> = hid
-            .iter()
-            .map(|who| {
-                let from = cleared
-                    .get(who)
-                    .map(|at| cut_between(*at, originals.iter().map(|m| m.created_at).filter(|t| t > at).min()));
+        // Who cleared their history (any member: one who showed the room again has no hidden
+        // row), and from when on they see it again (original times).
+        let members: Vec<StreamUserId> =
+            c.member_targets.values().filter_map(|t| StreamUserId::parse(t).ok()).collect();
+        let cleared = cleared_in_stream(client, c, &old, &originals, members.iter()).await?;
+        let cleared: BTreeMap<String, DateTime<Utc>> = cleared
+            .into_iter()
+            .map(|(who, at)| {
+                let from = cut_between(at, originals.iter().map(|m| m.created_at).filter(|t| *t > at).min());
                 (who.to_string(), from)
             })
             .collect();
-        olds.push((state, hidden, originals));
+        olds.push((state, (hid, cleared), originals));
     }
     for (c, (state, _, _)) in channels.iter().zip(&olds) {
         let new = Cid::parse(&c.new_cid)?;
@@ -171,7 +173,7 @@ pub(crate) async fn write(
         item.insert("created_at".into(), json!(state.channel.created_at));
         line(&mut out, "channel", Value::Object(item), &mut counts)?;
     }
-    for (c, (state, hidden, originals)) in channels.iter().zip(&olds) {
+    for (c, (state, (hid, cleared), originals)) in channels.iter().zip(&olds) {
         let new = Cid::parse(&c.new_cid)?;
         let last_read: BTreeMap<&str, DateTime<Utc>> = c
             .member_targets
@@ -193,12 +195,12 @@ pub(crate) async fn write(
             if let Some(at) = last_read.get(m.as_str()) {
                 item.insert("last_read".into(), json!(at));
             }
-            if let Some(at) = hidden.get(m) {
+            if hid.contains(m) {
                 item.insert("hide_channel".into(), json!(true));
-                // The history they cleared stays hidden from them.
-                if let Some(at) = at {
-                    item.insert("hide_messages_before".into(), json!(at));
-                }
+            }
+            // The history they cleared stays hidden from them.
+            if let Some(at) = cleared.get(m) {
+                item.insert("hide_messages_before".into(), json!(at));
             }
             line(&mut out, "member", Value::Object(item), &mut counts)?;
         }
