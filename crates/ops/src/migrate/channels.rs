@@ -85,9 +85,10 @@ pub(crate) async fn set_members(client: &Client, cid: &Cid, want: &[String]) -> 
     Ok(())
 }
 
-/// Checks the channel: the gym's team and `gym_id`, and exactly the planned members.
+/// Checks the channel: the gym's team and `gym_id`, and exactly the planned members (one read
+/// for a channel of up to 300 members).
 pub(crate) async fn verify(client: &Client, spec: &ChannelSpec, cid: &Cid) -> Result<(), StepError> {
-    let state = client.get_or_create_channel(cid, None, 0, None).await?.body;
+    let state = client.channel_with_members(cid).await?;
     let team = state.channel.team.as_ref().map(Team::as_str);
     if team != Some(spec.team.as_str()) {
         return Err(StepError::Drift(format!("{cid} has team {team:?}, not {}", spec.team)));
@@ -97,7 +98,7 @@ pub(crate) async fn verify(client: &Client, spec: &ChannelSpec, cid: &Cid) -> Re
         let want = spec.custom.get(gymchat_tenant::GYM_ID_FIELD);
         return Err(StepError::Drift(format!("{cid} has gym_id {gym_id:?}, not {want:?}")));
     }
-    let members: Vec<String> = client.channel_members(cid).await?.into_iter().map(String::from).collect();
+    let members: Vec<String> = state.members.into_iter().map(|m| String::from(m.user_id)).collect();
     let diff = gymchat_tenant::member_diff(spec.members.iter().map(String::as_str), members.iter().map(String::as_str));
     if !diff.is_empty() {
         return Err(StepError::Drift(format!(

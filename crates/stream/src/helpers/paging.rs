@@ -22,6 +22,16 @@ impl Client {
         Ok(())
     }
 
+    /// The channel with every member, in one read when it has at most a page of them (300)
+    /// and paging on otherwise.
+    pub async fn channel_with_members(&self, cid: &Cid) -> Result<ChannelState, StreamError> {
+        let mut state = self.channel_members_page(cid, 0).await?;
+        if state.members.len() as u32 >= MEMBER_PAGE {
+            state.members = self.channel_member_objects(cid).await?;
+        }
+        Ok(state)
+    }
+
     /// Every member of a channel, paging 300 at a time (Stream's offset stops at 10,000).
     pub async fn channel_members(&self, cid: &Cid) -> Result<Vec<StreamUserId>, StreamError> {
         Ok(self.channel_member_objects(cid).await?.into_iter().map(|m| m.user_id).collect())
