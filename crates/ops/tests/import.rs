@@ -24,6 +24,11 @@ async fn seen(w: &World, user: &str, cid: &str) -> Vec<(String, String)> {
     messages.map(|m| (m["text"].as_str().unwrap().to_owned(), m["created_at"].as_str().unwrap().to_owned())).collect()
 }
 
+/// Apply options that write the run's import file into `dir`, not the working directory.
+fn writing_into(dir: &tempfile::TempDir) -> ApplyOptions {
+    ApplyOptions { import_file: Some(dir.path().join("import.jsonl")), ..ApplyOptions::default() }
+}
+
 /// `user`'s unread count in channel `cid`, from the channel's read state.
 async fn unread(w: &World, user: &str, cid: &str) -> Option<u64> {
     let read = w.client.get_or_create_channel(&Cid::parse(cid).unwrap(), None, 0, None).await.unwrap().body.read;
@@ -73,7 +78,8 @@ on_both_backends! {
         let pushes = w.sandbox.stats().await["would_push"].as_u64().unwrap();
 
         let seen_states = std::sync::Mutex::new(Vec::new());
-        let report = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|p| {
+        let dir = tempfile::tempdir().unwrap();
+        let report = migrate::apply(&w.store, &w.client, &p, writing_into(&dir), &|p| {
             if let migrate::Progress::Import { state, .. } = p {
                 seen_states.lock().unwrap().push(state);
             }
@@ -108,7 +114,8 @@ on_both_backends! {
         let p = plan(&w, Strategy::Rebuild, History::Import).await;
         let pointed_before = pointers(&w).await;
 
-        let e = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap_err();
+        let dir = tempfile::tempdir().unwrap();
+        let e = migrate::apply(&w.store, &w.client, &p, writing_into(&dir), &|_| {}).await.unwrap_err();
         let why = e.to_string();
         assert!(why.contains("analyze_failed") && why.contains("image_url"), "{why}");
         assert_eq!(pointers(&w).await, pointed_before, "no room switched");
@@ -118,7 +125,7 @@ on_both_backends! {
 
         // The operator fixes the message; the same command resumes the run.
         w.client.update_message_partial(broken, &ana, Map::new(), &["attachments"]).await.unwrap();
-        let report = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap();
+        let report = migrate::apply(&w.store, &w.client, &p, writing_into(&dir), &|_| {}).await.unwrap();
         assert!(report.resumed, "{report:#?}");
         assert_eq!(report.exit_code(), 0, "{report:#?}");
         let new = w.sandbox.channel("direct_gym_4_user_10_gym_4_user_8").await.expect("the new channel");
