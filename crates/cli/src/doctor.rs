@@ -124,6 +124,7 @@ async fn stream_checks(args: &DoctorArgs) -> Vec<Check> {
         ),
         None => check("stream.channel_type", Status::CouldNotCheck, "the app's settings name no messaging type", None),
     });
+    checks.push(webhook_check(&app.webhook_url));
     checks.push(match client.rate_limits().await {
         Ok(limits) => {
             let lower: Vec<String> = PACED
@@ -142,6 +143,24 @@ async fn stream_checks(args: &DoctorArgs) -> Vec<Check> {
         Err(e) => check("stream.rate_limits", Status::CouldNotCheck, format!("{e}"), None),
     });
     checks
+}
+
+/// The path Stream must post the app's events to (the platform's, and the service's, new-message
+/// webhook: APP_CONTRACT.md §4).
+const WEBHOOK_PATH: &str = "/api/v1/webhooks/stream/new-message";
+
+/// Whether Stream posts the app's events to a new-message webhook.
+fn webhook_check(url: &str) -> Check {
+    let todo = format!("set the app's webhook_url to the chat service's {WEBHOOK_PATH}");
+    if url.is_empty() {
+        let detail = "no webhook URL: Stream tells no service of new messages (no push notifications)";
+        check("stream.webhook", Status::Fix, detail, Some(&todo))
+    } else if url.split('?').next().unwrap_or_default().ends_with(WEBHOOK_PATH) {
+        check("stream.webhook", Status::Ok, format!("Stream posts the app's events to {url}"), None)
+    } else {
+        let detail = format!("Stream posts the app's events to {url}, which is not a new-message webhook");
+        check("stream.webhook", Status::Fix, detail, Some(&todo))
+    }
 }
 
 async fn database_checks(args: &DoctorArgs) -> Vec<Check> {

@@ -25,6 +25,22 @@ async fn gymchat(db: &TestDb, stream_url: &str, secret: &str, args: &[&str]) -> 
     tokio::task::spawn_blocking(move || cmd.output().expect("run gymchat")).await.unwrap()
 }
 
+/// Sets the Stream app's webhook URL, as an operator does in Stream's dashboard.
+async fn set_webhook(stream_url: &str, url: &str) {
+    let key = jsonwebtoken::EncodingKey::from_secret(b"s");
+    let token =
+        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &serde_json::json!({ "server": true }), &key).unwrap();
+    let answer = reqwest::Client::new()
+        .patch(format!("{stream_url}/app?api_key=k"))
+        .header("Authorization", token)
+        .header("stream-auth-type", "jwt")
+        .json(&serde_json::json!({ "webhook_url": url }))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{answer:?}");
+}
+
 /// Each check's status by name.
 fn statuses(out: &Output) -> Vec<(String, String)> {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
@@ -40,6 +56,8 @@ on_both_backends! {
     async fn doctor_says_what_is_not_ready_and_changes_nothing(db) {
         let running = sandbox(Duration::ZERO).await;
         let url = running.url.clone();
+        let service_hook = "https://chat.example.test/api/v1/webhooks/stream/new-message";
+        set_webhook(&url, service_hook).await;
         if !db.is_postgres() {
             // No file yet: nothing to check, and doctor makes none.
             let out = gymchat(&db, &url, "s", &["doctor", "--json"]).await;
@@ -57,6 +75,7 @@ on_both_backends! {
             ("stream.credentials", "ok"),
             ("stream.multi_tenant", "ok"),
             ("stream.channel_type", "ok"),
+            ("stream.webhook", "ok"),
             ("stream.rate_limits", "ok"),
             ("database.reachable", "ok"),
             ("database.migrations", "fix"),
@@ -72,6 +91,11 @@ on_both_backends! {
         let fixture = fixture_path("gym4.json");
         let loaded = gymchat(&db, &url, "s", &["db", "load-fixture", fixture.to_str().unwrap()]).await;
         assert!(loaded.status.success(), "{}", String::from_utf8_lossy(&loaded.stderr));
+        // A webhook elsewhere is still something to fix; the service's new-message route is not.
+        set_webhook(&url, "https://chat.example.test/hooks").await;
+        let elsewhere = gymchat(&db, &url, "s", &["doctor", "--json"]).await;
+        assert_eq!(status_of(&statuses(&elsewhere), "stream.webhook"), "fix");
+        set_webhook(&url, service_hook).await;
         let ready = gymchat(&db, &url, "s", &["doctor"]).await;
         let stderr = String::from_utf8_lossy(&ready.stderr);
         assert_eq!(ready.status.code(), Some(0), "{stderr}");
@@ -107,6 +131,7 @@ async fn doctor_names_multi_tenancy_off_and_the_apps_lower_limits() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("FIX stream.multi_tenant: multi-tenancy is off"), "{stderr}");
     assert!(stderr.contains("SendMessage 100/min (documented 1000)"), "{stderr}");
+    assert!(stderr.contains("FIX stream.webhook: no webhook URL"), "{stderr}");
     let found = statuses(&out);
     assert_eq!(status_of(&found, "database.migrations"), "ok");
     assert_eq!(status_of(&found, "stream.rate_limits"), "ok");

@@ -208,6 +208,8 @@ pub struct TaskRec {
 pub struct App {
     /// Multi-tenancy switch.
     pub multi_tenant_enabled: bool,
+    /// Where Stream posts the app's events (`PATCH /app`; not kept in snapshots).
+    pub webhook_url: String,
     /// Users by id.
     pub users: BTreeMap<String, UserRec>,
     /// Channels by cid.

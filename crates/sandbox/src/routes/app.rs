@@ -28,6 +28,7 @@ pub async fn get_app(State(s): State<Arc<Shared>>, Extension(caller): Extension<
     Ok(ok(json!({ "app": {
         "name": "gymchat-sandbox",
         "multi_tenant_enabled": app.multi_tenant_enabled,
+        "webhook_url": app.webhook_url,
         "channel_configs": { "messaging": messaging },
     } })))
 }
@@ -52,7 +53,7 @@ pub async fn rate_limits(
     Ok(ok(json!({ "server_side": limits })))
 }
 
-/// `PATCH /app` with `multi_tenant_enabled`.
+/// `PATCH /app` with `multi_tenant_enabled` and `webhook_url`.
 pub async fn update_app(State(s): State<Arc<Shared>>, Extension(caller): Extension<Caller>, body: Bytes) -> ApiResult {
     server_only(&caller)?;
     let body = body_object(&body)?;
@@ -60,6 +61,10 @@ pub async fn update_app(State(s): State<Arc<Shared>>, Extension(caller): Extensi
     if let Some(v) = body.get("multi_tenant_enabled") {
         app.multi_tenant_enabled =
             v.as_bool().ok_or_else(|| ApiError::input_field("multi_tenant_enabled", "must be a boolean"))?;
+    }
+    if let Some(v) = body.get("webhook_url") {
+        let url = v.as_str().ok_or_else(|| ApiError::input_field("webhook_url", "must be a string"))?;
+        app.webhook_url = url.to_owned();
     }
     Ok(ok(json!({})))
 }

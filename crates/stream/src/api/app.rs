@@ -18,6 +18,9 @@ pub struct AppSettings {
     /// Multi-tenancy switch.
     #[serde(default)]
     pub multi_tenant_enabled: bool,
+    /// Where Stream posts the app's events; empty when none is set.
+    #[serde(default)]
+    pub webhook_url: String,
     /// The channel types' settings, by type.
     #[serde(default)]
     pub channel_configs: BTreeMap<String, ChannelTypeConfig>,
