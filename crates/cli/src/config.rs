@@ -28,8 +28,7 @@ pub enum Command {
     Config(ConfigArgs),
     /// Say whether this database and this Stream app are ready (credentials, multi-tenancy, the
     /// channel type, the webhook, the app's real limits; migrations, platform tables, the member
-    /// index),
-    /// changing nothing. Exit 0 ready, 1 something to fix, 2 could not check.
+    /// index), changing nothing. Exit 0 ready, 1 something to fix, 2 could not check.
     Doctor(DoctorArgs),
     /// Compare the database with Stream, gym by gym; write the report. Exit 0 all synced and
     /// clean, 1 findings, 2 the audit could not complete.
