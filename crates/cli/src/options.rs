@@ -172,3 +172,20 @@ impl GymChoice {
         }
     }
 }
+
+/// How channels move.
+#[derive(Debug, Args)]
+pub struct MoveOptions {
+    /// `rebuild` (new channel with the target id) or `in-place` (same channel, members swapped).
+    #[arg(long, default_value = "rebuild")]
+    pub strategy: gymchat_ops::migrate::Strategy,
+    /// History of rebuilt channels: `copy` (message by message, with threads, reactions, pins
+    /// and read positions), `import` (through Stream's import service, original timestamps
+    /// kept), `import-file` (the same file, for an operator to upload) or `none` (members see
+    /// empty chats in the app).
+    #[arg(long, default_value = "copy")]
+    pub history: gymchat_ops::migrate::History,
+    /// Upload attachments on Stream's CDN (signed for the old channel, expiring) to the new one.
+    #[arg(long)]
+    pub rehost_attachments: bool,
+}

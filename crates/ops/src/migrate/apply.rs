@@ -26,7 +26,7 @@ use super::in_place::move_in_place;
 use super::lock::take_lock;
 use super::options::{ApplyOptions, History, RollbackOptions, Strategy};
 use super::order::LastMessageOrder;
-use super::plan::spec::{ChannelSpec, Plan, SkippedRoom};
+use super::plan::spec::{ChannelSpec, Plan};
 use super::rebuild::{RebuildStep, move_rebuild};
 use super::report::{GymSkipped, ImportFile, ItemOutcome, Progress, Report};
 use super::run::{Breaker, Runner, keep_lease};
@@ -163,61 +163,14 @@ pub async fn apply(
     let _ = s.release_lock(&lease).await;
     drop(s);
     result?;
-    let mut report = report(&run, resumed, state, message, (strategy, history), failed, import_file, &items);
+    let mut report =
+        Report::from_journal(&run, resumed, state, message, (strategy, history), failed, import_file, &items);
     report.gyms_skipped = gyms_skipped;
     if runner.tripped() && options.auto_rollback {
         let rollback = RollbackOptions { yes: true, lease_ttl: options.lease_ttl };
         report.rolled_back = Some(super::rollback::rollback(store, client, &run.run_id, rollback).await?);
     }
     Ok(report)
-}
-
-/// The report of a run from its journal.
-#[allow(clippy::too_many_arguments, reason = "one field of the report each")]
-fn report(
-    run: &MigrationRun,
-    resumed: bool,
-    state: RunState,
-    message: Option<String>,
-    (strategy, history): (Strategy, History),
-    failed: Vec<ItemOutcome>,
-    import_file: Option<ImportFile>,
-    items: &[MigrationItem],
-) -> Report {
-    let mut skipped = Vec::new();
-    let mut notes = Vec::new();
-    for i in items {
-        if i.kind == ItemKind::Skipped
-            && let Ok(sk) = serde_json::from_str::<SkippedRoom>(&i.spec)
-        {
-            skipped.push(sk);
-        }
-        if i.kind == ItemKind::Channel
-            && let Ok(spec) = serde_json::from_str::<ChannelSpec>(&i.spec)
-            && let Some(note) = spec.note
-        {
-            notes.push(format!("room {}: {note}", spec.room_id));
-        }
-    }
-    let done = |kind: ItemKind| items.iter().filter(|i| i.kind == kind && i.state == ItemState::Done).count();
-    Report {
-        run_id: run.run_id.clone(),
-        resumed,
-        state,
-        message,
-        gyms: run.gyms.clone(),
-        strategy,
-        history,
-        users_done: done(ItemKind::User),
-        channels_done: done(ItemKind::Channel),
-        failed,
-        skipped,
-        notes,
-        import_file,
-        items: items.iter().filter(|i| i.kind != ItemKind::Skipped).map(ItemOutcome::from).collect(),
-        gyms_skipped: Vec::new(),
-        rolled_back: None,
-    }
 }
 
 /// Opens a run for the gyms planned whole and journals every item of theirs, in one transaction.

@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use gymchat_store::{ItemKind, ItemState, MigrationItem, RunState};
+use gymchat_store::{ItemKind, ItemState, MigrationItem, MigrationRun, RunState};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::options::{History, Strategy};
-use super::plan::spec::SkippedRoom;
+use super::plan::spec::{ChannelSpec, SkippedRoom};
 use super::rollback::RolledBack;
 
 /// What a phase did, for a progress display.
@@ -164,4 +164,54 @@ pub fn count_states(items: &[MigrationItem]) -> HashMap<ItemKind, HashMap<ItemSt
         *counts.entry(i.kind).or_default().entry(i.state).or_default() += 1;
     }
     counts
+}
+
+impl Report {
+    /// The report of a run from its journal.
+    #[allow(clippy::too_many_arguments, reason = "one field of the report each")]
+    pub(crate) fn from_journal(
+        run: &MigrationRun,
+        resumed: bool,
+        state: RunState,
+        message: Option<String>,
+        (strategy, history): (Strategy, History),
+        failed: Vec<ItemOutcome>,
+        import_file: Option<ImportFile>,
+        items: &[MigrationItem],
+    ) -> Report {
+        let mut skipped = Vec::new();
+        let mut notes = Vec::new();
+        for i in items {
+            if i.kind == ItemKind::Skipped
+                && let Ok(sk) = serde_json::from_str::<SkippedRoom>(&i.spec)
+            {
+                skipped.push(sk);
+            }
+            if i.kind == ItemKind::Channel
+                && let Ok(spec) = serde_json::from_str::<ChannelSpec>(&i.spec)
+                && let Some(note) = spec.note
+            {
+                notes.push(format!("room {}: {note}", spec.room_id));
+            }
+        }
+        let done = |kind: ItemKind| items.iter().filter(|i| i.kind == kind && i.state == ItemState::Done).count();
+        Report {
+            run_id: run.run_id.clone(),
+            resumed,
+            state,
+            message,
+            gyms: run.gyms.clone(),
+            strategy,
+            history,
+            users_done: done(ItemKind::User),
+            channels_done: done(ItemKind::Channel),
+            failed,
+            skipped,
+            notes,
+            import_file,
+            items: items.iter().filter(|i| i.kind != ItemKind::Skipped).map(ItemOutcome::from).collect(),
+            gyms_skipped: Vec::new(),
+            rolled_back: None,
+        }
+    }
 }
