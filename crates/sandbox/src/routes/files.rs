@@ -18,7 +18,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{ApiResult, check_channel_part, created, live_channel};
+use super::{ApiResult, check_channel_part, created, live_channel, own_address};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::model::StoredFile;
@@ -104,7 +104,7 @@ async fn upload(
     let expires = Utc::now().timestamp() + URL_LIFETIME_SECONDS;
     let signed = signature(s.settings.secret.expose_secret(), &path, expires);
     app.files.insert(path.clone(), StoredFile { bytes, content_type, cid });
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = own_address(headers);
     Ok(created(json!({ "file": format!("http://{host}/_sandbox/cdn/{path}?Expires={expires}&Signature={signed}") })))
 }
 

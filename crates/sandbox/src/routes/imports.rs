@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use super::{ApiResult, body_object, created, ok, server_only};
+use super::{ApiResult, body_object, created, ok, own_address, server_only};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::import::{analyze, apply};
@@ -35,7 +35,7 @@ pub async fn create_url(
         .and_then(Value::as_str)
         .filter(|f| !f.is_empty() && !f.contains(['/', '\\']))
         .ok_or_else(|| ApiError::input_field("filename", "filename is required, without '/'"))?;
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = own_address(&headers);
     let path = format!("imports/{}/{filename}", uuid::Uuid::new_v4().simple());
     lock(&s.app).uploads.insert(path.clone(), None);
     Ok(created(json!({ "path": path, "upload_url": format!("http://{host}/_sandbox/uploads/{path}") })))

@@ -97,6 +97,12 @@ pub fn check_channel_part(value: &str, field: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The sandbox's own address as the caller reached it (its `Host`), for the URLs it hands out
+/// (uploads, files).
+pub fn own_address(headers: &axum::http::HeaderMap) -> &str {
+    headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1")
+}
+
 /// Refuses user tokens on server-side-only operations.
 pub fn server_only(caller: &Caller) -> Result<(), ApiError> {
     match caller {

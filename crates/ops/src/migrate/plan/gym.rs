@@ -26,7 +26,7 @@ use super::spec::{ChannelSpec, ConversationCounts, GymPlan, MIGRATED_FROM, Skipp
 use super::users::plan_users;
 use crate::migrate::error::MigrateError;
 use crate::migrate::notes::is_note;
-use crate::migrate::options::{History, Options};
+use crate::migrate::options::Options;
 
 /// Old channels whose history the plan reads at once.
 const HISTORY_READS_AT_ONCE: usize = 32;
@@ -71,11 +71,10 @@ pub(crate) async fn plan_gym(
         c.rehost_attachments = options.rehost_attachments && history.reads_history();
     }
     // The history is read only when it moves: its messages counted, its senders mapped.
-    let senders = match history {
-        History::Copy | History::ImportFile | History::Import => {
-            read_history(client, gym, &db, &mut channels, &mut problems).await
-        }
-        History::None => BTreeSet::new(),
+    let senders = if history.reads_history() {
+        read_history(client, gym, &db, &mut channels, &mut problems).await
+    } else {
+        BTreeSet::new()
     };
     let users = plan_users(client, gym, &db, &channels, &senders, &mut problems).await;
     skipped.sort_by_key(|s| s.room_id);
