@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use secrecy::SecretString;
 
-use crate::options::{DatabaseOpts, GymChoice, MoveOptions, OpsOpts, StreamOpts, secret};
+use crate::options::{DatabaseOpts, GymChoice, MoveOptions, OpsOpts, PushOpts, StreamOpts, secret};
 
 /// `gymchat serve …`
 #[derive(Debug, Args)]
@@ -32,9 +32,12 @@ pub struct ServeArgs {
     /// The workers' key (`X-API-Key`); without it the worker endpoints refuse every call.
     #[arg(long, env = "GYMCHAT_WORKER_API_KEY", hide_env_values = true, value_parser = secret)]
     pub worker_api_key: Option<SecretString>,
-    /// How long the Stream user tokens handed out are valid, in hours.
-    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760))]
+    /// How long the Stream user tokens handed out are valid, in hours (the platform's: one).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8760))]
     pub token_ttl_hours: u32,
+    /// Push notifications.
+    #[command(flatten)]
+    pub push: PushOpts,
     /// Each chat and worker request ends within this many seconds (503 with Retry-After after).
     #[arg(long, env = "GYMCHAT_REQUEST_DEADLINE", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub request_deadline: u64,

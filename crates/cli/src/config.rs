@@ -91,7 +91,8 @@ mod tests {
 
     use super::Cli;
 
-    const SECRETS: &[&str] = &["stream-secret-x1", "jwt-secret-x2", "worker-key-x3", "db-password-x4"];
+    const SECRETS: &[&str] =
+        &["stream-secret-x1", "jwt-secret-x2", "worker-key-x3", "db-password-x4", "onesignal-key-x4"];
 
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("gymchat").chain(args.iter().copied())).unwrap()
@@ -118,6 +119,10 @@ mod tests {
             "jwt-secret-x2",
             "--worker-api-key",
             "worker-key-x3",
+            "--onesignal-app-id",
+            "app",
+            "--onesignal-api-key",
+            "onesignal-key-x4",
         ]);
         assert_hidden("serve's options", &format!("{serve:?}"));
         let audit = parse(&["audit", "--all", "--database-url", db, "--stream-secret", "stream-secret-x1"]);
@@ -141,6 +146,7 @@ mod tests {
             identity,
             worker_api_key: Some(SecretString::from("worker-key-x3")),
             token_ttl: chrono::Duration::hours(1),
+            push: Some(gymchat_service::PushConfig::new("app".into(), SecretString::from("onesignal-key-x4"))),
             limits: gymchat_service::ServiceLimits::default(),
         };
         assert_hidden("the service's configuration", &format!("{service:?}"));

@@ -189,3 +189,50 @@ pub struct MoveOptions {
     #[arg(long)]
     pub rehost_attachments: bool,
 }
+
+/// Which id the app registers as the person's OneSignal external id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExternalIdArg {
+    /// `user.auth0_id` (the platform's active new-message path).
+    Auth0,
+    /// The internal user id (what the platform's client docs describe).
+    Internal,
+}
+
+/// Push notifications of new messages through OneSignal (`gymchat serve`). Without an app id
+/// and key, no push is queued and `/readyz` says push is off.
+#[derive(Debug, Clone, Args)]
+pub struct PushOpts {
+    /// OneSignal's app id; needs --onesignal-api-key.
+    #[arg(long, env = "ONESIGNAL_APP_ID")]
+    pub onesignal_app_id: Option<String>,
+    /// OneSignal's REST API key (`Authorization: Basic <key>`); needs --onesignal-app-id.
+    #[arg(long, env = "ONESIGNAL_REST_API_KEY", hide_env_values = true, value_parser = secret)]
+    pub onesignal_api_key: Option<SecretString>,
+    /// OneSignal's address.
+    #[arg(long, env = "ONESIGNAL_URL", default_value = "https://onesignal.com")]
+    pub onesignal_url: String,
+    /// Which id people are addressed by: the one the app registers with OneSignal.
+    #[arg(long, value_enum, default_value = "auth0")]
+    pub push_external_id: ExternalIdArg,
+}
+
+impl PushOpts {
+    /// The push configuration, `None` when push is off; an app id without a key (or the other way
+    /// round) is a mistake, not "off".
+    pub fn config(&self) -> Result<Option<gymchat_service::PushConfig>> {
+        match (&self.onesignal_app_id, &self.onesignal_api_key) {
+            (None, None) => Ok(None),
+            (Some(app), Some(key)) => {
+                let mut config = gymchat_service::PushConfig::new(app.clone(), key.clone());
+                config.url = self.onesignal_url.clone();
+                config.external_id = match self.push_external_id {
+                    ExternalIdArg::Auth0 => gymchat_service::ExternalId::Auth0,
+                    ExternalIdArg::Internal => gymchat_service::ExternalId::Internal,
+                };
+                Ok(Some(config))
+            }
+            _ => bail!("push needs both --onesignal-app-id and --onesignal-api-key (or neither: push off)"),
+        }
+    }
+}

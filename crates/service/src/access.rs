@@ -1,31 +1,31 @@
 //! Who may touch what, shared by every route: ids from the path, a room loaded only through the
-//! request's gym (another gym's room is not found), users that must be active members of it, a
-//! room's members, and the keys that make a pair's, an event's or a gym's General room unique.
+//! request's gym (another gym's room is not found), users that must be active members of it, and
+//! the keys that make a pair's, an event's or a gym's General room unique.
 
 use chrono::Utc;
 use gymchat_ids::{GymId, RoomId, StreamUserId, UserId};
-use gymchat_store::{GymRole, Room, Session, User};
+use gymchat_store::{Room, Session, User};
+use serde_json::Value;
 
-use crate::auth::GymCaller;
 use crate::error::{ApiError, ApiResult};
+use crate::params::path_int;
 use crate::provision::room::{Outcome, reopen_if_gone, settle};
 use crate::state::AppState;
 
-/// A positive integer id from the path, or 400.
-pub(crate) fn path_id<T: TryFrom<i64>>(text: &str, what: &str) -> ApiResult<T> {
-    text.trim()
-        .parse::<i64>()
-        .ok()
-        .and_then(|v| T::try_from(v).ok())
-        .ok_or_else(|| ApiError::bad_request(format!("{what} must be a positive integer, not {text:?}")))
+/// A positive integer id from the path, or 422 as FastAPI answers.
+pub(crate) fn path_id<T: TryFrom<i64>>(text: &str, name: &str) -> ApiResult<T> {
+    let value = path_int(text, name)?;
+    T::try_from(value).map_err(|_| {
+        ApiError::invalid("greater_than", &["path", name], "Input should be greater than 0", Value::from(value))
+    })
 }
 
-/// The room, when it belongs to the caller's gym; otherwise 404, whether it exists elsewhere or not.
-pub(crate) async fn room_in_gym(db: &mut Session, gym: GymId, room: RoomId) -> ApiResult<Room> {
-    db.room(room)
-        .await?
-        .filter(|r| r.gym_id == gym)
-        .ok_or_else(|| ApiError::not_found(format!("room {room} not found")))
+/// The room of the path, when it belongs to the caller's gym, with the platform's two 404s: one
+/// when no room has the id, one when it is another gym's.
+pub(crate) async fn room_in_gym(db: &mut Session, gym: GymId, room: &str) -> ApiResult<Room> {
+    let id: RoomId = path_id(room, "room_id")?;
+    let room = db.room(id).await?.ok_or_else(|| ApiError::not_found(format!("Sala de chat {id} no encontrada")))?;
+    if room.gym_id == gym { Ok(room) } else { Err(ApiError::not_found("No tienes acceso a esta sala de chat")) }
 }
 
 /// The user, when they are an active member of the gym; otherwise 404.
@@ -37,17 +37,6 @@ pub(crate) async fn active_member(db: &mut Session, gym: GymId, user: UserId) ->
         return Err(not_member());
     }
     Ok(user)
-}
-
-/// 404 unless the caller is a member of the room (SUPER_ADMIN, OWNER and ADMIN of the gym see
-/// every room of it).
-pub(crate) async fn require_member(db: &mut Session, caller: &GymCaller, room: &Room) -> ApiResult<Vec<UserId>> {
-    let members = db.room_members(room.id).await?;
-    if members.contains(&caller.user_id()) || caller.has_role(GymRole::Admin) {
-        Ok(members)
-    } else {
-        Err(ApiError::not_found(format!("room {} not found", room.id)))
-    }
 }
 
 /// The room a key points at, when it still exists in the gym; a key whose room is gone is
@@ -77,7 +66,8 @@ pub(crate) async fn load_outcome(s: &AppState, gym: GymId, outcome: Outcome, act
     match outcome {
         Outcome::Created(room) => Ok(room),
         Outcome::Existing(id) => {
-            let room = room_in_gym(&mut s.store().session().await?, gym, id).await?;
+            let room = s.store().session().await?.room(id).await?.filter(|r| r.gym_id == gym);
+            let room = room.ok_or_else(|| ApiError::not_found(format!("Sala de chat {id} no encontrada")))?;
             usable(s, room, acting).await
         }
     }
@@ -89,16 +79,6 @@ pub(crate) async fn load_outcome(s: &AppState, gym: GymId, outcome: Outcome, act
 pub(crate) async fn usable(s: &AppState, room: Room, acting: &StreamUserId) -> ApiResult<Room> {
     let room = settle(s.store(), s.stream(), room, acting).await?;
     reopen_if_gone(s.store(), s.stream(), room, acting).await
-}
-
-/// The session and the room of a per-member route (hide, show), checked: the room is this gym's
-/// and the caller is in it ([`require_member`]).
-pub(crate) async fn member_room(s: &AppState, caller: &GymCaller, room: &str) -> ApiResult<(Session, Room)> {
-    let room: RoomId = path_id(room, "room_id")?;
-    let mut db = s.store().session().await?;
-    let room = room_in_gym(&mut db, caller.gym_id(), room).await?;
-    require_member(&mut db, caller, &room).await?;
-    Ok((db, room))
 }
 
 /// A per-user change of a channel (hide, show) that Stream refused because the caller's

@@ -1,5 +1,7 @@
-//! Errors as the apps expect them: `{"detail": "…"}` with the right status. What a 5xx says is
-//! fixed text; the cause goes to the log, never to the caller.
+//! Errors as the apps expect them (APP_CONTRACT §1.2): `{"detail": "…"}` with the right status,
+//! and for request validation 422 with `detail` a list of `{type, loc, msg, input, url}` as
+//! FastAPI writes them. What a 5xx says is fixed text; the cause goes to the log, never to the
+//! caller.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -7,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use gymchat_store::StoreError;
 use gymchat_stream::StreamError;
 use serde::Serialize;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 /// Every error answer: `{"detail": "…"}`.
@@ -25,6 +28,10 @@ pub struct ApiError {
     pub detail: String,
     /// Seconds the caller should wait before trying again (`Retry-After`), when known.
     pub retry_after: Option<u64>,
+    /// The scope a 403 names in `WWW-Authenticate: Bearer scope="…"`.
+    pub challenge: Option<&'static str>,
+    /// A validation error's list, answered as `detail` instead of the text (422).
+    pub validation: Option<Vec<Value>>,
 }
 
 /// A handler's result.
@@ -32,7 +39,30 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self { status, detail: detail.into(), retry_after: None }
+        Self { status, detail: detail.into(), retry_after: None, challenge: None, validation: None }
+    }
+
+    /// 422 as FastAPI answers a request it cannot validate: one entry of kind `kind` (Pydantic's
+    /// error type) at `loc` (`["path", "room_id"]`, `["query", "days"]`, `["body", "gym_id"]`).
+    pub fn invalid(kind: &str, loc: &[&str], msg: &str, input: Value) -> Self {
+        let entry = json!({
+            "type": kind,
+            "loc": loc,
+            "msg": msg,
+            "input": input,
+            "url": format!("https://errors.pydantic.dev/2.5/v/{kind}"),
+        });
+        Self { validation: Some(vec![entry]), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, msg) }
+    }
+
+    /// 403 naming the scope the token lacks, with the `WWW-Authenticate` challenge.
+    pub fn missing_scope(scope: &'static str) -> Self {
+        Self { challenge: Some(scope), ..Self::forbidden(format!("Missing \"{scope}\" scope")) }
+    }
+
+    /// 500 with the route's own text.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, detail)
     }
 
     /// 400: the request itself is wrong.
@@ -109,9 +139,17 @@ impl From<StreamError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(ErrorBody { detail: self.detail })).into_response();
+        let mut response = match self.validation {
+            Some(list) => (self.status, Json(json!({ "detail": list }))).into_response(),
+            None => (self.status, Json(ErrorBody { detail: self.detail })).into_response(),
+        };
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(scope) = self.challenge
+            && let Ok(value) = HeaderValue::from_str(&format!("Bearer scope=\"{scope}\""))
+        {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }

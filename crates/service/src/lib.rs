@@ -12,8 +12,11 @@
 //!   `shapes`: the answers the apps decode.
 //! - `provision`: the Stream side of a room: target users upserted with their team, the
 //!   channel created, and the room row committed only once the channel exists.
-//! - `worker`: the workers' event-chat and event-completion.
-//! - `webhooks`: Stream's webhooks, signature checked over the raw body, deduplicated by id.
+//! - `worker`: the workers' event chat, event completion and the events due for it.
+//! - `webhooks`: Stream's webhooks, signature checked over the raw body, deduplicated by id, and
+//!   answered as the platform's routes answer.
+//! - [`push`]: push notifications of new messages through OneSignal, from an outbox.
+//! - `params`: path, query and body values read as FastAPI reads them (422 lists).
 //! - `health`: `/healthz` and `/readyz`.
 //! - `metrics`: `/metrics` (Prometheus) and the middleware that counts and times requests.
 //! - [`openapi`]: the OpenAPI document at `/api/v1/openapi.json`, from the handlers' annotations
@@ -39,7 +42,9 @@ mod limits;
 mod maintenance;
 mod metrics;
 pub mod openapi;
+mod params;
 mod provision;
+pub mod push;
 mod router;
 mod shapes;
 mod state;
@@ -48,5 +53,6 @@ mod worker;
 
 pub use error::{ApiError, ApiResult};
 pub use identity::{IdentityConfig, JWKS_REFETCH_INTERVAL, Verifier};
+pub use push::{ExternalId, PushConfig};
 pub use router::{router, serve};
 pub use state::{AppState, ServiceConfig, ServiceLimits};

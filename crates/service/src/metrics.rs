@@ -1,9 +1,12 @@
-//! `GET /metrics` in Prometheus' text format: requests by route, method and status, their latency
+//! What `GET /metrics` (served by `health`) shows, in Prometheus' text format: requests by route, method and status, their latency
 //! as a histogram by route, the Stream client's calls by operation and status and its 429s
 //! (`gymchat_stream_calls_total`, `gymchat_stream_rate_limited_total`), requests ended by their
 //! deadline or turned away at the Stream gate (`gymchat_http_deadline_passed_total`,
 //! `gymchat_http_turned_away_total`), and webhook deliveries by outcome
-//! (`gymchat_webhooks_total{outcome=done|retry|failed}`).
+//! (`gymchat_webhooks_total{outcome=done|retry|failed}`), pushes by outcome
+//! (`gymchat_pushes_total{outcome=sent|retry|failed}`), and, read from the database so every
+//! replica shows the same, the push outbox by state (`gymchat_push_outbox{state}`) and the age of
+//! its oldest waiting push (`gymchat_push_outbox_lag_seconds`).
 //!
 //! The recorder is the process's one global recorder (the `metrics` facade's design), installed
 //! on first use; services in one process (tests) share it.
@@ -12,9 +15,8 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Requests answered, by route, method and status.
@@ -27,6 +29,8 @@ const DEADLINE_PASSED: &str = "gymchat_http_deadline_passed_total";
 const TURNED_AWAY: &str = "gymchat_http_turned_away_total";
 /// Webhook deliveries worked, by outcome.
 const WEBHOOKS: &str = "gymchat_webhooks_total";
+/// Pushes attempted, by outcome.
+const PUSHES: &str = "gymchat_pushes_total";
 /// Latency buckets: from a millisecond to ten seconds.
 const BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
@@ -77,11 +81,7 @@ pub(crate) fn webhook(outcome: &'static str) {
     metrics::counter!(WEBHOOKS, "outcome" => outcome).increment(1);
 }
 
-/// `GET /metrics`.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "done", body = String, content_type = "text/plain")))]
-pub(crate) async fn render() -> Response {
-    match handle() {
-        Some(h) => ([(CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
-        None => crate::error::ApiError::unavailable("metrics are not available in this process").into_response(),
-    }
+/// A push's attempt ended: `sent`, `retry` or `failed`.
+pub(crate) fn push(outcome: &'static str) {
+    metrics::counter!(PUSHES, "outcome" => outcome).increment(1);
 }

@@ -5,10 +5,10 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::chat::{direct, event, general, groups, members, orphan, token, visibility};
+use crate::chat::{direct, event, general, groups, lists, members, orphan, token, visibility};
 use crate::error::ErrorBody;
 use crate::shapes::{ChatRoom, TokenAnswer};
-use crate::{health, metrics, webhooks, worker};
+use crate::{health, webhooks, worker};
 
 struct SecuritySchemes;
 
@@ -29,13 +29,15 @@ impl Modify for SecuritySchemes {
 #[openapi(
     info(title = "gymchat chat service", description = "The chat API of the platform's apps, workers and Stream's webhooks (SYSTEM.md §4)."),
     paths(
-        token::token, visibility::my_rooms, groups::create_group, direct::direct, event::event, groups::delete_group,
+        token::token, lists::my_rooms, lists::user_rooms, groups::create_group, direct::direct, event::event, groups::delete_group,
         members::add_member, members::remove_member, visibility::hide, visibility::show, visibility::leave, visibility::clear_conversation,
         orphan::delete_orphan, general::info, general::join_self, general::leave_self, general::add_member,
-        general::remove_member, worker::event_chat, worker::event_completion, webhooks::receive, health::healthz,
-        health::readyz, metrics::render,
+        general::remove_member, worker::event_chat, worker::event_completion, worker::due_completion,
+        worker::complete_event, webhooks::receive, webhooks::platform::new_message, webhooks::platform::channel_deleted,
+        webhooks::platform::user_banned, webhooks::platform::authorize, webhooks::platform::events,
+        webhooks::platform::health, health::healthz, health::readyz, health::metrics,
     ),
-    components(schemas(ErrorBody, ChatRoom, TokenAnswer, groups::NewGroup, worker::EventChat, worker::EventCompletion)),
+    components(schemas(ErrorBody, ChatRoom, TokenAnswer, groups::NewRoomBody, worker::EventChat, worker::EventCompletion)),
     modifiers(&SecuritySchemes),
 )]
 pub struct ApiDoc;

@@ -16,7 +16,8 @@ pub fn router(state: AppState) -> Router {
     // Routes that read the database only (the token calls Stream at most once a day per person).
     let reads = Router::new()
         .route("/token", get(chat::token::token))
-        .route("/my-rooms", get(chat::visibility::my_rooms))
+        .route("/my-rooms", get(chat::lists::my_rooms))
+        .route("/user-rooms", get(chat::lists::user_rooms))
         .route("/general-channel/info", get(chat::general::info));
     let stream_bound = Router::new()
         .route("/rooms", post(chat::groups::create_group))
@@ -41,15 +42,20 @@ pub fn router(state: AppState) -> Router {
     let worker = Router::new()
         .route("/event-chat", post(worker::event_chat))
         .route("/event-completion", post(worker::event_completion))
+        .route("/events/due-completion", get(worker::due_completion))
+        .route("/events/{event_id}/complete", post(worker::complete_event))
         .route_layer(middleware::from_fn_with_state(state.clone(), limits::stream_gate))
         .route_layer(middleware::from_fn_with_state(state.clone(), limits::deadline));
-    // The paths the platform registered with Stream today lead to the same handler.
+    // Stream posts every event to `/new-message` (the app's webhook URL); the other paths answer
+    // as the platform's do. The debug paths that echo secrets (`/test`, `/debug`) are not served.
     let webhooks = Router::new()
         .route("/", post(webhooks::receive))
-        .route("/new-message", post(webhooks::receive))
-        .route("/channel-deleted", post(webhooks::receive))
-        .route("/user-banned", post(webhooks::receive))
-        .route("/events", post(webhooks::receive))
+        .route("/new-message", post(webhooks::new_message))
+        .route("/channel-deleted", post(webhooks::channel_deleted))
+        .route("/user-banned", post(webhooks::user_banned))
+        .route("/auth", post(webhooks::authorize))
+        .route("/events", post(webhooks::events))
+        .route("/health", get(webhooks::health))
         .layer(RequestDecompressionLayer::new());
     Router::new()
         .nest("/api/v1/chat", chat)
@@ -57,7 +63,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/webhooks/stream", webhooks)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render))
+        .route("/metrics", get(health::metrics))
         .route("/api/v1/openapi.json", get(openapi::document))
         .fallback(health::not_found)
         .layer(middleware::from_fn(metrics::record))
@@ -72,7 +78,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let background = tokio::spawn(background::run(state.clone()));
-    let served = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     background.abort();
     served
 }

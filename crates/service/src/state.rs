@@ -9,6 +9,7 @@ use gymchat_stream::Client;
 use secrecy::SecretString;
 
 use crate::identity::{IdentityConfig, Verifier};
+use crate::push::PushConfig;
 
 /// How the service runs. Its secrets are [`SecretString`]s: its `Debug` shows none of them.
 #[derive(Debug, Clone)]
@@ -21,8 +22,10 @@ pub struct ServiceConfig {
     pub identity: IdentityConfig,
     /// The workers' key (`X-API-Key`); without one the worker endpoints refuse every call.
     pub worker_api_key: Option<SecretString>,
-    /// How long a Stream user token is valid.
+    /// How long a Stream user token is valid (an hour, as the platform's).
     pub token_ttl: chrono::Duration,
+    /// Push notifications through OneSignal; `None`: no push is queued.
+    pub push: Option<PushConfig>,
     /// Deadlines, bounds and retry times.
     pub limits: ServiceLimits,
 }
@@ -76,6 +79,8 @@ struct Inner {
     stream_gate: Arc<tokio::sync::Semaphore>,
     stream_ready: Mutex<Option<(Instant, bool)>>,
     inbox: tokio::sync::Notify,
+    outbox: tokio::sync::Notify,
+    push_http: reqwest::Client,
 }
 
 impl AppState {
@@ -94,6 +99,8 @@ impl AppState {
             stream_gate,
             stream_ready: Mutex::new(None),
             inbox: tokio::sync::Notify::new(),
+            outbox: tokio::sync::Notify::new(),
+            push_http: reqwest::Client::builder().build().unwrap_or_default(),
         }))
     }
 
@@ -136,5 +143,15 @@ impl AppState {
     /// Wakes the webhook worker (a delivery was taken in).
     pub(crate) fn inbox(&self) -> &tokio::sync::Notify {
         &self.0.inbox
+    }
+
+    /// Wakes the push sender (a push was queued).
+    pub(crate) fn outbox(&self) -> &tokio::sync::Notify {
+        &self.0.outbox
+    }
+
+    /// The HTTP client pushes are sent with (each request has its own timeout).
+    pub(crate) fn push_http(&self) -> &reqwest::Client {
+        &self.0.push_http
     }
 }

@@ -1,14 +1,22 @@
-//! The workers' endpoints under `/api/v1/worker` (header `X-API-Key`): an event's chat created
-//! with its first message, and an event's completion.
+//! The workers' endpoints under `/api/v1/worker` (header `X-API-Key`, APP_CONTRACT §3): an
+//! event's chat created with its first message (W1), an event's completion (W2, W4), and the
+//! events due for completion (W3).
+//!
+//! W1 and W2 answer every handled outcome with HTTP 200 and `{success, message, details}`, as the
+//! platform's worker reads them (it retries `success: false` up to three times). Completing an
+//! event posts the closing note and freezes the room's channel with a partial update (the
+//! platform's full update dropped the channel's other data); the room stays ACTIVE so members
+//! keep reading its history, as the note says.
 
 use axum::Json;
-use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use chrono::Utc;
 use gymchat_ids::{EventId, GymId, StreamUserId, UserId};
-use gymchat_store::{EventStatus, RoomStatus};
+use gymchat_store::{Event, EventStatus};
 use gymchat_stream::model::{NewMessage, SendOptions};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::access::active_member;
@@ -16,131 +24,240 @@ use crate::auth::WorkerKey;
 use crate::chat::event::event_room;
 use crate::docs::WorkerRefusals;
 use crate::error::{ApiError, ApiResult};
+use crate::params::{body, path_int, positive};
 use crate::provision::{self, room_cid};
-use crate::shapes::ChatRoom;
+use crate::shapes::aware;
 use crate::state::AppState;
 
-fn ids(gym: i64, event: i64) -> ApiResult<(GymId, EventId)> {
-    let gym = GymId::new(gym).map_err(|_| ApiError::unprocessable(format!("gym_id {gym} is not valid")))?;
-    let event = EventId::new(event).map_err(|_| ApiError::unprocessable(format!("event_id {event} is not valid")))?;
-    Ok((gym, event))
+/// The note posted in an event's room when the event is over.
+pub(crate) const EVENT_OVER: &str = "Este evento ha finalizado. El chat ha sido archivado y no es posible enviar nuevos mensajes, pero puedes seguir viendo el historial de conversaciones.";
+
+/// The answer of W1 and W2 (`WorkerResponse`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct WorkerAnswer {
+    success: bool,
+    message: String,
+    details: Option<Value>,
 }
 
-/// The body of `POST /worker/event-chat`.
+impl WorkerAnswer {
+    fn ok(message: String, details: Value) -> Json<Self> {
+        Json(WorkerAnswer { success: true, message, details: Some(details) })
+    }
+
+    fn failed(message: String) -> Json<Self> {
+        Json(WorkerAnswer { success: false, message, details: None })
+    }
+}
+
+/// The event of a worker request when it is the gym's, else the platform's failure message.
+async fn gym_event(s: &AppState, gym: i64, event: i64) -> ApiResult<Result<Event, String>> {
+    let found = match EventId::try_from(event) {
+        Ok(id) => s.store().session().await?.event(id).await?,
+        Err(_) => None,
+    };
+    Ok(match found {
+        None => Err(format!("Event {event} not found")),
+        Some(e) if e.gym_id.get() != gym => Err(format!("Event {event} does not belong to gym {gym}")),
+        Some(e) => Ok(e),
+    })
+}
+
+/// The body of `POST /worker/event-chat` (`EventChatRequest`).
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct EventChat {
     /// The event.
     event_id: i64,
     /// Its creator, an active member of the gym; the first message is posted as them.
     creator_id: i64,
-    /// The event's gym.
+    /// The event's gym (> 0).
     gym_id: i64,
-    /// The room's name when it is created (default: the event's title).
-    #[serde(default)]
-    event_title: Option<String>,
-    /// The first message, posted once.
+    /// The first message, posted when the room is created.
     #[serde(default)]
     first_message_chat: Option<String>,
 }
 
-/// `POST /worker/event-chat`: the event's room, created when missing, and its first message
-/// posted as the creator's gym identity (a deterministic id: a repeated call posts it once).
-#[utoipa::path(post, path = "/api/v1/worker/event-chat", tag = "worker", request_body = EventChat, responses((status = 200, description = "done", body = Object), WorkerRefusals), security(("worker_key" = [])))]
+/// `POST /worker/event-chat`: the event's room (named after the event; the worker's
+/// `event_title` is ignored, as the platform ignores it), created when missing, and its first message
+/// posted as the creator's gym identity when the room is new.
+#[utoipa::path(post, path = "/api/v1/worker/event-chat", tag = "worker", request_body = EventChat, responses((status = 200, description = "handled; `success` says how", body = WorkerAnswer), WorkerRefusals), security(("worker_key" = [])))]
 pub(crate) async fn event_chat(
     State(s): State<AppState>,
     _key: WorkerKey,
-    body: Result<Json<EventChat>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
-    let Json(body) = body.map_err(|e| ApiError::unprocessable(e.body_text()))?;
-    let (gym, event) = ids(body.gym_id, body.event_id)?;
-    let creator = UserId::new(body.creator_id)
-        .map_err(|_| ApiError::unprocessable(format!("creator_id {} is not valid", body.creator_id)))?;
-    let creator = active_member(&mut s.store().session().await?, gym, creator).await?;
-    let room = event_room(&s, gym, event, &creator, body.event_title.as_deref()).await?;
-    let mut posted = false;
-    if let Some(text) = body.first_message_chat.filter(|t| !t.trim().is_empty()) {
-        let cid = room_cid(&room)?;
-        provision::ensure_users(s.stream(), gym, std::slice::from_ref(&creator)).await?;
-        let message = NewMessage::new(
-            format!("gymchat-event-{gym}-{event}-first"),
-            StreamUserId::for_member(gym, creator.id),
-            text,
-        );
-        s.stream().send_message(&cid, &message, SendOptions::default()).await?;
-        posted = true;
+    raw: Result<Json<Value>, JsonRejection>,
+) -> ApiResult<Json<WorkerAnswer>> {
+    let request: EventChat = body(raw)?;
+    positive(request.gym_id, "gym_id")?;
+    let event = match gym_event(&s, request.gym_id, request.event_id).await? {
+        Ok(event) => event,
+        Err(message) => return Ok(WorkerAnswer::failed(message)),
+    };
+    let gym = event.gym_id;
+    let existing = s.store().session().await?.rooms_of_event(gym, event.id).await?.rows;
+    if let Some(room) = existing.first() {
+        return Ok(WorkerAnswer::ok(
+            format!("Chat room for event {} already exists", event.id),
+            json!({ "room_id": room.id.get(), "stream_channel_id": room.stream_channel_id }),
+        ));
     }
-    Ok(Json(json!({ "room": ChatRoom::from(room), "first_message_posted": posted })))
+    let made = async {
+        let creator = UserId::try_from(request.creator_id).map_err(|_| ApiError::not_found(""))?;
+        let creator = active_member(&mut s.store().session().await?, gym, creator)
+            .await
+            .map_err(|_| ApiError::not_found(format!("Usuario creador {} no encontrado", request.creator_id)))?;
+        let room = event_room(&s, gym, event.id, &creator, None).await?;
+        Ok::<_, ApiError>((room, creator))
+    };
+    let (room, creator) = match made.await {
+        Ok(made) => made,
+        Err(e) => return Ok(WorkerAnswer::failed(format!("Error creating room: {}", e.detail))),
+    };
+    if let Some(text) = request.first_message_chat.filter(|t| !t.trim().is_empty()) {
+        let sent = async {
+            let cid = room_cid(&room)?;
+            provision::ensure_users(s.stream(), gym, std::slice::from_ref(&creator)).await?;
+            let id = format!("gymchat-event-{gym}-{}-first", event.id);
+            let message = NewMessage::new(id, StreamUserId::for_member(gym, creator.id), text);
+            s.stream().send_message(&cid, &message, SendOptions::default()).await?;
+            Ok::<_, ApiError>(())
+        };
+        if let Err(e) = sent.await {
+            tracing::warn!(event = %event.id, error = %e.detail, "the event chat's first message was not sent");
+        }
+    }
+    Ok(WorkerAnswer::ok(
+        format!("Chat room for event {} successfully created", event.id),
+        json!({ "room_id": room.id.get(), "stream_channel_id": room.stream_channel_id }),
+    ))
 }
 
-/// The body of `POST /worker/event-completion`.
+/// The body of `POST /worker/event-completion` (`EventCompletionRequest`).
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct EventCompletion {
     /// The event.
     event_id: i64,
-    /// The event's gym.
+    /// The event's gym (> 0).
     gym_id: i64,
 }
 
-/// `POST /worker/event-completion`: the event is marked COMPLETED, its room CLOSED, a system
-/// message says so, and the channel is frozen (frozen even when the message fails).
-#[utoipa::path(post, path = "/api/v1/worker/event-completion", tag = "worker", request_body = EventCompletion, responses((status = 200, description = "done", body = Object), WorkerRefusals), security(("worker_key" = [])))]
+/// `POST /worker/event-completion`: the event is marked COMPLETED and its room's channel gets
+/// the closing note and is frozen.
+#[utoipa::path(post, path = "/api/v1/worker/event-completion", tag = "worker", request_body = EventCompletion, responses((status = 200, description = "handled; `success` says how", body = WorkerAnswer), WorkerRefusals), security(("worker_key" = [])))]
 pub(crate) async fn event_completion(
     State(s): State<AppState>,
     _key: WorkerKey,
-    body: Result<Json<EventCompletion>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
-    let Json(body) = body.map_err(|e| ApiError::unprocessable(e.body_text()))?;
-    let (gym, event) = ids(body.gym_id, body.event_id)?;
+    raw: Result<Json<Value>, JsonRejection>,
+) -> ApiResult<Json<WorkerAnswer>> {
+    let request: EventCompletion = body(raw)?;
+    positive(request.gym_id, "gym_id")?;
+    let event = match gym_event(&s, request.gym_id, request.event_id).await? {
+        Ok(event) => event,
+        Err(message) => return Ok(WorkerAnswer::failed(message)),
+    };
+    match event.status {
+        Some(EventStatus::Completed) => {
+            return Ok(WorkerAnswer::ok(
+                format!("Event {} was already marked as completed", event.id),
+                json!({ "event_status": "COMPLETED", "was_already_completed": true }),
+            ));
+        }
+        Some(EventStatus::Cancelled) => {
+            return Ok(WorkerAnswer::failed(format!("Could not update event {}", event.id)));
+        }
+        _ => {}
+    }
+    match complete(&s, &event).await {
+        Ok(chat_closed) => Ok(WorkerAnswer::ok(
+            format!("Event {} marked as completed", event.id),
+            json!({ "event_status": "COMPLETED", "chat_closed": chat_closed }),
+        )),
+        Err(e) => Ok(WorkerAnswer::failed(format!("Error processing event: {}", e.detail))),
+    }
+}
+
+/// Marks the event COMPLETED and closes its chat: the note posted and the channel frozen.
+/// True when a room's note was posted.
+async fn complete(s: &AppState, event: &Event) -> ApiResult<bool> {
+    let gym = event.gym_id;
     let mut db = s.store().session().await?;
-    let found = db.event(event).await?.filter(|e| e.gym_id == gym);
-    let event = found.ok_or_else(|| ApiError::not_found(format!("event {event} not found")))?;
     db.set_event_status(event.id, EventStatus::Completed).await?;
     let rooms = db.rooms_of_event(gym, event.id).await?.rows;
-    let (mut frozen, mut without_channel) = (Vec::new(), Vec::new());
+    drop(db);
+    let mut closed = false;
     for room in rooms.into_iter().filter(|r| r.stream_channel_id.is_some()) {
         let cid = room_cid(&room)?;
         if !s.stream().channel_exists(&cid).await? {
-            // Nothing to freeze (the audit reports such a room); the room is closed all the same.
             tracing::warn!(%cid, room = %room.id, "the event's room has no channel in Stream");
-            db.set_room_status(room.id, RoomStatus::Closed, Utc::now()).await?;
-            without_channel.push(room.id.get());
             continue;
         }
-        let note = async {
-            let bot = provision::ensure_bot(s.stream(), gym).await?;
-            let mut message = NewMessage::new(
-                format!("gymchat-event-{gym}-{}-completed-{}", event.id, room.id),
-                bot,
-                "This event is over; the chat is now read-only.",
-            );
-            message.kind = Some("system".to_owned());
-            s.stream()
-                .send_message(
-                    &cid,
-                    &message,
-                    SendOptions { skip_push: true, skip_enrich_url: true, keep_channel_hidden: false },
-                )
-                .await
-        };
-        if let Err(e) = note.await {
-            tracing::warn!(%cid, error = %e, "the completion message could not be posted; freezing anyway");
-        }
-        s.stream()
-            .update_channel_data(
-                &cid,
-                |data| {
-                    data.insert("frozen".into(), Value::Bool(true));
-                },
-                Default::default(),
-            )
-            .await?;
-        db.set_room_status(room.id, RoomStatus::Closed, Utc::now()).await?;
-        frozen.push(room.id.get());
+        closed |= close_chat(s, gym, event.id, &cid).await?;
     }
-    Ok(Json(json!({
-        "event_id": event.id.get(),
-        "status": "COMPLETED",
-        "rooms_closed": frozen,
-        "rooms_without_channel": without_channel,
-    })))
+    Ok(closed)
+}
+
+/// Posts the closing note (a system message of the gym's bot) and freezes the channel with a
+/// partial update; frozen even when the note fails. True when the note was posted.
+async fn close_chat(s: &AppState, gym: GymId, event: EventId, cid: &gymchat_ids::Cid) -> ApiResult<bool> {
+    let note = async {
+        let bot = provision::ensure_bot(s.stream(), gym).await?;
+        let mut message = NewMessage::new(format!("gymchat-event-{gym}-{event}-completed"), bot, EVENT_OVER);
+        message.kind = Some("system".to_owned());
+        let options = SendOptions { skip_push: true, skip_enrich_url: true, keep_channel_hidden: false };
+        s.stream().send_message(cid, &message, options).await
+    };
+    let posted = match note.await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(%cid, error = %e, "the completion note could not be posted; freezing anyway");
+            false
+        }
+    };
+    s.stream()
+        .update_channel_data(
+            cid,
+            |data| {
+                data.insert("frozen".into(), Value::Bool(true));
+            },
+            Default::default(),
+        )
+        .await?;
+    Ok(posted)
+}
+
+/// An event as W3 and W4 answer it (`EventCompletionStatus`; the key is `id`).
+fn event_status(event: &Event, status: &str) -> Value {
+    json!({ "id": event.id.get(), "gym_id": event.gym_id.get(), "end_time": aware(event.end_time), "status": status })
+}
+
+/// `GET /worker/events/due-completion`: up to 100 SCHEDULED events whose end has passed, oldest
+/// first.
+#[utoipa::path(get, path = "/api/v1/worker/events/due-completion", tag = "worker", responses((status = 200, description = "done", body = Object), WorkerRefusals), security(("worker_key" = [])))]
+pub(crate) async fn due_completion(State(s): State<AppState>, _key: WorkerKey) -> ApiResult<Json<Vec<Value>>> {
+    let due = s.store().session().await?.events_due_completion(Utc::now(), 100).await?;
+    for bad in &due.skipped {
+        tracing::warn!(key = %bad.key, reason = %bad.reason, "event row left out of the due list");
+    }
+    Ok(Json(due.rows.iter().map(|e| event_status(e, "SCHEDULED")).collect()))
+}
+
+/// `POST /worker/events/{event_id}/complete`: the event completed as W2 does; 404 when it does
+/// not exist. (The platform's always failed.)
+#[utoipa::path(post, path = "/api/v1/worker/events/{event_id}/complete", tag = "worker", params(("event_id" = i64, Path, description = "the event")), responses((status = 200, description = "done", body = Object), WorkerRefusals), security(("worker_key" = [])))]
+pub(crate) async fn complete_event(
+    State(s): State<AppState>,
+    _key: WorkerKey,
+    Path(event): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let id = path_int(&event, "event_id")?;
+    let not_found = || ApiError::not_found(format!("Event with ID {id} not found"));
+    let event_id = EventId::try_from(id).map_err(|_| not_found())?;
+    let event = s.store().session().await?.event(event_id).await?.ok_or_else(not_found)?;
+    match event.status {
+        Some(EventStatus::Completed) => {}
+        Some(EventStatus::Cancelled) => return Err(ApiError::conflict(format!("Event {id} was cancelled"))),
+        _ => {
+            complete(&s, &event).await?;
+        }
+    }
+    Ok((StatusCode::OK, Json(event_status(&event, "COMPLETED"))))
 }

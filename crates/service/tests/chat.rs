@@ -85,10 +85,11 @@ on_both_backends!(
             let status = r.status();
             (status, r.json::<Value>().await.unwrap())
         };
-        // No token, a token signed with another key, an expired one, `alg: none`.
+        // No token (403, as the platform answers), a token signed with another key, an expired
+        // one, `alg: none` (401).
         let (status, body) = send(app.http.get(&url).header("X-Gym-ID", "4")).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert!(body["detail"].as_str().unwrap().contains("Bearer"), "{body}");
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["detail"], "Missing bearer token");
         let now = chrono::Utc::now().timestamp();
         let forged = jsonwebtoken::encode(
             &jsonwebtoken::Header::default(),
@@ -118,7 +119,7 @@ on_both_backends!(
         // A subject no user has.
         let (status, body) = app.get("/api/v1/chat/my-rooms", "auth0|nobody", 4).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        assert!(body["detail"].as_str().unwrap().contains("identity"), "{body}");
+        assert!(body["detail"].as_str().unwrap().contains("no está registrada"), "{body}");
         // An unknown path answers in the same shape.
         let (status, body) = app.get("/api/v1/chat/nothing-here", ANA, 4).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
@@ -144,8 +145,10 @@ on_both_backends!(
         assert_eq!(ids(&body), BTreeSet::from([639, 664]));
         let room = body.as_array().unwrap().iter().find(|r| r["id"] == 639).unwrap();
         assert_eq!(room["stream_channel_id"], "room_General_10");
-        assert_eq!(room["gym_id"], 4);
         assert_eq!(room["is_direct"], false);
+        // The platform's seven keys, no more.
+        let keys: BTreeSet<&str> = room.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, BTreeSet::from(["name", "is_direct", "event_id", "id", "stream_channel_id", "stream_channel_type", "created_at"]));
         // Ana's closed event rooms are not listed.
         let (_, body) = app.get("/api/v1/chat/my-rooms", ANA, 4).await;
         assert!(!ids(&body).contains(&641), "{body}");
@@ -172,10 +175,10 @@ on_both_backends!(
         assert_eq!(channel["team"], "gym_4");
         let members: BTreeSet<&str> = channel["members"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
         assert_eq!(members, BTreeSet::from(["gym_4_user_17", "gym_4_user_8"]));
-        // Refusals: oneself 400, a malformed id 400, someone of another gym 404.
+        // Refusals: oneself 400, a malformed id 422, someone of another gym 403 (no shared gym).
         assert_eq!(app.get("/api/v1/chat/rooms/direct/8", BRUNO, 4).await.0, StatusCode::BAD_REQUEST);
-        assert_eq!(app.get("/api/v1/chat/rooms/direct/abc", BRUNO, 4).await.0, StatusCode::BAD_REQUEST);
-        assert_eq!(app.get("/api/v1/chat/rooms/direct/21", BRUNO, 4).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.get("/api/v1/chat/rooms/direct/abc", BRUNO, 4).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(app.get("/api/v1/chat/rooms/direct/21", BRUNO, 4).await.0, StatusCode::FORBIDDEN);
         assert!(app.stream_channel("direct_gym_4_user_21_gym_4_user_8").await.is_none());
     }
 );
@@ -242,7 +245,7 @@ on_both_backends!(
         assert_eq!(inbox_counts(&app).await, (0, 0, 2));
         assert!(!listed(app.get("/api/v1/chat/my-rooms", ANA, 4).await.1));
         // The copy's delivery was recorded and did nothing: a later real message un-hides.
-        assert_eq!(app.webhook("/api/v1/webhooks/stream/events", "wh-2", &event(false)).await, StatusCode::OK);
+        assert_eq!(app.webhook("/api/v1/webhooks/stream/new-message", "wh-2", &event(false)).await, StatusCode::OK);
         assert!(eventually(|| async { listed(app.get("/api/v1/chat/my-rooms", ANA, 4).await.1) }).await);
     }
 );
@@ -306,38 +309,65 @@ on_both_backends!(
         let listed = |body: Value| body.as_array().unwrap().iter().any(|r| r["id"] == id);
         assert!(!listed(app.get("/api/v1/chat/my-rooms", BRUNO, 4).await.1));
         assert!(listed(app.get("/api/v1/chat/my-rooms", DIEGO, 4).await.1), "the other member keeps it");
-        // Only a direct chat, only its members.
-        assert_eq!(app.call(Method::DELETE, "/api/v1/chat/rooms/639/conversation", ANA, 4, None).await.0, StatusCode::CONFLICT);
-        assert_eq!(app.call(Method::DELETE, &format!("/api/v1/chat/rooms/{id}/conversation"), CARLA, 4, None).await.0, StatusCode::NOT_FOUND);
+        // Only a direct chat (400), only its members (403), only with `resource:write` (403).
+        let (status, body) = app.call(Method::DELETE, "/api/v1/chat/rooms/639/conversation", ANA, 4, None).await;
+        assert_eq!((status, body["detail"].as_str().unwrap()), (StatusCode::BAD_REQUEST, "Solo puedes eliminar conversaciones 1-to-1. Para grupos, usa la opción 'salir del grupo'."));
+        let (status, body) = app.call(Method::DELETE, &format!("/api/v1/chat/rooms/{id}/conversation"), ANA, 4, None).await;
+        assert_eq!((status, body["detail"].as_str().unwrap()), (StatusCode::FORBIDDEN, "No eres miembro de esta conversación"));
+        let (status, body) = app.call(Method::DELETE, &format!("/api/v1/chat/rooms/{id}/conversation"), DIEGO, 4, None).await;
+        assert_eq!((status, body["detail"].as_str().unwrap()), (StatusCode::FORBIDDEN, "Missing \"resource:write\" scope"));
 
-        // Orphans: a channel a room points at is refused; a channel of gym 4 that no room points
-        // at is deleted, by bare id or by cid alike; another gym's is not found; MEMBERs may not.
+        // Orphans, by the platform's rules: a channel a room points at (in either form) is 409; a
+        // channel of gym 4 that no room points at is deleted by its creator, by bare id or by cid
+        // alike; another gym's, a non-member's and a member's that is not the creator are 403.
         let path = |c: &str| format!("/api/v1/chat/channels/orphan/{c}");
         let room_channel = room["stream_channel_id"].as_str().unwrap().to_owned();
-        assert_eq!(app.call(Method::DELETE, &path(&room_channel), ANA, 4, None).await.0, StatusCode::CONFLICT);
+        for form in [room_channel.clone(), format!("messaging:{room_channel}")] {
+            assert_eq!(app.call(Method::DELETE, &path(&form), BRUNO, 4, None).await.0, StatusCode::CONFLICT, "{form}");
+        }
         let data = gymchat_stream::model::ChannelData {
             created_by_id: Some(gymchat_ids::StreamUserId::parse("gym_4_user_8").unwrap()),
             team: Some(gymchat_ids::Team::for_gym(gym(4))),
+            members: ["gym_4_user_8", "gym_4_user_10"]
+                .into_iter()
+                .map(|u| gymchat_stream::model::NewMember::from(gymchat_ids::StreamUserId::parse(u).unwrap()))
+                .collect(),
             ..Default::default()
         };
+        // Ana's token makes her gym identity in Stream.
+        assert_eq!(app.get("/api/v1/chat/token", ANA, 4).await.0, StatusCode::OK);
         for id in ["room_4_99999", "room_4_99998"] {
             let cid = gymchat_ids::Cid::parse(&format!("messaging:{id}")).unwrap();
             app.stream.get_or_create_channel(&cid, Some(&data), 0, None).await.unwrap();
         }
-        assert_eq!(app.call(Method::DELETE, &path("room_4_99999"), CARLA, 4, None).await.0, StatusCode::FORBIDDEN);
-        assert_eq!(app.call(Method::DELETE, &path("room_4_99999"), ELENA, 5, None).await.0, StatusCode::NOT_FOUND);
-        assert_eq!(app.call(Method::DELETE, &path("bad%20id"), ANA, 4, None).await.0, StatusCode::BAD_REQUEST);
+        let refused = |subject: &'static str, gym: i64| {
+            let app = &app;
+            async move {
+                let (status, body) = app.call(Method::DELETE, &path("room_4_99999"), subject, gym, None).await;
+                (status, body["detail"].as_str().unwrap_or_default().to_owned())
+            }
+        };
+        let (status, detail) = refused(ELENA, 5).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(detail.starts_with("El canal pertenece a otro gimnasio"), "{detail}");
+        let (status, detail) = refused(ANA, 4).await;
+        assert_eq!((status, detail.as_str()), (StatusCode::FORBIDDEN, "Solo el creador (owner) puede eliminar canales huérfanos. Tu rol actual: channel_member"));
+        let (status, detail) = refused(CARLA, 4).await;
+        assert_eq!((status, detail.as_str()), (StatusCode::FORBIDDEN, "Missing \"resource:write\" scope"));
+        let (status, body) = app.call(Method::DELETE, &path("bad%20id"), BRUNO, 4, None).await;
+        assert_eq!((status, body["detail"].as_str().unwrap()), (StatusCode::NOT_FOUND, "Canal bad id no encontrado en Stream"));
         for c in ["room_4_99999", "messaging:room_4_99998"] {
-            let (status, body) = app.call(Method::DELETE, &path(c), ANA, 4, None).await;
+            let (status, body) = app.call(Method::DELETE, &path(c), BRUNO, 4, None).await;
             assert_eq!(status, StatusCode::OK, "{c}: {body}");
+            assert_eq!(body, json!({ "success": true, "message": "Canal huérfano eliminado correctamente" }));
         }
         let state = app.stream_state().await;
         for id in ["room_4_99999", "room_4_99998"] {
             let channel = state["channels"].as_array().unwrap().iter().find(|c| c["id"] == id);
             assert!(channel.is_none_or(|c| !c["deleted_at"].is_null()), "{id} still there: {channel:?}");
         }
-        // A legacy channel without team or gym_id cannot be proven to be this gym's.
-        assert_eq!(app.call(Method::DELETE, &path("direct_user_10_user_8"), ANA, 4, None).await.0, StatusCode::NOT_FOUND);
+        // A legacy channel a room still points at is never deleted here.
+        assert_eq!(app.call(Method::DELETE, &path("direct_user_10_user_8"), ANA, 4, None).await.0, StatusCode::CONFLICT);
     }
 );
 
@@ -351,6 +381,7 @@ async fn the_openapi_document_describes_every_route_with_its_security() {
     let expected = [
         ("get", "/api/v1/chat/token"),
         ("get", "/api/v1/chat/my-rooms"),
+        ("get", "/api/v1/chat/user-rooms"),
         ("post", "/api/v1/chat/rooms"),
         ("get", "/api/v1/chat/rooms/direct/{other_user_id}"),
         ("get", "/api/v1/chat/rooms/event/{event_id}"),
@@ -369,7 +400,15 @@ async fn the_openapi_document_describes_every_route_with_its_security() {
         ("delete", "/api/v1/chat/general-channel/remove-member/{user_id}"),
         ("post", "/api/v1/worker/event-chat"),
         ("post", "/api/v1/worker/event-completion"),
+        ("get", "/api/v1/worker/events/due-completion"),
+        ("post", "/api/v1/worker/events/{event_id}/complete"),
         ("post", "/api/v1/webhooks/stream"),
+        ("post", "/api/v1/webhooks/stream/new-message"),
+        ("post", "/api/v1/webhooks/stream/channel-deleted"),
+        ("post", "/api/v1/webhooks/stream/user-banned"),
+        ("post", "/api/v1/webhooks/stream/auth"),
+        ("post", "/api/v1/webhooks/stream/events"),
+        ("get", "/api/v1/webhooks/stream/health"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),
@@ -381,9 +420,11 @@ async fn the_openapi_document_describes_every_route_with_its_security() {
         assert!(op.is_object(), "{method} {path} is not documented");
         if path.starts_with("/api/v1/chat/") {
             assert_eq!(op["security"], json!([{ "bearer": [] }]), "{method} {path}");
-            let header =
-                op["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "X-Gym-ID" && p["in"] == "header");
-            assert!(header, "{method} {path} does not document X-Gym-ID");
+            let header = op["parameters"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p["name"] == "X-Gym-ID" && p["in"] == "header"));
+            // `user-rooms` is the one chat route without a gym.
+            assert_eq!(header, path != "/api/v1/chat/user-rooms", "{method} {path}: X-Gym-ID documented: {header}");
             assert!(op["responses"]["403"].is_object(), "{method} {path}");
         }
     }
@@ -409,13 +450,21 @@ on_both_backends!(
         app.stream_outage("SendMessage", 3).await;
         let (status, body) = app.worker("/api/v1/worker/event-completion", json!({ "event_id": 639, "gym_id": 4 })).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["rooms_closed"], json!([665]));
+        assert_eq!(body, json!({ "success": true, "message": "Event 639 marked as completed",
+                                 "details": { "event_status": "COMPLETED", "chat_closed": false } }));
         let channel = app.stream_channel("event_639_d3d94468").await.unwrap();
         assert_eq!(channel["frozen"], true, "frozen although the message failed");
+        assert_eq!(channel["name"], "Evento Entrenamiento de Fue", "a partial update keeps the channel's other data");
         assert!(!channel["messages"].as_array().unwrap().iter().any(|m| m["type"] == "system"), "{channel}");
-        // An event whose room lost its channel: the room is closed, nothing else fails.
+        // The room stays listed: its members keep reading the history.
+        let room = app.store.session().await.unwrap().room(RoomId::new(665).unwrap()).await.unwrap().unwrap();
+        assert_eq!(room.status, Some(RoomStatus::Active));
+        // Again: already completed, success.
+        let (_, body) = app.worker("/api/v1/worker/event-completion", json!({ "event_id": 639, "gym_id": 4 })).await;
+        assert_eq!(body["details"], json!({ "event_status": "COMPLETED", "was_already_completed": true }));
+        // An event whose room lost its channel: completed, nothing else fails.
         let (status, body) = app.worker("/api/v1/worker/event-completion", json!({ "event_id": 604, "gym_id": 4 })).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["rooms_without_channel"], json!([641]));
+        assert_eq!(body["success"], true, "{body}");
     }
 );

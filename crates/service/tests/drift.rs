@@ -43,7 +43,7 @@ async fn until_ok(app: &App, path: &str, subject: &str, body: Option<Value>) -> 
             None => app.get(path, subject, 4).await,
         };
         match status {
-            StatusCode::OK => return (answer, attempt - 1),
+            StatusCode::OK | StatusCode::CREATED => return (answer, attempt - 1),
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS => {}
             other => panic!("{path}: unexpected {other}: {answer}"),
         }

@@ -71,9 +71,13 @@ on_both_backends!(
 );
 
 on_both_backends!(
-    async fn another_gyms_event_is_not_found(db) {
+    async fn another_gyms_event_is_refused(db) {
         let app = spawn_app(&db).await;
-        assert_eq!(app.get("/api/v1/chat/rooms/event/639", ELENA, 5).await.0, StatusCode::NOT_FOUND);
+        let (status, body) = app.get("/api/v1/chat/rooms/event/639", ELENA, 5).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["detail"], "No tienes acceso a este evento - pertenece a otro gimnasio");
+        let (status, body) = app.get("/api/v1/chat/rooms/event/999999", ELENA, 5).await;
+        assert_eq!((status, &body["detail"]), (StatusCode::NOT_FOUND, &json!("Event 999999 not found")));
     }
 );
 
@@ -89,27 +93,39 @@ on_both_backends!(
 on_both_backends!(
     async fn the_workers_event_chat_gives_the_same_room_and_posts_its_first_message_once(db) {
         let app = spawn_app(&db).await;
-        let request = json!({ "event_id": 639, "creator_id": 10, "gym_id": 4, "first_message_chat": "Welcome!" });
-        for _ in 0..2 {
-            let (status, body) = app.worker("/api/v1/worker/event-chat", request.clone()).await;
-            assert_eq!((status, &body["room"]["id"]), (StatusCode::OK, &json!(ROOM)), "{body}");
-        }
-        let channel = app.stream_channel(CHANNEL).await.unwrap();
+        execute(&db, "INSERT INTO events (id, gym_id, title, start_time, end_time, status, creator_id, max_participants) \
+                      VALUES (700, 4, 'Clase de Boxeo para principiantes', '2026-12-20 18:00:00+00', '2026-12-20 19:00:00+00', 'SCHEDULED', 10, 20)").await;
+        let request = json!({ "event_id": 700, "creator_id": 10, "gym_id": 4, "event_title": "ignored", "first_message_chat": "Welcome!" });
+        let (status, body) = app.worker("/api/v1/worker/event-chat", request.clone()).await;
+        assert_eq!((status, &body["message"]), (StatusCode::OK, &json!("Chat room for event 700 successfully created")), "{body}");
+        let room = body["details"]["room_id"].clone();
+        let channel_id = body["details"]["stream_channel_id"].as_str().unwrap().to_owned();
+        let (_, again) = app.worker("/api/v1/worker/event-chat", request).await;
+        assert_eq!(again, json!({ "success": true, "message": "Chat room for event 700 already exists",
+                                  "details": { "room_id": room, "stream_channel_id": channel_id } }));
+        let channel = app.stream_channel(&channel_id).await.unwrap();
+        assert_eq!(channel["name"], "Evento Clase de Boxeo para ", "the first 20 characters of the title");
         let welcomes = channel["messages"].as_array().unwrap().iter().filter(|m| m["text"] == "Welcome!").count();
         assert_eq!(welcomes, 1, "{channel}");
+        // An existing room gets no first message, as on the platform.
+        let (_, body) = app.worker("/api/v1/worker/event-chat", json!({ "event_id": 639, "creator_id": 10, "gym_id": 4, "first_message_chat": "Hello?" })).await;
+        assert_eq!(body["details"]["room_id"], ROOM, "{body}");
+        let channel = app.stream_channel(CHANNEL).await.unwrap();
+        assert!(!channel["messages"].as_array().unwrap().iter().any(|m| m["text"] == "Hello?"));
     }
 );
 
 on_both_backends!(
-    async fn the_workers_event_chat_of_an_event_in_another_gym_is_not_found(db) {
+    async fn the_workers_event_chat_of_an_event_in_another_gym_is_a_handled_failure(db) {
         let app = spawn_app(&db).await;
-        let (status, _) = app.worker("/api/v1/worker/event-chat", json!({ "event_id": 639, "creator_id": 21, "gym_id": 5 })).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = app.worker("/api/v1/worker/event-chat", json!({ "event_id": 639, "creator_id": 21, "gym_id": 5 })).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, json!({ "success": false, "message": "Event 639 does not belong to gym 5", "details": null }));
     }
 );
 
 on_both_backends!(
-    async fn completing_an_event_closes_its_room_and_freezes_its_channel_with_a_note(db) {
+    async fn completing_an_event_freezes_its_channel_with_a_note_and_keeps_its_room_readable(db) {
         let app = spawn_app(&db).await;
         let name_before = app.stream_channel(CHANNEL).await.unwrap()["name"].clone();
         let (status, body) = app.worker("/api/v1/worker/event-completion", json!({ "event_id": 639, "gym_id": 4 })).await;
@@ -117,9 +133,10 @@ on_both_backends!(
         let mut db = app.store.session().await.unwrap();
         let event = db.event(EventId::new(639).unwrap()).await.unwrap().unwrap();
         assert_eq!(event.status, Some(EventStatus::Completed));
-        assert_eq!(db.room(RoomId::new(ROOM).unwrap()).await.unwrap().unwrap().status, Some(RoomStatus::Closed));
+        assert_eq!(db.room(RoomId::new(ROOM).unwrap()).await.unwrap().unwrap().status, Some(RoomStatus::Active));
         let channel = app.stream_channel(CHANNEL).await.unwrap();
         assert_eq!((&channel["frozen"], &channel["name"]), (&json!(true), &name_before), "the full update kept the data");
-        assert!(channel["messages"].as_array().unwrap().iter().any(|m| m["type"] == "system"), "{channel}");
+        let note = channel["messages"].as_array().unwrap().iter().find(|m| m["type"] == "system").cloned();
+        assert!(note.is_some_and(|m| m["text"].as_str().unwrap().starts_with("Este evento ha finalizado.")), "{channel}");
     }
 );

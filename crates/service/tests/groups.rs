@@ -18,7 +18,7 @@ fn user(u: i64) -> UserId {
 async fn crew(app: &App) -> i64 {
     let (status, room) =
         app.post("/api/v1/chat/rooms", BRUNO, 4, Some(json!({ "name": "Morning crew", "member_ids": [11, 17] }))).await;
-    assert_eq!(status, StatusCode::OK, "{room}");
+    assert_eq!(status, StatusCode::CREATED, "{room}");
     room["id"].as_i64().unwrap()
 }
 
@@ -93,22 +93,29 @@ on_both_backends!(
         let app = spawn_app(&db).await;
         let id = crew(&app).await;
         let path = format!("/api/v1/chat/rooms/{id}");
-        assert_eq!(app.call(Method::DELETE, &path, ANA, 4, None).await.0, StatusCode::CONFLICT, "members remain");
+        let (status, body) = app.call(Method::DELETE, &path, ANA, 4, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "members remain");
+        assert_eq!(body["detail"], "Debes remover a todos los miembros (3 restantes) antes de eliminar el grupo.");
         assert_eq!(app.call(Method::DELETE, &path, CARLA, 4, None).await.0, StatusCode::FORBIDDEN);
-        for who in [BRUNO, CARLA, DIEGO] {
+        for (who, left) in [(BRUNO, 2), (CARLA, 1), (DIEGO, 0)] {
             let (status, body) = app.post(&format!("{path}/leave"), who, 4, None).await;
             assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body, json!({ "success": true, "message": "Has salido del grupo 'Morning crew'", "room_id": id,
+                                     "remaining_members": left, "group_deleted": left == 0, "auto_hidden": true }));
         }
-        let (status, body) = app.call(Method::DELETE, &path, ANA, 4, None).await;
+        let (status, body) = app.call(Method::DELETE, &format!("{path}?hard_delete=true"), ANA, 4, None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert!(app.store.session().await.unwrap().room(RoomId::new(id).unwrap()).await.unwrap().is_none());
+        assert_eq!(body, json!({ "success": true, "message": "Grupo 'Morning crew' eliminado exitosamente", "room_id": id,
+                                 "deleted_from_stream": true }));
+        let room = app.store.session().await.unwrap().room(RoomId::new(id).unwrap()).await.unwrap().unwrap();
+        assert_eq!(room.status, Some(gymchat_store::RoomStatus::Closed), "the row is kept, closed");
     }
 );
 
 on_both_backends!(
     async fn a_trainer_deletes_the_empty_group_they_created(db) {
         let app = spawn_app(&db).await;
-        let (_, own) = app.post("/api/v1/chat/rooms", BRUNO, 4, Some(json!({ "name": "Solo" }))).await;
+        let (_, own) = app.post("/api/v1/chat/rooms", BRUNO, 4, Some(json!({ "name": "Solo", "member_ids": [] }))).await;
         let id = own["id"].as_i64().unwrap();
         assert_eq!(app.post(&format!("/api/v1/chat/rooms/{id}/leave"), BRUNO, 4, None).await.0, StatusCode::OK);
         let (status, body) = app.call(Method::DELETE, &format!("/api/v1/chat/rooms/{id}"), BRUNO, 4, None).await;
@@ -119,7 +126,11 @@ on_both_backends!(
 on_both_backends!(
     async fn a_direct_room_can_be_neither_left_nor_deleted(db) {
         let app = spawn_app(&db).await;
-        assert_eq!(app.post("/api/v1/chat/rooms/638/leave", ANA, 4, None).await.0, StatusCode::CONFLICT);
-        assert_eq!(app.call(Method::DELETE, "/api/v1/chat/rooms/638", ANA, 4, None).await.0, StatusCode::CONFLICT);
+        let (status, body) = app.post("/api/v1/chat/rooms/638/leave", ANA, 4, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["detail"].as_str().unwrap().starts_with("No puedes salir de un chat directo"), "{body}");
+        let (status, body) = app.call(Method::DELETE, "/api/v1/chat/rooms/638", ANA, 4, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["detail"].as_str().unwrap().starts_with("No puedes eliminar un chat directo"), "{body}");
     }
 );

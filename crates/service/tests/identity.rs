@@ -67,7 +67,7 @@ fn rs256(kid: Option<&str>, claims: Value) -> String {
 
 fn claims(iss: &str, aud: &str, exp_in: i64) -> Value {
     let now = chrono::Utc::now().timestamp();
-    json!({ "sub": ANA, "iss": iss, "aud": aud, "iat": now, "exp": now + exp_in })
+    json!({ "sub": ANA, "iss": iss, "aud": aud, "iat": now, "exp": now + exp_in, "permissions": ["resource:read"] })
 }
 
 async fn my_rooms(url: &str, token: &str) -> (StatusCode, Value) {
@@ -105,7 +105,7 @@ async fn rs256_tokens_are_checked_against_the_providers_keys_fetched_again_for_a
 
     let (status, body) = my_rooms(&url, &good).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("unknown key id"), "{body}");
+    assert_eq!(body["detail"], "Invalid kid header (wrong tenant or rotated public key)");
     assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
 
     // The provider rotates: the next token with the new kid makes the service fetch again.
@@ -129,17 +129,39 @@ async fn rs256_tokens_are_checked_against_the_providers_keys_fetched_again_for_a
     let none =
         format!("{}.{}.", b64(&json!({ "alg": "none", "kid": "test-key-1" })), b64(&claims(ISSUER, AUDIENCE, 600)));
     let bad = [
-        ("wrong audience", rs256(Some("test-key-1"), claims(ISSUER, "https://other.example.test", 600))),
-        ("wrong issuer", rs256(Some("test-key-1"), claims("https://evil.example.test/", AUDIENCE, 600))),
-        ("expired", rs256(Some("test-key-1"), claims(ISSUER, AUDIENCE, -3600))),
-        ("no kid", rs256(None, claims(ISSUER, AUDIENCE, 600))),
-        ("alg none", none),
-        ("HS256 with the public key", hs256),
+        (
+            "wrong audience",
+            rs256(Some("test-key-1"), claims(ISSUER, "https://other.example.test", 600)),
+            "Invalid token claims: ",
+        ),
+        (
+            "wrong issuer",
+            rs256(Some("test-key-1"), claims("https://evil.example.test/", AUDIENCE, 600)),
+            "Invalid token claims: ",
+        ),
+        ("expired", rs256(Some("test-key-1"), claims(ISSUER, AUDIENCE, -3600)), "Expired token"),
+        ("no kid", rs256(None, claims(ISSUER, AUDIENCE, 600)), "Malformed token header: missing kid"),
+        ("alg none", none, "Malformed token: "),
+        ("HS256 with the public key (and no kid)", hs256, "Malformed token header: missing kid"),
     ];
-    for (what, token) in bad {
+    for (what, token, detail) in bad {
         let (status, body) = my_rooms(&url, &token).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+        assert!(body["detail"].as_str().unwrap().starts_with(detail), "{what}: {body}");
     }
+    // A token without the route's scope is 403 with the challenge header.
+    let mut no_scope = claims(ISSUER, AUDIENCE, 600);
+    no_scope["permissions"] = json!([]);
+    let response = reqwest::Client::new()
+        .get(format!("{url}/api/v1/chat/my-rooms"))
+        .bearer_auth(rs256(Some("test-key-1"), no_scope))
+        .header("X-Gym-ID", "4")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer scope=\"resource:read\"");
+    assert_eq!(response.json::<Value>().await.unwrap()["detail"], "Missing \"resource:read\" scope");
 }
 
 #[tokio::test]

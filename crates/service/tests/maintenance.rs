@@ -52,7 +52,7 @@ on_both_backends!(
         assert!(s.clear_maintenance(gym, None).await.unwrap());
         let (status, room) =
             app.post("/api/v1/chat/rooms", BRUNO, 4, Some(json!({ "name": "Morning crew", "member_ids": [11, 17] }))).await;
-        assert_eq!(status, StatusCode::OK, "{room}");
+        assert_eq!(status, StatusCode::CREATED, "{room}");
     }
 );
 
@@ -80,7 +80,7 @@ on_both_backends!(
         // After the plan, before the gym's window: a group made through the service.
         let (status, late) =
             app.post("/api/v1/chat/rooms", BRUNO, 4, Some(json!({ "name": "Late crew", "member_ids": [11] }))).await;
-        assert_eq!(status, StatusCode::OK, "{late}");
+        assert_eq!(status, StatusCode::CREATED, "{late}");
 
         let run = tokio::spawn({
             let (store, stream) = (app.store.clone(), app.stream.clone());
@@ -111,6 +111,6 @@ on_both_backends!(
         // And once the window is over, groups are made again.
         let (status, _) =
             app.post("/api/v1/chat/rooms", BRUNO, 4, Some(json!({ "name": "After", "member_ids": [10] }))).await;
-        assert_eq!(status, StatusCode::OK);
+        assert_eq!(status, StatusCode::CREATED);
     }
 );

@@ -23,21 +23,21 @@ async fn counts_on(db: &TestDb) {
     // The recorder is the process's one: other tests of this binary count into it too, so
     // what this test proves is the difference its own requests make, series by series.
     let my_rooms = r#"gymchat_http_requests_total{route="/api/v1/chat/my-rooms",method="GET",status="200"}"#;
-    let direct_404 =
-        r#"gymchat_http_requests_total{route="/api/v1/chat/rooms/direct/{other_user_id}",method="GET",status="404"}"#;
+    let direct_403 =
+        r#"gymchat_http_requests_total{route="/api/v1/chat/rooms/direct/{other_user_id}",method="GET",status="403"}"#;
     let partial_503 = r#"gymchat_stream_calls_total{operation="UpdateUsersPartial",status="503"}"#;
     let partial_400 = r#"gymchat_stream_calls_total{operation="UpdateUsersPartial",status="400"}"#;
     let upsert_201 = r#"gymchat_stream_calls_total{operation="UpdateUsers",status="201"}"#;
     let before = metrics(&app).await;
     assert_eq!(app.get("/api/v1/chat/my-rooms", ANA, 4).await.0, StatusCode::OK);
     assert_eq!(app.get("/api/v1/chat/my-rooms", ANA, 4).await.0, StatusCode::OK);
-    assert_eq!(app.get("/api/v1/chat/rooms/direct/999", ANA, 4).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/chat/rooms/direct/999", ANA, 4).await.0, StatusCode::FORBIDDEN);
     app.stream_outage("UpdateUsersPartial", 1).await;
     assert_eq!(app.get("/api/v1/chat/token", BRUNO, 4).await.0, StatusCode::OK, "retried after one 503");
     let after = metrics(&app).await;
     let delta = |series: &str| counter(&after, series) - counter(&before, series);
     assert_eq!(delta(my_rooms), 2.0, "{after}");
-    assert_eq!(delta(direct_404), 1.0, "counted by route pattern: {after}");
+    assert_eq!(delta(direct_403), 1.0, "counted by route pattern: {after}");
     assert!(!after.contains("/direct/999"), "never by concrete path: {after}");
     assert!(after.contains("gymchat_http_request_duration_seconds_bucket{route=\"/api/v1/chat/my-rooms\""), "{after}");
     assert_eq!(delta(partial_503), 1.0, "{after}");

@@ -23,7 +23,7 @@ on_both_backends!(
         let app = spawn_app(&db).await;
         // A group room the service creates.
         let (status, room) = app.post("/api/v1/chat/rooms", ANA, 4, Some(json!({ "name": "Yoga", "member_ids": [8] }))).await;
-        assert_eq!(status, StatusCode::OK, "{room}");
+        assert_eq!(status, StatusCode::CREATED, "{room}");
         let made = app.stream_channel(room["stream_channel_id"].as_str().unwrap()).await.unwrap();
         // A group room the migration moves (the General room 639 of the reference scenario).
         let gym = GymId::new(4).unwrap();

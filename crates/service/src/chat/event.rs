@@ -11,9 +11,10 @@ use gymchat_stream::model::{ChannelUpdate, NewMember};
 use gymchat_tenant::Purpose;
 
 use crate::access::{claim, keyed_room, load_outcome, path_id, usable};
-use crate::auth::GymCaller;
+use crate::auth::{GymCaller, Level};
 use crate::docs::{GymHeader, Refusals};
 use crate::error::{ApiError, ApiResult};
+use crate::identity::Scope;
 use crate::maintenance::refuse_during_maintenance;
 use crate::provision::room::{RoomSpec, create_room};
 use crate::provision::{self, room_cid};
@@ -30,11 +31,10 @@ pub(crate) async fn event_room(
     title: Option<&str>,
 ) -> ApiResult<Room> {
     let mut db = s.store().session().await?;
-    let event = db
-        .event(event)
-        .await?
-        .filter(|e| e.gym_id == gym)
-        .ok_or_else(|| ApiError::not_found(format!("event {event} not found")))?;
+    let event = db.event(event).await?.ok_or_else(|| ApiError::not_found(format!("Event {event} not found")))?;
+    if event.gym_id != gym {
+        return Err(ApiError::forbidden("No tienes acceso a este evento - pertenece a otro gimnasio"));
+    }
     let participations = db.participations(event.id).await?.rows;
     let memberships = db.memberships_of_gym(gym).await?.rows;
     let now = Utc::now();
@@ -49,9 +49,7 @@ pub(crate) async fn event_room(
     let allowed =
         staff || acting.is_super_admin() || event.creator_id == Some(acting.id) || registered.contains(&acting.id);
     if !allowed {
-        return Err(ApiError::forbidden(
-            "only the event's trainers, its creator and registered participants may use its chat",
-        ));
+        return Err(ApiError::forbidden("Debes estar inscrito en este evento para acceder a su chat"));
     }
     let key = event_room_key(gym, event.id);
     let existing = match keyed_room(&mut db, gym, &key).await? {
@@ -92,7 +90,8 @@ pub(crate) async fn event_room(
     let ids: Vec<UserId> = member_ids.into_iter().collect();
     let members: Vec<User> = db.users(&ids).await?.rows.into_iter().filter(|u| u.is_active != Some(false)).collect();
     drop(db);
-    let name = title.map(str::to_owned).or(event.title.clone()).unwrap_or_else(|| format!("Event {}", event.id));
+    let title = title.map(str::to_owned).or(event.title.clone()).unwrap_or_else(|| format!("{}", event.id));
+    let name = format!("Evento {}", title.chars().take(20).collect::<String>());
     let spec = RoomSpec {
         key: Some(key),
         gym,
@@ -145,13 +144,15 @@ async fn follow_participation(
     Ok(())
 }
 
-/// `GET /chat/rooms/event/{event_id}`: the event's one room, created on first use.
+/// `GET /chat/rooms/event/{event_id}`: the event's one room, created on first use; the caller is
+/// a member of it on both sides (the platform added them to Stream only).
 #[utoipa::path(get, path = "/api/v1/chat/rooms/event/{event_id}", tag = "chat", params(GymHeader, ("event_id" = i64, Path, description = "the event")), responses((status = 200, description = "done", body = ChatRoom), Refusals), security(("bearer" = [])))]
 pub(crate) async fn event(
     State(s): State<AppState>,
     caller: GymCaller,
     Path(event): Path<String>,
 ) -> ApiResult<Json<ChatRoom>> {
+    caller.allow(Level::Member, Scope::Read)?;
     let event: EventId = path_id(&event, "event_id")?;
     Ok(Json(event_room(&s, caller.gym_id(), event, &caller.user, None).await?.into()))
 }

@@ -1,6 +1,7 @@
-//! A gym's General channel (`/api/v1/chat/general-channel/…`): one per gym, `general_{G}`,
-//! created on first use by a POST (never by a GET) with every active member of the gym; each
-//! POST takes out members whose gym membership lapsed. A gym
+//! A gym's General channel (`/api/v1/chat/general-channel/…`, APP_CONTRACT C13–C17): one per
+//! gym, `general_{G}`, created on first use (by any of the routes, `info` included, as the
+//! platform does) with every active member of the gym; each POST takes out members whose gym
+//! membership lapsed. A gym
 //! that had a General room before gymchat (a group room named "General", as the platform made
 //! them) keeps it: it is found and claimed under the gym's key.
 
@@ -10,20 +11,21 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
 use gymchat_ids::{GymId, StreamUserId, UserId};
-use gymchat_store::{GymRole, Room, Session, User, general_room_key};
+use gymchat_store::{Room, Session, User, general_room_key};
 use gymchat_stream::model::ChannelUpdate;
 use gymchat_tenant::Purpose;
 use serde_json::{Value, json};
 
 use crate::access::{active_member, claim, keyed_room, load_outcome, path_id, usable};
-use crate::auth::GymCaller;
+use crate::auth::{GymCaller, Level};
 use crate::chat::members::{join_room, remove_from_room};
 use crate::docs::{GymHeader, Refusals};
 use crate::error::{ApiError, ApiResult};
+use crate::identity::Scope;
 use crate::maintenance::refuse_during_maintenance;
 use crate::provision::room::{RoomSpec, create_room};
 use crate::provision::room_cid;
-use crate::shapes::ChatRoom;
+use crate::shapes::naive;
 use crate::state::AppState;
 
 /// The name the platform gives General rooms.
@@ -98,42 +100,48 @@ async fn join(s: &AppState, gym: GymId, room: &Room, user: &User) -> ApiResult<b
     join_room(s, &mut s.store().session().await?, gym, room, user).await
 }
 
-/// `GET /chat/general-channel/info`: the room (null until someone joins), whether the caller is
-/// in it, and how many members it has.
+/// `GET /chat/general-channel/info`: the gym's General room (created when missing) and its
+/// member count.
 #[utoipa::path(get, path = "/api/v1/chat/general-channel/info", tag = "chat", params(GymHeader), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn info(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<Value>> {
-    let mut db = s.store().session().await?;
-    let Some(room) = find(&mut db, caller.gym_id()).await? else {
-        return Ok(Json(json!({ "room": null, "is_member": false, "member_count": 0 })));
-    };
-    let members = db.room_members(room.id).await?;
+    caller.allow(Level::Member, Scope::Read)?;
+    let room = find_or_create(&s, &caller).await.map_err(|e| {
+        tracing::warn!(error = %e.detail, "the General channel could not be found or made");
+        ApiError::not_found("Canal general no encontrado para este gimnasio")
+    })?;
+    let members = s.store().session().await?.room_members(room.id).await?;
     Ok(Json(json!({
-        "room": ChatRoom::from(room),
-        "is_member": members.contains(&caller.user_id()),
+        "id": room.id.get(),
+        "name": room.name.as_deref().unwrap_or(GENERAL),
+        "stream_channel_id": room.stream_channel_id,
+        "stream_channel_type": room.stream_channel_type,
         "member_count": members.len(),
+        "created_at": room.created_at.map(naive),
+        "updated_at": room.updated_at.map(naive),
     })))
 }
 
 /// `POST /chat/general-channel/join`: the caller joins (the room is created on first use).
 #[utoipa::path(post, path = "/api/v1/chat/general-channel/join", tag = "chat", params(GymHeader), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn join_self(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<Value>> {
+    caller.allow(Level::Member, Scope::Read)?;
     let room = find_or_create(&s, &caller).await?;
     drop_lapsed(&s, caller.gym_id(), &room).await?;
     join(&s, caller.gym_id(), &room, &caller.user).await?;
-    Ok(Json(json!({ "room": ChatRoom::from(room), "is_member": true })))
+    Ok(Json(json!({ "message": "Te has unido exitosamente al canal general" })))
 }
 
-/// `DELETE /chat/general-channel/leave`.
+/// `DELETE /chat/general-channel/leave`: also 200 when the caller was not in it.
 #[utoipa::path(delete, path = "/api/v1/chat/general-channel/leave", tag = "chat", params(GymHeader), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn leave_self(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<Value>> {
+    caller.allow(Level::Member, Scope::Read)?;
     let mut db = s.store().session().await?;
-    let room = find(&mut db, caller.gym_id())
-        .await?
-        .ok_or_else(|| ApiError::not_found("this gym has no General channel yet"))?;
-    if db.room_members(room.id).await?.contains(&caller.user_id()) {
+    if let Some(room) = find(&mut db, caller.gym_id()).await?
+        && db.room_members(room.id).await?.contains(&caller.user_id())
+    {
         remove_from_room(&s, &mut db, caller.gym_id(), &room, caller.user_id()).await?;
     }
-    Ok(Json(json!({ "room_id": room.id.get(), "is_member": false })))
+    Ok(Json(json!({ "message": "Has salido del canal general" })))
 }
 
 /// `POST /chat/general-channel/add-member/{user_id}` (ADMIN and OWNER).
@@ -143,31 +151,32 @@ pub(crate) async fn add_member(
     caller: GymCaller,
     Path(user): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    caller.allow(Level::Admin, Scope::Admin)?;
     let user: UserId = path_id(&user, "user_id")?;
-    caller.require(GymRole::Admin)?;
-    let member = active_member(&mut s.store().session().await?, caller.gym_id(), user).await?;
+    let member = active_member(&mut s.store().session().await?, caller.gym_id(), user)
+        .await
+        .map_err(|_| ApiError::not_found("El usuario no pertenece a este gimnasio"))?;
     let room = find_or_create(&s, &caller).await?;
     drop_lapsed(&s, caller.gym_id(), &room).await?;
-    let added = join(&s, caller.gym_id(), &room, &member).await?;
-    Ok(Json(json!({ "room_id": room.id.get(), "user_id": user.get(), "added": added })))
+    join(&s, caller.gym_id(), &room, &member).await?;
+    Ok(Json(json!({ "message": format!("Usuario {user} agregado al canal general") })))
 }
 
-/// `DELETE /chat/general-channel/remove-member/{user_id}` (ADMIN and OWNER).
+/// `DELETE /chat/general-channel/remove-member/{user_id}` (ADMIN and OWNER): also 200 when the
+/// user was not in it.
 #[utoipa::path(delete, path = "/api/v1/chat/general-channel/remove-member/{user_id}", tag = "chat", params(GymHeader, ("user_id" = i64, Path, description = "an internal user id")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn remove_member(
     State(s): State<AppState>,
     caller: GymCaller,
     Path(user): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    caller.allow(Level::Admin, Scope::Admin)?;
     let user: UserId = path_id(&user, "user_id")?;
-    caller.require(GymRole::Admin)?;
     let mut db = s.store().session().await?;
-    let room = find(&mut db, caller.gym_id())
-        .await?
-        .ok_or_else(|| ApiError::not_found("this gym has no General channel yet"))?;
-    if !db.room_members(room.id).await?.contains(&user) {
-        return Err(ApiError::not_found(format!("user {user} is not in the General channel")));
+    if let Some(room) = find(&mut db, caller.gym_id()).await?
+        && db.room_members(room.id).await?.contains(&user)
+    {
+        remove_from_room(&s, &mut db, caller.gym_id(), &room, user).await?;
     }
-    remove_from_room(&s, &mut db, caller.gym_id(), &room, user).await?;
-    Ok(Json(json!({ "room_id": room.id.get(), "user_id": user.get(), "removed": true })))
+    Ok(Json(json!({ "message": format!("Usuario {user} removido del canal general") })))
 }

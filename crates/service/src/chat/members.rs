@@ -1,18 +1,19 @@
-//! A room's members on both sides: `POST`/`DELETE /chat/rooms/{room_id}/members/{user_id}`, and
-//! joining and leaving that other routes share.
+//! A room's members on both sides (APP_CONTRACT C5, C6): `POST`/`DELETE
+//! /chat/rooms/{room_id}/members/{user_id}`, and joining and leaving that other routes share.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::Utc;
 use gymchat_ids::{GymId, RoomId, StreamUserId, UserId};
-use gymchat_store::{GymRole, Room, Session, User};
+use gymchat_store::{Room, Session, User};
 use gymchat_stream::model::ChannelUpdate;
 use serde_json::{Value, json};
 
-use crate::access::{active_member, path_id, room_in_gym};
-use crate::auth::GymCaller;
+use crate::access::{active_member, path_id};
+use crate::auth::{GymCaller, Level};
 use crate::docs::{GymHeader, Refusals};
 use crate::error::{ApiError, ApiResult};
+use crate::identity::Scope;
 use crate::maintenance::refuse_during_maintenance;
 use crate::provision::{self, room_cid};
 use crate::state::AppState;
@@ -25,20 +26,27 @@ pub(crate) async fn add_member(
     Path((room, user)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let (mut db, room, user) = members_route(&s, &caller, &room, &user).await?;
-    let member = active_member(&mut db, caller.gym_id(), user).await?;
-    let added = join_room(&s, &mut db, caller.gym_id(), &room, &member).await?;
-    Ok(Json(json!({ "room_id": room.id.get(), "user_id": member.id.get(), "added": added })))
+    let member = active_member(&mut db, caller.gym_id(), user)
+        .await
+        .map_err(|_| ApiError::not_found(format!("Usuario con ID interno {user} no encontrado")))?;
+    join_room(&s, &mut db, caller.gym_id(), &room, &member).await?;
+    Ok(Json(json!({ "status": "User added successfully" })))
 }
 
-/// The session, room and user of a members route, checked: ADMIN or OWNER, the room is this
-/// gym's, and it is not a 1:1 chat.
+/// The session, room and user of a members route, checked: ADMIN or OWNER with
+/// `resource:admin`, the room is this gym's (another gym's does not exist here), and it is not a
+/// 1:1 chat (which has exactly its two members).
 async fn members_route(s: &AppState, caller: &GymCaller, room: &str, user: &str) -> ApiResult<(Session, Room, UserId)> {
+    caller.allow(Level::Admin, Scope::Admin)?;
     let (room, user): (RoomId, UserId) = (path_id(room, "room_id")?, path_id(user, "user_id")?);
-    caller.require(GymRole::Admin)?;
     let mut db = s.store().session().await?;
-    let room = room_in_gym(&mut db, caller.gym_id(), room).await?;
+    let room = db
+        .room(room)
+        .await?
+        .filter(|r| r.gym_id == caller.gym_id())
+        .ok_or_else(|| ApiError::not_found(format!("No existe sala de chat con ID {room}")))?;
     if room.is_direct {
-        return Err(ApiError::conflict("a direct chat has exactly its two members"));
+        return Err(ApiError::bad_request("Un chat directo 1-to-1 tiene exactamente sus dos miembros."));
     }
     Ok((db, room, user))
 }
@@ -53,7 +61,8 @@ pub(crate) async fn join_room(s: &AppState, db: &mut Session, gym: GymId, room: 
     Ok(db.add_room_member(room.id, user.id, Utc::now()).await?)
 }
 
-/// `DELETE /chat/rooms/{room_id}/members/{user_id}` (ADMIN and OWNER).
+/// `DELETE /chat/rooms/{room_id}/members/{user_id}` (ADMIN and OWNER): also 200 when the user
+/// was not a member.
 #[utoipa::path(delete, path = "/api/v1/chat/rooms/{room_id}/members/{user_id}", tag = "chat", params(GymHeader, ("room_id" = i64, Path, description = "the room"), ("user_id" = i64, Path, description = "an internal user id")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn remove_member(
     State(s): State<AppState>,
@@ -61,11 +70,10 @@ pub(crate) async fn remove_member(
     Path((room, user)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let (mut db, room, user) = members_route(&s, &caller, &room, &user).await?;
-    if !db.room_members(room.id).await?.contains(&user) {
-        return Err(ApiError::not_found(format!("user {user} is not a member of room {}", room.id)));
+    if db.room_members(room.id).await?.contains(&user) {
+        remove_from_room(&s, &mut db, caller.gym_id(), &room, user).await?;
     }
-    remove_from_room(&s, &mut db, caller.gym_id(), &room, user).await?;
-    Ok(Json(json!({ "room_id": room.id.get(), "user_id": user.get(), "removed": true })))
+    Ok(Json(json!({ "status": "User removed successfully" })))
 }
 
 /// Takes `user` out of the room on both sides (and un-hides it for them, so it shows if they

@@ -4,6 +4,7 @@ pub(crate) mod direct;
 pub(crate) mod event;
 pub(crate) mod general;
 pub(crate) mod groups;
+pub(crate) mod lists;
 pub(crate) mod members;
 pub(crate) mod orphan;
 pub(crate) mod token;

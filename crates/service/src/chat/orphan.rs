@@ -1,94 +1,77 @@
-//! `DELETE /chat/channels/orphan/{channel_id}`: a channel of this gym deleted only when the tenant
-//! rules prove it orphaned ([`gymchat_tenant::Verdict`]).
+//! `DELETE /chat/channels/orphan/{channel_id}` (APP_CONTRACT C27): a Stream channel that no room
+//! of the database points at, deleted by its owner, with the platform's rules and answers: not
+//! an event channel, the gym's team, the caller its creator. Where the platform compared the
+//! database with the raw path value only, gymchat looks for both forms (`type:id` and the bare
+//! id), so a channel a room still uses is never deleted here.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::Utc;
-use gymchat_ids::{ChannelId, ChannelType, Cid, GymId, Team};
-use gymchat_store::GymRole;
-use gymchat_tenant::{EventStanding, OrphanEvidence, PersonStanding, RoomStanding, Verdict};
+use gymchat_ids::{ChannelId, ChannelType, Cid};
 use serde_json::{Value, json};
 
-use crate::auth::GymCaller;
+use crate::auth::{GymCaller, Level};
 use crate::docs::{GymHeader, Refusals};
 use crate::error::{ApiError, ApiResult};
+use crate::identity::Scope;
 use crate::provision;
 use crate::state::AppState;
 
-/// `DELETE /chat/channels/orphan/{channel_id}` (ADMIN and OWNER): deletes (soft) a Stream
-/// channel of this gym that the tenant rules prove orphaned: the gym's by its team (or its
-/// `gym_id`), no room of any gym points at it (by bare id or `type:id`), and what it was for is
-/// gone (its event, one of its direct chat's two people, or the room its group id names). `type:id` and a bare id (type
-/// `messaging`) are the same channel. A channel of another gym is not found; one whose orphaning
-/// is not proven is 409 with why.
+/// `DELETE /chat/channels/orphan/{channel_id}` (`resource:write`): `type:id` or a bare id (type
+/// `messaging`).
 #[utoipa::path(delete, path = "/api/v1/chat/channels/orphan/{channel_id}", tag = "chat", params(GymHeader, ("channel_id" = String, Path, description = "`type:id` or a bare id (type `messaging`)")), responses((status = 200, description = "done", body = Object), Refusals), security(("bearer" = [])))]
 pub(crate) async fn delete_orphan(
     State(s): State<AppState>,
     caller: GymCaller,
     Path(channel): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    caller.require(GymRole::Admin)?;
+    caller.allow(Level::Member, Scope::Write)?;
     let gym = caller.gym_id();
     let (kind, id) = channel.split_once(':').unwrap_or(("messaging", channel.as_str()));
+    let not_in_stream = || ApiError::not_found(format!("Canal {channel} no encontrado en Stream"));
     let cid = ChannelType::parse(kind)
         .and_then(|t| ChannelId::parse(id).map(|id| Cid::new(t, id)))
-        .map_err(|e| ApiError::bad_request(format!("{channel:?} is not a channel id: {e}")))?;
-    let not_found = || ApiError::not_found(format!("channel {cid} not found in this gym"));
-    let found = provision::stream_channel(s.stream(), &cid).await?.ok_or_else(not_found)?;
-    let team = found.team.as_ref().map(Team::as_str);
-    let gym_id = found.custom.get(gymchat_tenant::GYM_ID_FIELD);
-    if !gymchat_tenant::belongs_to_gym(team, gym_id, gym) {
-        return Err(not_found());
-    }
-    let evidence = evidence(&s, gym, &cid).await?;
-    match Verdict::of(gym, &evidence) {
-        Verdict::Orphaned(_) => {}
-        Verdict::NotProven(why) => return Err(ApiError::conflict(format!("{cid} is not proven orphaned: {why}"))),
-    }
-    s.stream().delete_channel(&cid, false).await?;
-    Ok(Json(json!({ "cid": cid.to_string(), "deleted": true })))
-}
-
-/// What the database says about the channel (a channel of the gym): the rooms that point at it
-/// in either form, the events and people its id names.
-async fn evidence(s: &AppState, gym: GymId, cid: &Cid) -> ApiResult<OrphanEvidence> {
-    let mut db = s.store().session().await?;
+        .map_err(|_| not_in_stream())?;
     let forms = [cid.id().as_str().to_owned(), cid.to_string()];
-    let pointing = db.rooms_by_channel_ids(&forms).await?;
-    if let Some(bad) = pointing.skipped.first() {
-        tracing::warn!(key = %bad.key, reason = %bad.reason, "a room row that may point at the channel cannot be read");
-        return Err(ApiError::conflict("a room that cannot be read may point at this channel; it is not deleted"));
+    let pointing = s.store().session().await?.rooms_by_channel_ids(&forms).await?;
+    if !pointing.rows.is_empty() || !pointing.skipped.is_empty() {
+        return Err(ApiError::conflict(
+            "El canal existe en la base de datos. Usa el endpoint DELETE /rooms/{room_id} para eliminarlo.",
+        ));
     }
-    let claimed_by = pointing
-        .rows
-        .iter()
-        .find(|r| {
-            r.stream_channel_id.as_deref() == Some(&forms[1]) || r.stream_channel_type == cid.channel_type().as_str()
-        })
-        .map(|r| (r.id.get(), r.gym_id));
-    let named = gymchat_tenant::named(cid.id().as_str());
-    let found_events = db.events(&named.events).await?.rows;
-    let users = db.users(&named.people).await?.rows;
-    let rooms = db.existing_room_ids(named.room.as_slice()).await?;
-    let memberships = db.memberships_of_gym(gym).await?.rows;
-    let now = Utc::now();
-    Ok(OrphanEvidence {
-        belongs: true,
-        claimed_by,
-        events: named
-            .events
-            .iter()
-            .map(|e| EventStanding { event: *e, gym: found_events.iter().find(|f| f.id == *e).map(|f| f.gym_id) })
-            .collect(),
-        people: named
-            .people
-            .iter()
-            .map(|u| PersonStanding {
-                user: *u,
-                exists: users.iter().any(|x| x.id == *u),
-                active_member: memberships.iter().any(|m| m.user_id == *u && m.active_at(now)),
-            })
-            .collect(),
-        room: named.room.map(|room| RoomStanding { room, exists: rooms.contains(&room) }),
-    })
+    let found = provision::stream_channel(s.stream(), &cid).await.map_err(|e| {
+        tracing::warn!(%cid, error = %e, "the channel could not be read");
+        ApiError::bad_request("Error accediendo al canal: el proveedor de chat no respondió")
+    })?;
+    let found = found.ok_or_else(not_in_stream)?;
+    let expected = format!("gym_{gym}");
+    let team = found.team.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_else(|| "None".to_owned());
+    if team != expected {
+        return Err(ApiError::forbidden(format!(
+            "El canal pertenece a otro gimnasio. Canal team: {team}, gym esperado: {expected}"
+        )));
+    }
+    if cid.id().as_str().starts_with("event_") {
+        return Err(ApiError::forbidden(
+            "Los canales de eventos no pueden eliminarse manualmente. Se gestionan automáticamente por el sistema.",
+        ));
+    }
+    let me = caller.stream_id();
+    let members = provision::channel_members(s.stream(), &cid).await?;
+    let Some(member) = members.iter().find(|m| m.user_id == me) else {
+        return Err(ApiError::forbidden(
+            "No eres miembro de este canal. Solo el creador puede eliminar canales huérfanos.",
+        ));
+    };
+    // Stream calls the channel's creator its owner.
+    if found.created_by.as_ref().map(|u| &u.id) != Some(&me) {
+        let role = member.channel_role.as_deref().unwrap_or("channel_member");
+        return Err(ApiError::forbidden(format!(
+            "Solo el creador (owner) puede eliminar canales huérfanos. Tu rol actual: {role}"
+        )));
+    }
+    s.stream().delete_channel(&cid, false).await.map_err(|e| {
+        tracing::warn!(%cid, error = %e, "the orphan channel could not be deleted");
+        ApiError::bad_request("Error eliminando el canal de Stream: el proveedor de chat lo rechazó")
+    })?;
+    Ok(Json(json!({ "success": true, "message": "Canal huérfano eliminado correctamente" })))
 }

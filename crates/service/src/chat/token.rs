@@ -5,9 +5,10 @@ use axum::extract::State;
 use chrono::{SecondsFormat, Utc};
 use gymchat_stream::user_token;
 
-use crate::auth::GymCaller;
+use crate::auth::{GymCaller, Level};
 use crate::docs::{GymHeader, Refusals};
 use crate::error::{ApiError, ApiResult};
+use crate::identity::Scope;
 use crate::provision;
 use crate::shapes::TokenAnswer;
 use crate::state::AppState;
@@ -21,6 +22,7 @@ const RESYNC_AFTER: chrono::Duration = chrono::Duration::hours(24);
 /// needs one database statement and no call to Stream.
 #[utoipa::path(get, path = "/api/v1/chat/token", tag = "chat", params(GymHeader), responses((status = 200, description = "done", body = TokenAnswer), Refusals), security(("bearer" = [])))]
 pub(crate) async fn token(State(s): State<AppState>, caller: GymCaller) -> ApiResult<Json<TokenAnswer>> {
+    caller.allow(Level::Member, Scope::Read)?;
     let gym = caller.gym_id();
     let now = Utc::now();
     let fingerprint = provision::fingerprint(gym, &caller.user);

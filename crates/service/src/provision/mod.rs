@@ -135,3 +135,20 @@ pub(crate) async fn stream_channel(
     };
     Ok(stream.query_channels(&query).await?.body.into_iter().next().map(|state| state.channel))
 }
+
+/// The channel's members (the first hundred), or none when it does not exist.
+pub(crate) async fn channel_members(
+    stream: &Client,
+    cid: &Cid,
+) -> Result<Vec<gymchat_stream::model::Member>, StreamError> {
+    let query = gymchat_stream::model::ChannelQuery {
+        filter_conditions: json!({ "cid": cid.to_string() }),
+        sort: Vec::new(),
+        limit: 1,
+        offset: 0,
+        state: true,
+        message_limit: 0,
+        member_limit: 100,
+    };
+    Ok(stream.query_channels(&query).await?.body.into_iter().next().map(|state| state.members).unwrap_or_default())
+}

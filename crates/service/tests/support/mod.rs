@@ -115,6 +115,7 @@ pub async fn start_service_limited(
         identity,
         worker_api_key: Some(WORKER_KEY.into()),
         token_ttl: chrono::Duration::hours(1),
+        push: None,
         limits,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -153,12 +154,28 @@ pub async fn spawn_app_limited(
     App { url, stream: client(&sandbox_url), sandbox_url, sandbox, store, http: reqwest::Client::new(), _stop: stop }
 }
 
-/// An identity provider's token for `subject`, valid for an hour.
+/// The resource scopes the platform's Auth0 Action puts in a person's token, by their highest
+/// role (APP_CONTRACT §1.3): OWNERs Ana and Elena `resource:admin`, `resource:write`,
+/// `resource:read`; TRAINER Bruno `resource:write`, `resource:read`; members `resource:read`.
+pub fn scopes_of(subject: &str) -> &'static str {
+    match subject {
+        ANA | ELENA => "resource:admin resource:write resource:read",
+        BRUNO => "resource:write resource:read",
+        _ => "resource:read",
+    }
+}
+
+/// An identity provider's token for `subject` with the scopes of their role, valid for an hour.
 pub fn jwt(subject: &str) -> String {
+    jwt_scoped(subject, scopes_of(subject))
+}
+
+/// An identity provider's token for `subject` granting `scope` (space-separated).
+pub fn jwt_scoped(subject: &str, scope: &str) -> String {
     let now = Utc::now().timestamp();
     encode(
         &Header::default(),
-        &json!({ "sub": subject, "iat": now, "exp": now + 3600 }),
+        &json!({ "sub": subject, "iat": now, "exp": now + 3600, "scope": scope }),
         &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
     )
     .unwrap()

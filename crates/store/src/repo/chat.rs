@@ -181,6 +181,16 @@ impl Session {
         )
     }
 
+    /// The user's active rooms in every gym (`GET /chat/user-rooms`), hidden ones included.
+    pub async fn rooms_of_user(&mut self, user: UserId) -> Result<Rows<Room>> {
+        let sql = format!(
+            "{SELECT_ROOMS} WHERE {ROOM_IS_ACTIVE} AND {ROOM_IS_SETTLED} \
+             AND id IN (SELECT room_id FROM chat_members WHERE user_id = $1) ORDER BY id"
+        );
+        Ok(on_db!(self.db(), c => sqlx::query(AssertSqlSafe(sql.as_str())).bind(user.get()).fetch_all(&mut *c).await
+            .map(collect_rows::<_, RoomRow>))?)
+    }
+
     /// The gym's active 1:1 rooms that both users are members of, oldest first: the rooms the
     /// platform made before gymchat, found through the DB and never by recomputing a legacy id.
     pub async fn direct_rooms_of_pair(&mut self, gym: GymId, a: UserId, b: UserId) -> Result<Rows<Room>> {

@@ -121,4 +121,19 @@ impl Session {
         }
         Ok(Rows { rows: latest.into_values().collect(), skipped: read.skipped })
     }
+
+    /// Events still SCHEDULED whose end has passed, oldest end first, at most `limit` (the
+    /// completion worker's list). Ordered by end time, the due events are the first rows, so
+    /// the statement reads no more than `limit` rows whatever the store holds.
+    pub async fn events_due_completion(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<Rows<Event>> {
+        let sql = format!("{SELECT_EVENTS} WHERE CAST(status AS TEXT) = 'SCHEDULED' ORDER BY end_time, id LIMIT $1");
+        let mut read = on_db!(self.db(), c => sqlx::query(AssertSqlSafe(sql.as_str())).bind(limit).fetch_all(&mut *c).await
+            .map(collect_rows::<_, EventRow>))?;
+        read.rows.retain(|e| e.end_time <= now);
+        Ok(read)
+    }
 }

@@ -263,18 +263,19 @@ impl Session {
     }
 
     /// Hides the room for the user. Hiding again, even concurrently, keeps the first time: the
-    /// unique key on (user, room) decides and the second insert does nothing.
-    pub async fn hide_room(&mut self, user: UserId, room: RoomId, at: DateTime<Utc>) -> Result<()> {
+    /// unique key on (user, room) decides and the second insert does nothing. Returns false when
+    /// it was hidden already.
+    pub async fn hide_room(&mut self, user: UserId, room: RoomId, at: DateTime<Utc>) -> Result<bool> {
         let sql = "INSERT INTO chat_member_hidden (user_id, room_id, hidden_at) VALUES ($1, $2, $3) \
                    ON CONFLICT (user_id, room_id) DO NOTHING";
-        on_db!(self.db(), c => sqlx::query(sql)
+        let n = on_db!(self.db(), c => sqlx::query(sql)
             .bind(user.get())
             .bind(room.get())
             .bind(at)
             .execute(&mut *c)
             .await
-            .map(|_| ()))?;
-        Ok(())
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
     }
 
     /// Shows the room to the user again. Returns false when it was not hidden.

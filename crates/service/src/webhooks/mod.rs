@@ -1,5 +1,6 @@
-//! Stream's webhooks (`POST /api/v1/webhooks/stream`, and the paths the platform registered with
-//! Stream before: `/new-message`, `/channel-deleted`, `/user-banned`, `/events`).
+//! Stream's webhooks: `POST /api/v1/webhooks/stream`, and the platform's paths with their answers
+//! (`platform`: `/new-message`, the app's webhook URL, where new messages also queue their push
+//! notifications; `/channel-deleted`, `/user-banned`, `/auth`, `/events`, `/health`).
 //!
 //! `X-Signature` is the lowercase hex HMAC-SHA256 of the raw body keyed with the API secret,
 //! checked in constant time (a gzip body is unzipped first, by the router's decompression layer).
@@ -22,24 +23,16 @@ use axum::http::HeaderMap;
 use bytes::Bytes;
 use chrono::Utc;
 use gymchat_store::RoomStatus;
-use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 
-/// 401 unless `signature` is the HMAC-SHA256 of `body` keyed with `secret`.
-fn verify(secret: &SecretString, body: &[u8], signature: Option<&str>) -> ApiResult<()> {
-    let signature = signature.ok_or_else(|| ApiError::unauthorized("missing X-Signature header"))?;
-    let given = hex::decode(signature.trim()).map_err(|_| ApiError::unauthorized("X-Signature is not hex"))?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
-        .map_err(|_| ApiError::unavailable("the webhook secret cannot be used"))?;
-    mac.update(body);
-    // `verify_slice` compares in constant time.
-    mac.verify_slice(&given).map_err(|_| ApiError::unauthorized("invalid X-Signature"))
-}
+mod delivery;
+pub(crate) mod platform;
+
+use delivery::{channel_of, delivery_id, is_copy, verify};
+pub(crate) use platform::{authorize, channel_deleted, events, health, new_message, user_banned};
 
 /// Receives one webhook delivery.
 #[utoipa::path(post, path = "/api/v1/webhooks/stream", tag = "webhooks", params(("X-Signature" = String, Header, description = "hex HMAC-SHA256 of the raw body keyed with the Stream secret"), ("X-Webhook-Id" = Option<String>, Header, description = "deduplication key; the same across Stream's retries")), request_body = Object, responses((status = 200, description = "done", body = Object), (status = 401, description = "missing or wrong signature", body = ErrorBody)))]
@@ -49,10 +42,7 @@ pub(crate) async fn receive(State(s): State<AppState>, headers: HeaderMap, body:
     let event: Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
     let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
-    let webhook_id = match header("x-webhook-id").map(str::trim).filter(|id| !id.is_empty()) {
-        Some(id) => id.to_owned(),
-        None => format!("sha256:{}", hex::encode(Sha256::digest(&body))),
-    };
+    let webhook_id = delivery_id(&headers, &body);
     let body = String::from_utf8_lossy(&body);
     let new = s.store().session().await?.take_in_webhook(&webhook_id, kind, &body, Utc::now()).await?;
     if new {
@@ -107,19 +97,11 @@ pub(crate) async fn work_inbox(s: &AppState) -> Result<usize, gymchat_store::Sto
 /// The longest wait before a webhook delivery's next attempt.
 const MAX_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// Whether a message is a copy a migration made.
-fn is_copy(message: &Value) -> bool {
-    message.get("gymchat_copy").is_some_and(|v| v.as_bool() == Some(true)) || message.get("original_id").is_some()
-}
-
 /// The work of one delivery; safe to repeat.
 async fn handle(s: &AppState, kind: &str, event: &Value) -> ApiResult<()> {
     let mut db = s.store().session().await?;
-    let channel_id = event
-        .get("channel_id")
-        .and_then(Value::as_str)
-        .or_else(|| event.get("cid").and_then(Value::as_str).and_then(|c| c.split_once(':').map(|(_, id)| id)));
-    let channel_type = event.get("channel_type").and_then(Value::as_str).unwrap_or("messaging");
+    let (channel_type, channel_id) = channel_of(event);
+    let channel_type = channel_type.unwrap_or("messaging");
     let rooms = match channel_id {
         Some(id) => db.rooms_by_channel_ids(&[id.to_owned()]).await?.rows,
         None => Vec::new(),
@@ -143,26 +125,4 @@ async fn handle(s: &AppState, kind: &str, event: &Value) -> ApiResult<()> {
         other => tracing::debug!(kind = other, "webhook acknowledged"),
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sign(secret: &str, body: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(body);
-        hex::encode(mac.finalize().into_bytes())
-    }
-
-    #[test]
-    fn only_the_secrets_signature_of_these_exact_bytes_passes() {
-        let body = br#"{"type":"message.new"}"#;
-        let s = SecretString::from("s");
-        assert!(verify(&s, body, Some(&sign("s", body))).is_ok());
-        assert_eq!(verify(&s, body, Some(&sign("other", body))).unwrap_err().status, 401);
-        assert_eq!(verify(&s, b"{}", Some(&sign("s", body))).unwrap_err().status, 401);
-        assert_eq!(verify(&s, body, Some("zz")).unwrap_err().status, 401);
-        assert_eq!(verify(&s, body, None).unwrap_err().status, 401);
-    }
 }

@@ -1,0 +1,100 @@
+//! Sends the outbox's due pushes to OneSignal (`POST {url}/api/v1/notifications`,
+//! `Authorization: Basic <key>`), a batch at a time, on any replica. A 2xx answer is sent; a
+//! 5xx, a 429, a timeout or a connection failure is tried again after a doubling delay; any other
+//! answer, or the last attempt, fails the push for good (counted in `/metrics`).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use gymchat_store::StoreError;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use super::PushConfig;
+use crate::state::AppState;
+
+/// The longest wait before a push's next attempt.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
+
+/// What became of one attempt.
+enum Outcome {
+    Sent,
+    Retry(String),
+    Failed(String),
+}
+
+async fn post(http: &reqwest::Client, config: &PushConfig, body: &str) -> Outcome {
+    let mut request: Value = match serde_json::from_str(body) {
+        Ok(v) => v,
+        Err(e) => return Outcome::Failed(format!("the queued push is not JSON: {e}")),
+    };
+    request["app_id"] = Value::String(config.app_id.clone());
+    let url = format!("{}/api/v1/notifications", config.url.trim_end_matches('/'));
+    let sent = http
+        .post(url)
+        .timeout(config.timeout)
+        .header(reqwest::header::AUTHORIZATION, format!("Basic {}", config.api_key.expose_secret()))
+        .header(reqwest::header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .body(request.to_string())
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => Outcome::Sent,
+        Ok(r) if r.status().is_server_error() || r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+            Outcome::Retry(format!("OneSignal answered {}", r.status()))
+        }
+        Ok(r) => {
+            let status = r.status();
+            let text: String = r.text().await.unwrap_or_default().chars().take(300).collect();
+            Outcome::Failed(format!("OneSignal answered {status}: {text}"))
+        }
+        Err(e) => Outcome::Retry(format!("OneSignal did not answer: {e}")),
+    }
+}
+
+/// Sends the due pushes until none is due; returns how many were attempted.
+pub(crate) async fn send_due(s: &AppState) -> Result<usize, StoreError> {
+    let Some(config) = s.config().push.as_ref() else { return Ok(0) };
+    let hold = chrono::Duration::from_std(config.timeout * 3).unwrap_or(chrono::Duration::seconds(30));
+    let mut attempted = 0;
+    loop {
+        let due = s.store().session().await?.claim_pushes(20, hold).await?;
+        if due.is_empty() {
+            return Ok(attempted);
+        }
+        for item in due {
+            attempted += 1;
+            let outcome = post(s.push_http(), config, &item.body).await;
+            let mut db = s.store().session().await?;
+            match outcome {
+                Outcome::Sent => {
+                    db.push_sent(&item.webhook_id, Utc::now()).await?;
+                    crate::metrics::push("sent");
+                }
+                Outcome::Retry(why) if item.attempts < config.attempts => {
+                    let shift = u32::try_from(item.attempts.saturating_sub(1)).unwrap_or(u32::MAX).min(20);
+                    let delay = config.retry_base.saturating_mul(1 << shift).min(MAX_RETRY_DELAY);
+                    tracing::warn!(
+                        push = item.webhook_id,
+                        attempt = item.attempts,
+                        error = why,
+                        "push not sent; tried again later"
+                    );
+                    let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(10));
+                    db.push_attempt_failed(&item.webhook_id, &why, Some(delay)).await?;
+                    crate::metrics::push("retry");
+                }
+                Outcome::Retry(why) | Outcome::Failed(why) => {
+                    tracing::error!(
+                        push = item.webhook_id,
+                        attempt = item.attempts,
+                        error = why,
+                        "push failed for good"
+                    );
+                    db.push_attempt_failed(&item.webhook_id, &why, None).await?;
+                    crate::metrics::push("failed");
+                }
+            }
+        }
+    }
+}
