@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use gymchat_sandbox::Config;
-use gymchat_service::{AppState, IdentityConfig, ServiceConfig, ServiceLimits};
+use gymchat_service::{AppState, IdentityConfig, PushConfig, ServiceConfig, ServiceLimits};
 use gymchat_store::{DbFixture, Store};
 use gymchat_stream::{Client, ClientConfig};
 use gymchat_testkit::sandbox::{Sandbox, gym4_config};
@@ -108,6 +108,17 @@ pub async fn start_service_limited(
     identity: IdentityConfig,
     limits: ServiceLimits,
 ) -> (String, oneshot::Sender<()>) {
+    start_service_pushing(db_url, stream, identity, limits, None).await
+}
+
+/// Like [`start_service_limited`], sending push notifications as `push` says.
+pub async fn start_service_pushing(
+    db_url: &str,
+    stream: Client,
+    identity: IdentityConfig,
+    limits: ServiceLimits,
+    push: Option<PushConfig>,
+) -> (String, oneshot::Sender<()>) {
     let store = Store::open(db_url).await.unwrap();
     let config = ServiceConfig {
         stream_key: KEY.into(),
@@ -115,7 +126,7 @@ pub async fn start_service_limited(
         identity,
         worker_api_key: Some(WORKER_KEY.into()),
         token_ttl: chrono::Duration::hours(1),
-        push: None,
+        push,
         limits,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -145,12 +156,24 @@ pub async fn spawn_app_limited(
     attempts: u32,
     limits: ServiceLimits,
 ) -> App {
+    spawn_app_pushing(db, edit, attempts, limits, None).await
+}
+
+/// Like [`spawn_app_limited`], sending push notifications as `push` says.
+pub async fn spawn_app_pushing(
+    db: &TestDb,
+    edit: impl FnOnce(&mut Config),
+    attempts: u32,
+    limits: ServiceLimits,
+    push: Option<PushConfig>,
+) -> App {
     let store = Store::open(db.url()).await.unwrap();
     store.load_fixture(&DbFixture::from_json(&read_fixture("gym4.json")).unwrap()).await.unwrap();
     let sandbox = sandbox_with(edit).await;
     let sandbox_url = sandbox.url.clone();
     let identity = IdentityConfig::Hs256 { secret: JWT_SECRET.into(), issuer: None, audience: None };
-    let (url, stop) = start_service_limited(db.url(), client_trying(&sandbox_url, attempts), identity, limits).await;
+    let (url, stop) =
+        start_service_pushing(db.url(), client_trying(&sandbox_url, attempts), identity, limits, push).await;
     App { url, stream: client(&sandbox_url), sandbox_url, sandbox, store, http: reqwest::Client::new(), _stop: stop }
 }
 
