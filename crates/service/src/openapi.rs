@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::chat::{direct, event, general, groups, lists, members, orphan, token, visibility};
+use crate::chat::{analytics, cleanup, direct, event, general, groups, lists, members, orphan, token, visibility};
 use crate::error::ErrorBody;
 use crate::shapes::{ChatRoom, TokenAnswer};
 use crate::{health, webhooks, worker};
@@ -32,7 +32,9 @@ impl Modify for SecuritySchemes {
         token::token, lists::my_rooms, lists::user_rooms, groups::create_group, direct::direct, event::event, groups::delete_group,
         members::add_member, members::remove_member, visibility::hide, visibility::show, visibility::leave, visibility::clear_conversation,
         orphan::delete_orphan, general::info, general::join_self, general::leave_self, general::add_member,
-        general::remove_member, worker::event_chat, worker::event_completion, worker::due_completion,
+        general::remove_member, analytics::gym_summary, analytics::user_activity, analytics::popular_times,
+        analytics::event_effectiveness, analytics::health_metrics, analytics::room_stats, cleanup::cleanup_expired,
+        worker::event_chat, worker::event_completion, worker::due_completion,
         worker::complete_event, webhooks::receive, webhooks::platform::new_message, webhooks::platform::channel_deleted,
         webhooks::platform::user_banned, webhooks::platform::authorize, webhooks::platform::events,
         webhooks::platform::health, health::healthz, health::readyz, health::metrics,

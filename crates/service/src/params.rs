@@ -41,6 +41,35 @@ pub(crate) fn query_bool(query: &QueryMap, name: &str, default: bool) -> ApiResu
     }
 }
 
+/// An integer query parameter, `default` when absent, within `range` when one is given.
+pub(crate) fn query_int(
+    query: &QueryMap,
+    name: &str,
+    default: Option<i64>,
+    range: Option<(i64, i64)>,
+) -> ApiResult<Option<i64>> {
+    let Some(text) = query.get(name) else { return Ok(default) };
+    let value = text.parse::<i64>().map_err(|_| {
+        ApiError::invalid(
+            "int_parsing",
+            &["query", name],
+            "Input should be a valid integer, unable to parse string as an integer",
+            Value::String(text.clone()),
+        )
+    })?;
+    if let Some((low, high)) = range {
+        if value < low {
+            let msg = format!("Input should be greater than or equal to {low}");
+            return Err(ApiError::invalid("greater_than_equal", &["query", name], &msg, Value::String(text.clone())));
+        }
+        if value > high {
+            let msg = format!("Input should be less than or equal to {high}");
+            return Err(ApiError::invalid("less_than_equal", &["query", name], &msg, Value::String(text.clone())));
+        }
+    }
+    Ok(Some(value))
+}
+
 /// A JSON body as its model, or 422: `json_invalid` for a body that is not JSON, `missing` for
 /// an absent required field, `model_attributes_type` for a body that is not an object, and
 /// `value_error` for a field of the wrong type.
@@ -83,6 +112,9 @@ mod tests {
         assert!(!query_bool(&q, "b", true).unwrap());
         assert!(query_bool(&q, "missing", true).unwrap());
         assert_eq!(query_bool(&q, "c", false).unwrap_err().status.as_u16(), 422);
+        assert_eq!(query_int(&q, "d", Some(30), Some((1, 90))).unwrap_err().status.as_u16(), 422);
+        assert_eq!(query_int(&q, "e", None, None).unwrap_err().status.as_u16(), 422);
+        assert_eq!(query_int(&q, "missing", Some(30), Some((1, 90))).unwrap(), Some(30));
         assert_eq!(path_int("12", "room_id").unwrap(), 12);
         let e = path_int("abc", "room_id").unwrap_err();
         assert_eq!(e.validation.unwrap()[0]["loc"], serde_json::json!(["path", "room_id"]));

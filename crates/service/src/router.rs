@@ -18,7 +18,12 @@ pub fn router(state: AppState) -> Router {
         .route("/token", get(chat::token::token))
         .route("/my-rooms", get(chat::lists::my_rooms))
         .route("/user-rooms", get(chat::lists::user_rooms))
-        .route("/general-channel/info", get(chat::general::info));
+        .route("/analytics/gym-summary", get(chat::analytics::gym_summary))
+        .route("/analytics/user-activity", get(chat::analytics::user_activity))
+        .route("/analytics/popular-times", get(chat::analytics::popular_times))
+        .route("/analytics/event-effectiveness/{event_id}", get(chat::analytics::event_effectiveness))
+        .route("/analytics/health-metrics", get(chat::analytics::health_metrics))
+        .route("/rooms/{room_id}/stats", get(chat::analytics::room_stats));
     let stream_bound = Router::new()
         .route("/rooms", post(chat::groups::create_group))
         .route("/rooms/direct/{other_user_id}", get(chat::direct::direct))
@@ -33,10 +38,12 @@ pub fn router(state: AppState) -> Router {
         .route("/rooms/{room_id}/leave", post(chat::visibility::leave))
         .route("/rooms/{room_id}/conversation", delete(chat::visibility::clear_conversation))
         .route("/channels/orphan/{channel_id}", delete(chat::orphan::delete_orphan))
+        .route("/general-channel/info", get(chat::general::info))
         .route("/general-channel/join", post(chat::general::join_self))
         .route("/general-channel/leave", delete(chat::general::leave_self))
         .route("/general-channel/add-member/{user_id}", post(chat::general::add_member))
         .route("/general-channel/remove-member/{user_id}", delete(chat::general::remove_member))
+        .route("/admin/cleanup-expired-channels", post(chat::cleanup::cleanup_expired))
         .route_layer(middleware::from_fn_with_state(state.clone(), limits::stream_gate));
     let chat = reads.merge(stream_bound).route_layer(middleware::from_fn_with_state(state.clone(), limits::deadline));
     let worker = Router::new()

@@ -359,3 +359,72 @@ on_both_backends!(
         assert_eq!((r.status(), r.json::<Value>().await.unwrap()), (StatusCode::UNAUTHORIZED, json!({ "detail": "Missing signature" })));
     }
 );
+
+on_both_backends!(
+    async fn the_dashboards_figures_have_the_platforms_keys_and_stay_in_the_gym(db) {
+        let app = spawn_app(&db).await;
+        // C7 (ADMIN, OWNER): the platform's keys and types.
+        let (status, body) = call(&app, Method::GET, "/api/v1/chat/analytics/gym-summary", ANA, 4).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            shape(&body),
+            json!({ "gym_id": "int", "total_rooms": "int", "total_members": "int", "active_rooms": "int", "direct_chats": "int",
+                    "event_chats": "int", "most_active_rooms": "array", "generated_at": "string" })
+        );
+        assert_eq!(body["most_active_rooms"][0]["room_id"], 639, "the General room has the most members: {body}");
+        assert_eq!(call(&app, Method::GET, "/api/v1/chat/analytics/gym-summary", CARLA, 4).await.0, StatusCode::FORBIDDEN);
+        // C8: one's own, another member's of this gym, someone of another gym, nobody.
+        let (status, body) = call(&app, Method::GET, "/api/v1/chat/analytics/user-activity", CARLA, 4).await;
+        assert_eq!((status, &body["user_id"], &body["user_email"]), (StatusCode::OK, &json!(11), &json!("carla.ruiz@example.test")));
+        assert_eq!(body["gym_distribution"], json!({ "4": body["total_chats"] }), "this gym's only");
+        let (status, body) = call(&app, Method::GET, "/api/v1/chat/analytics/user-activity?user_id=21", CARLA, 4).await;
+        assert_eq!((status, &body["detail"]), (StatusCode::FORBIDDEN, &json!("No puedes consultar la actividad de un usuario que no pertenece a tu gimnasio")));
+        let (status, body) = call(&app, Method::GET, "/api/v1/chat/analytics/user-activity?user_id=424242", CARLA, 4).await;
+        assert_eq!((status, &body["detail"]), (StatusCode::NOT_FOUND, &json!("Usuario no encontrado")));
+        // C9: 24 hours, three peaks; `days` within 1..=90.
+        let (status, body) = call(&app, Method::GET, "/api/v1/chat/analytics/popular-times?days=90", ANA, 4).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["hourly_distribution"].as_object().unwrap().len(), 24);
+        assert_eq!(body["peak_hours"].as_array().unwrap().len(), 3);
+        assert!(body["peak_hours"][0]["hour"].is_string());
+        assert_eq!(call(&app, Method::GET, "/api/v1/chat/analytics/popular-times?days=91", ANA, 4).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        // C10 (the intended answer), C11.
+        let (status, body) = call(&app, Method::GET, "/api/v1/chat/analytics/event-effectiveness/639", CARLA, 4).await;
+        assert_eq!((status, &body["has_chat"], &body["chat_room_id"]), (StatusCode::OK, &json!(true), &json!(665)), "{body}");
+        assert_eq!(body["event_name"], "Entrenamiento de Fuerza");
+        let (status, body) = call(&app, Method::GET, "/api/v1/chat/analytics/event-effectiveness/424242", CARLA, 4).await;
+        assert_eq!((status, &body["detail"]), (StatusCode::NOT_FOUND, &json!("Evento no encontrado")));
+        let (status, body) = call(&app, Method::GET, "/api/v1/chat/analytics/health-metrics", ANA, 4).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body["health_score"].is_number() && body["recommendations"].is_array(), "{body}");
+        // C12 (the intended answer): members only, this gym only.
+        let (status, body) = call(&app, Method::GET, "/api/v1/chat/rooms/639/stats", CARLA, 4).await;
+        assert_eq!((status, &body["member_count"], &body["stream_channel_id"]), (StatusCode::OK, &json!(4), &json!("room_General_10")));
+        let (status, body) = call(&app, Method::GET, "/api/v1/chat/rooms/638/stats", CARLA, 4).await;
+        assert_eq!((status, &body["detail"]), (StatusCode::FORBIDDEN, &json!("No tienes acceso a esta sala de chat")));
+        let (status, body) = call(&app, Method::GET, "/api/v1/chat/rooms/670/stats", ANA, 4).await;
+        assert_eq!((status, &body["detail"]), (StatusCode::FORBIDDEN, &json!("No tienes acceso a esta sala de chat - pertenece a otro gimnasio")));
+    }
+);
+
+on_both_backends!(
+    async fn expired_event_channels_are_cleaned_up_after_a_dry_run_says_which(db) {
+        let app = spawn_app(&db).await;
+        let path = "/api/v1/chat/admin/cleanup-expired-channels";
+        let (status, body) = call(&app, Method::POST, &format!("{path}?dry_run=true"), ANA, 4).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!((&body["dry_run"], &body["events_processed"], &body["channels_cleaned"]), (&json!(true), &json!(1), &json!(1)), "{body}");
+        let detail = &body["details"][0];
+        assert_eq!((&detail["event_id"], &detail["end_time"]), (&json!(639), &json!("2025-12-20T19:30:00+00:00")));
+        assert_eq!(detail["channels"], json!([{ "channel_id": "event_639_d3d94468", "channel_type": "messaging",
+                                                 "room_name": detail["channels"][0]["room_name"], "status": "would_delete" }]));
+        assert!(app.stream_channel("event_639_d3d94468").await.unwrap()["deleted_at"].is_null(), "a dry run deletes nothing");
+        let (status, body) = call(&app, Method::POST, path, ANA, 4).await;
+        assert_eq!((status, &body["channels_cleaned"], &body["errors"]), (StatusCode::OK, &json!(1), &Value::Null), "{body}");
+        assert_eq!(body["details"][0]["channels"][0]["status"], "deleted");
+        assert!(!app.stream_channel("event_639_d3d94468").await.unwrap()["deleted_at"].is_null());
+        // Done: the next run finds nothing; a trainer may not run it.
+        assert_eq!(call(&app, Method::POST, path, ANA, 4).await.1["events_processed"], 0);
+        assert_eq!(call(&app, Method::POST, path, BRUNO, 4).await.0, StatusCode::FORBIDDEN);
+    }
+);

@@ -1,5 +1,7 @@
 //! The apps' routes under `/api/v1/chat`, one file per area.
 
+pub(crate) mod analytics;
+pub(crate) mod cleanup;
 pub(crate) mod direct;
 pub(crate) mod event;
 pub(crate) mod general;
