@@ -27,60 +27,6 @@ cargo build -q --release -p gymchat
 gymchat="$PWD/target/release/gymchat"
 
 "$gymchat" sandbox generate --out "$work/gym.json" --users 1000 --rooms 5000 --members 5 > /dev/null
-# Stream's new-message webhook: one room of the member, another member of it offline with unread
-# messages; every delivery has its own X-Webhook-Id (a wrk Lua script numbers them per thread).
-python3 - "$work/gym.json" "$user" "$gym" "$work/webhook.lua" <<'PY'
-import hashlib, hmac, json, sys
-db = json.load(open(sys.argv[1]))["db"]
-user, gym = int(sys.argv[2]), int(sys.argv[3])
-rooms = {r["id"]: r for r in db["chat_rooms"]}
-members = {}
-for m in db["chat_members"]:
-    if m.get("room_id"):
-        members.setdefault(m["room_id"], []).append(m["user_id"])
-with_auth0 = {u["id"] for u in db["user"] if u.get("auth0_id")}
-room, other = next((r, o) for r, ms in members.items() if user in ms and rooms[r]["gym_id"] == gym
-                   for o in ms if o != user and o in with_auth0)
-channel = rooms[room]["stream_channel_id"]
-event = {"type": "message.new", "cid": f"messaging:{channel}", "channel_type": "messaging", "channel_id": channel,
-         "message": {"id": "bench", "text": "See you at six?", "type": "regular", "user": {"id": f"gym_{gym}_user_{user}"}},
-         "members": [{"user_id": f"gym_{gym}_user_{other}", "user": {"channel_unread_count": 1, "online": False}}]}
-body = json.dumps(event, separators=(",", ":"))
-sig = hmac.new(b"bench-secret", body.encode(), hashlib.sha256).hexdigest()
-open(sys.argv[4], "w").write(f"""
-wrk.method = "POST"
-wrk.body = {json.dumps(body)}
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Signature"] = "{sig}"
-local threads = 0
-function setup(thread) threads = threads + 1; thread:set("tid", threads) end
-local counter = 0
-function request()
-  counter = counter + 1
-  return wrk.format(nil, "/api/v1/webhooks/stream/new-message", {{["X-Webhook-Id"] = "bench-" .. tid .. "-" .. counter}})
-end
-""")
-PY
-sent_before="$(curl -sf "$onesignal_url/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')"
-wrk -t 2 -c "$connections" -d "${seconds}s" --latency -s "$work/webhook.lua" "$url" > "$work/wrk.txt"
-ended="$(python3 -c 'import time; print(time.time())')"
-accepted="$(python3 -c 'import re,sys; t=open(sys.argv[1]).read(); n=int(re.search(r"(\d+) requests in", t).group(1)); e=re.search(r"Non-2xx or 3xx responses: (\d+)", t); print(n - int(e.group(1) if e else 0))' "$work/wrk.txt")"
-for _ in $(seq 1 1200); do
-  sent="$(curl -sf "$onesignal_url/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')"
-  [ $((sent - sent_before)) -ge "$accepted" ] && break
-  sleep 0.1
-done
-python3 - "$work/wrk.txt" "$accepted" "$sent_before" "$onesignal_url" "$ended" "$seconds" <<'PY'
-import json, re, sys, urllib.request
-text, accepted, before, url, ended, seconds = open(sys.argv[1]).read(), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5]), float(sys.argv[6])
-state = json.load(urllib.request.urlopen(url + "/"))
-sent = state["count"] - before
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", text, re.M))
-drain = max(0.0, state["last_at"] - ended)
-print(f"webhook   {rps:8.0f} req/s  p50 {pct['50']:>8}  p90 {pct['90']:>8}  p99 {pct['99']:>8}  "
-      f"accepted {accepted}  pushes sent {sent} ({sent / (seconds + drain):.0f}/s)  outbox drained {drain:.1f} s after the load")
-PY
 psql -q "$pg/test" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
 export DATABASE_URL="$pg/$db" STREAM_KEY=bench STREAM_SECRET=bench-secret
 "$gymchat" db load-fixture "$work/gym.json" > /dev/null
@@ -175,6 +121,7 @@ print(f"{path:9} {rps:8.0f} req/s  p50 {pct['50']:>8}  p90 {pct['90']:>8}  p99 {
       f"non-2xx {errors.group(1) if errors else 0}")
 PY
 done
+
 # Stream's new-message webhook: one room of the member, another member of it offline with unread
 # messages; every delivery has its own X-Webhook-Id (a wrk Lua script numbers them per thread).
 python3 - "$work/gym.json" "$user" "$gym" "$work/webhook.lua" <<'PY'
@@ -196,16 +143,15 @@ event = {"type": "message.new", "cid": f"messaging:{channel}", "channel_type": "
 body = json.dumps(event, separators=(",", ":"))
 sig = hmac.new(b"bench-secret", body.encode(), hashlib.sha256).hexdigest()
 open(sys.argv[4], "w").write(f"""
-wrk.method = "POST"
-wrk.body = {json.dumps(body)}
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Signature"] = "{sig}"
 local threads = 0
 function setup(thread) threads = threads + 1; thread:set("tid", threads) end
 local counter = 0
 function request()
   counter = counter + 1
-  return wrk.format(nil, "/api/v1/webhooks/stream/new-message", {{["X-Webhook-Id"] = "bench-" .. tid .. "-" .. counter}})
+  -- Headers given to wrk.format replace wrk.headers: all of them, each time.
+  local headers = {{["Content-Type"] = "application/json", ["X-Signature"] = "{sig}",
+                   ["X-Webhook-Id"] = "bench-" .. tid .. "-" .. counter}}
+  return wrk.format("POST", "/api/v1/webhooks/stream/new-message", headers, {json.dumps(body)})
 end
 """)
 PY

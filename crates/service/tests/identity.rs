@@ -184,3 +184,43 @@ async fn hs256_tokens_must_name_the_configured_issuer_and_audience() {
     let no_exp = sign(json!({ "sub": ANA, "iss": ISSUER, "aud": AUDIENCE }));
     assert_eq!(my_rooms(&url, &no_exp).await.0, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_provider_that_is_down_is_not_asked_again_on_every_request() {
+    let db = TestDb::sqlite().await;
+    scenario(&db).await;
+    let sandbox = sandbox().await;
+    let sandbox_url = sandbox.url.clone();
+    // The identity provider answers 500 to every fetch of its keys, counting them.
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&fetches);
+    let app = Router::new().route(
+        "/.well-known/jwks.json",
+        get(move || {
+            let count = Arc::clone(&count);
+            async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let identity = IdentityConfig::Jwks {
+        url: jwks_url,
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+        refetch_interval: Duration::from_millis(500),
+    };
+    let (url, _service) = start_service_with(db.url(), &sandbox_url, identity).await;
+    let token = rs256(Some("test-key-1"), claims(ISSUER, AUDIENCE, 600));
+    for _ in 0..5 {
+        let (status, body) = my_rooms(&url, &token).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "five requests, one fetch while the provider is down");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(my_rooms(&url, &token).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(fetches.load(Ordering::SeqCst), 2, "asked again once the interval passed");
+}
