@@ -63,6 +63,7 @@ from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 state = {"count": 0, "last_at": 0.0}
 lock = threading.Lock()
 class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the service reuses its connections
     def log_message(self, *args):
         pass
     def do_POST(self):
@@ -70,17 +71,23 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             state["count"] += 1
             state["last_at"] = time.time()
+        answer = b'{"id":"n","recipients":1}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
-        self.wfile.write(b'{"id":"n","recipients":1}')
+        self.wfile.write(answer)
     def do_GET(self):
         with lock:
             body = json.dumps(state).encode()
         self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default 5 drops the connections of a burst of pushes
+    daemon_threads = True
+server = Server(("127.0.0.1", 0), Handler)
 print(json.dumps({"url": f"http://127.0.0.1:{server.server_address[1]}"}), flush=True)
 server.serve_forever()
 PY

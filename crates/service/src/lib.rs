@@ -34,6 +34,7 @@ mod access;
 pub mod auth;
 mod background;
 mod chat;
+mod detach;
 mod docs;
 pub mod error;
 mod health;

@@ -30,10 +30,12 @@ use gymchat_stream::{Client, StreamError};
 use gymchat_tenant::Purpose;
 
 use super::{PER_CALL, add_members, ensure_users, stream_channel};
+use crate::detach::detached;
 use crate::error::{ApiError, ApiResult};
 use crate::maintenance::refuse_during_maintenance;
 
 /// What a new room is.
+#[derive(Clone)]
 pub(crate) struct RoomSpec {
     /// The key that makes it unique (a pair's or an event's), if any.
     pub key: Option<String>,
@@ -97,7 +99,11 @@ pub(crate) async fn create_room(store: &Store, stream: &Client, spec: &RoomSpec)
     ensure_users(stream, spec.gym, &spec.members).await?;
     let now = Utc::now();
     let request = request_id();
-    let (room_id, channel_id) = match reserve(store, spec, &request, now).await? {
+    let reserved = {
+        let (store, spec, request) = (store.clone(), spec.clone(), request.clone());
+        detached(async move { reserve(&store, &spec, &request, now).await }).await?
+    };
+    let (room_id, channel_id) = match reserved {
         Reserved::Mine(room_id, channel_id) => (room_id, channel_id),
         Reserved::Theirs(existing) => return Ok(Outcome::Existing(existing)),
     };

@@ -20,6 +20,7 @@ use gymchat_store::{Room, User};
 use serde_json::{Value, json};
 
 use super::delivery::{channel_of, delivery_id, is_copy, verify};
+use crate::detach::detached;
 use crate::error::{ApiError, ApiResult};
 use crate::push;
 use crate::state::AppState;
@@ -97,7 +98,7 @@ pub(crate) async fn new_message(State(s): State<AppState>, headers: HeaderMap, b
         Ok(event) => event,
         Err(answer) => return answer.into_response(),
     };
-    match take_in(&s, &headers, &body, &event).await {
+    match detached(async move { take_in(&s, &headers, &body, &event).await }).await {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => e.into_response(),
     }
@@ -140,7 +141,7 @@ pub(crate) async fn channel_deleted(State(s): State<AppState>, headers: HeaderMa
     // Whatever `type` says, this path means the channel was deleted.
     let mut event = event;
     event["type"] = json!("channel.deleted");
-    match take_in(&s, &headers, &body, &event).await {
+    match detached(async move { take_in(&s, &headers, &body, &event).await }).await {
         Ok(_) => Json(json!({ "status": "success", "message": "Channel deletion processed" })).into_response(),
         Err(e) => e.into_response(),
     }
