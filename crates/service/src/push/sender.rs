@@ -14,7 +14,7 @@ use super::PushConfig;
 use crate::state::AppState;
 
 /// Pushes claimed, and sent at once, per batch.
-const BATCH: i64 = 32;
+const BATCH: i64 = 64;
 
 /// The longest wait before a push's next attempt.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
@@ -80,12 +80,13 @@ pub(crate) async fn send_due(s: &AppState) -> Result<usize, StoreError> {
             }
         }
         let mut db = s.store().session().await?;
+        let mut sent = Vec::new();
         for (n, outcome) in outcomes {
             let item = &due[n];
             attempted += 1;
             match outcome {
                 Outcome::Sent => {
-                    db.push_sent(&item.webhook_id, Utc::now()).await?;
+                    sent.push(item.webhook_id.clone());
                     crate::metrics::push("sent");
                 }
                 Outcome::Retry(why) if item.attempts < config.attempts => {
@@ -113,5 +114,6 @@ pub(crate) async fn send_due(s: &AppState) -> Result<usize, StoreError> {
                 }
             }
         }
+        db.pushes_sent(&sent, Utc::now()).await?;
     }
 }

@@ -14,4 +14,5 @@ CREATE TABLE IF NOT EXISTS gymchat_push_outbox (
     queued_at_ms BIGINT NOT NULL,
     done_at_ms BIGINT
 );
-CREATE INDEX IF NOT EXISTS gymchat_push_outbox_due ON gymchat_push_outbox (state, next_at_ms);
+-- Only what waits is indexed, in the order the sender claims it.
+CREATE INDEX IF NOT EXISTS gymchat_push_outbox_due ON gymchat_push_outbox (next_at_ms) WHERE state IN ('pending', 'working');

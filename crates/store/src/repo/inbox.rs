@@ -12,6 +12,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::rows::{IDS_PER_QUERY, placeholders};
 use crate::backend::{Backend, Session, on_db};
 use crate::error::Result;
 
@@ -192,9 +193,23 @@ impl Session {
         self.claim(PUSHES, limit, hold).await
     }
 
-    /// Marks a push sent.
-    pub async fn push_sent(&mut self, push_id: &str, at: DateTime<Utc>) -> Result<()> {
-        self.finish(PUSHES, push_id, at).await
+    /// Marks pushes sent, a few statements for any number.
+    pub async fn pushes_sent(&mut self, push_ids: &[String], at: DateTime<Utc>) -> Result<()> {
+        for chunk in push_ids.chunks(IDS_PER_QUERY) {
+            // Only `$n` placeholders are spliced in.
+            let sql = format!(
+                "UPDATE gymchat_push_outbox SET state = 'done', done_at_ms = $1, last_error = NULL WHERE push_id IN ({})",
+                placeholders(chunk.len(), 1)
+            );
+            on_db!(self.db(), c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(at.timestamp_millis());
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.execute(&mut *c).await.map(|_| ())
+            })?;
+        }
+        Ok(())
     }
 
     /// Records a failed send: due again after `retry_in`, or failed for good when `None`.
