@@ -1,14 +1,14 @@
 //! Push notifications for new messages, as the platform sends them (APP_CONTRACT §5.1, §5.2),
 //! through OneSignal, durable and at least once.
 //!
-//! - [`plan`]: the pushes a `message.new` webhook causes. The new-message push goes to the
+//! - `plan`: the pushes a `message.new` webhook causes. The new-message push goes to the
 //!   webhook's `members` who are not the sender, have unread messages and are offline; a message
 //!   whose room or text speaks of classes, events or bookings is an `event` notification and is
 //!   only sent when the sender is TRAINER or above in the room's gym. Each `@word` that begins
 //!   the email of a member of the room (and of its gym) notifies that member once per mention.
 //! - The pushes are written to the outbox (`gymchat_push_outbox`) in the transaction that takes
 //!   the delivery in, keyed by the delivery, so a repeated delivery never queues one twice.
-//! - [`sender`]: any replica claims due pushes and posts them to OneSignal, retrying 5xx, 429 and
+//! - `sender`: any replica claims due pushes and posts them to OneSignal, retrying 5xx, 429 and
 //!   timeouts with a doubling delay, failing for good after the configured attempts.
 //!
 //! Two of the platform's defects are fixed: a mention matches an email prefix literally (the
