@@ -28,6 +28,7 @@ fn identity(args: &ServeArgs) -> Result<IdentityConfig> {
 /// Serves until a stop signal; returns the final report.
 pub async fn run(args: &ServeArgs) -> Result<serde_json::Value> {
     let identity = identity(args)?;
+    let push = args.push.config()?;
     let key = args.stream.key()?;
     let store = args.db.open().await?;
     let mut client_config = args.stream.client_config()?;
@@ -41,7 +42,7 @@ pub async fn run(args: &ServeArgs) -> Result<serde_json::Value> {
         identity,
         worker_api_key: args.worker_api_key.clone(),
         token_ttl: chrono::Duration::hours(i64::from(args.token_ttl_hours)),
-        push: args.push.config()?,
+        push,
         limits: gymchat_service::ServiceLimits {
             request_deadline: std::time::Duration::from_secs(args.request_deadline),
             stream_bound_in_flight: args.stream_in_flight.and_then(|n| usize::try_from(n).ok()),

@@ -36,7 +36,7 @@ async fn serve_answers_the_apps_and_stops_on_sigterm() {
     let now = chrono::Utc::now().timestamp();
     let jwt = encode(
         &Header::default(),
-        &json!({ "sub": "auth0|64f0a10000000000000000a1", "exp": now + 60 }),
+        &json!({ "sub": "auth0|64f0a10000000000000000a1", "exp": now + 60, "scope": "resource:read" }),
         &EncodingKey::from_secret(b"jwt"),
     )
     .unwrap();
@@ -51,6 +51,9 @@ async fn serve_answers_the_apps_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(token["stream_user_id"], "gym_4_user_10", "{token}");
+    // No OneSignal key: push is off, and readiness says so.
+    let ready: Value = http.get(format!("{url}/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready["push"], "off");
 
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
@@ -68,4 +71,17 @@ fn serve_refuses_to_start_without_an_identity_provider() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--jwks-url") && stderr.contains("--jwt-hs256-secret"), "{stderr}");
+}
+
+#[test]
+fn serve_refuses_half_a_push_configuration() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gymchat"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--jwt-hs256-secret", "jwt", "--stream-key", "k"])
+        .args(["--stream-secret", "s", "--onesignal-app-id", "app"])
+        .env_remove("ONESIGNAL_REST_API_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--onesignal-api-key"), "{stderr}");
 }

@@ -428,3 +428,20 @@ on_both_backends!(
         assert_eq!(call(&app, Method::POST, path, BRUNO, 4).await.0, StatusCode::FORBIDDEN);
     }
 );
+
+on_both_backends!(
+    async fn the_admins_member_routes_answer_the_platforms_bodies(db) {
+        let app = spawn_app(&db).await;
+        let cases: Vec<(Method, &str, Value)> = vec![
+            (Method::DELETE, "/api/v1/chat/rooms/639/members/17", json!({ "status": "User removed successfully" })),
+            (Method::DELETE, "/api/v1/chat/rooms/639/members/17", json!({ "status": "User removed successfully" })),
+            (Method::POST, "/api/v1/chat/rooms/639/members/17", json!({ "status": "User added successfully" })),
+            (Method::DELETE, "/api/v1/chat/general-channel/remove-member/17", json!({ "message": "Usuario 17 removido del canal general" })),
+            (Method::POST, "/api/v1/chat/general-channel/add-member/17", json!({ "message": "Usuario 17 agregado al canal general" })),
+        ];
+        for (method, path, expected) in cases {
+            let (status, body) = call(&app, method.clone(), path, ANA, 4).await;
+            assert_eq!((status, body), (StatusCode::OK, expected), "{method} {path}");
+        }
+    }
+);
