@@ -90,11 +90,6 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, detail)
     }
 
-    /// 422: well-formed, but the values cannot be used.
-    pub fn unprocessable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
-    }
-
     /// 503: a dependency failed; the caller may try again.
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, detail)
