@@ -175,14 +175,27 @@ pub(crate) async fn event_completion(
     }
 }
 
-/// Marks the event COMPLETED and closes its chat: the note posted and the channel frozen.
-/// True when a room's note was posted.
+/// Closes the event's chat (the note posted, the channel frozen), then marks the event
+/// COMPLETED: an event whose chat could not be closed stays SCHEDULED, so the completion worker
+/// finds it again, and its failure is counted where the table counts them (the platform's
+/// `completion_attempts`). True when a room's note was posted.
 async fn complete(s: &AppState, event: &Event) -> ApiResult<bool> {
+    match close_chats(s, event).await {
+        Ok(closed) => {
+            s.store().session().await?.set_event_status(event.id, EventStatus::Completed).await?;
+            Ok(closed)
+        }
+        Err(e) => {
+            s.store().session().await?.count_completion_failure(event.id).await?;
+            Err(e)
+        }
+    }
+}
+
+/// The event's rooms' channels closed; true when a room's note was posted.
+async fn close_chats(s: &AppState, event: &Event) -> ApiResult<bool> {
     let gym = event.gym_id;
-    let mut db = s.store().session().await?;
-    db.set_event_status(event.id, EventStatus::Completed).await?;
-    let rooms = db.rooms_of_event(gym, event.id).await?.rows;
-    drop(db);
+    let rooms = s.store().session().await?.rooms_of_event(gym, event.id).await?.rows;
     let mut closed = false;
     for room in rooms.into_iter().filter(|r| r.stream_channel_id.is_some()) {
         let cid = room_cid(&room)?;

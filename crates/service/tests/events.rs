@@ -140,3 +140,38 @@ on_both_backends!(
         assert!(note.is_some_and(|m| m["text"].as_str().unwrap().starts_with("Este evento ha finalizado.")), "{channel}");
     }
 );
+
+on_both_backends!(
+    async fn on_productions_schema_a_failed_completion_is_counted_and_the_event_left_scheduled(db) {
+        // Production's `events` counts failed completions; gymchat's own definitions do not.
+        let store = gymchat_store::Store::open(db.url()).await.unwrap();
+        let fixture = gymchat_store::DbFixture::from_json(&gymchat_testkit::read_fixture("gym4.json")).unwrap();
+        store.load_fixture(&fixture).await.unwrap();
+        execute(&db, "ALTER TABLE events ADD COLUMN completion_attempts INTEGER NOT NULL DEFAULT 0").await;
+        let sandbox = sandbox().await;
+        let (url, _service) = start_service(db.url(), &sandbox.url).await;
+        let http = reqwest::Client::new();
+        let due = || async {
+            let answer = http.get(format!("{url}/api/v1/worker/events/due-completion")).header("x-api-key", WORKER_KEY).send().await.unwrap();
+            answer.json::<serde_json::Value>().await.unwrap().as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect::<Vec<_>>()
+        };
+        assert_eq!(due().await, vec![639]);
+        // Ten failures so far: still listed.
+        execute(&db, "UPDATE events SET completion_attempts = 10 WHERE id = 639").await;
+        assert_eq!(due().await, vec![639]);
+        // Stream fails while the chat is closed: not completed, and the eleventh failure counted,
+        // after which the worker no longer lists it, as on the platform.
+        sandbox.outage("QueryChannels", 3).await;
+        let body = json!({ "event_id": 639, "gym_id": 4 });
+        let answer = http.post(format!("{url}/api/v1/worker/event-completion")).header("x-api-key", WORKER_KEY).json(&body).send().await.unwrap();
+        let answer: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(answer["success"], false, "{answer}");
+        assert!(answer["message"].as_str().unwrap().starts_with("Error processing event: "), "{answer}");
+        let event = store.session().await.unwrap().event(EventId::new(639).unwrap()).await.unwrap().unwrap();
+        assert_eq!(event.status, Some(EventStatus::Scheduled), "a chat not closed leaves the event to do again");
+        assert!(due().await.is_empty(), "eleven failures");
+        // Stream is back: the completion goes through.
+        let answer = http.post(format!("{url}/api/v1/worker/event-completion")).header("x-api-key", WORKER_KEY).json(&body).send().await.unwrap();
+        assert_eq!(answer.json::<serde_json::Value>().await.unwrap()["success"], true);
+    }
+);

@@ -131,6 +131,11 @@ impl Catalog {
         self.tables.get(table)?.iter().find(|c| c.name == column)
     }
 
+    /// Whether `table` has `column` (production has columns gymchat's own definitions lack).
+    pub(crate) fn has_column(&self, table: &str, column: &str) -> bool {
+        self.column(table, column).is_some()
+    }
+
     /// The placeholder for parameter `n` written into `table.column`, cast to its enum type.
     pub(crate) fn param(&self, table: &str, column: &str, n: usize) -> String {
         match self.column(table, column).map(|c| &c.kind) {

@@ -123,17 +123,42 @@ impl Session {
     }
 
     /// Events still SCHEDULED whose end has passed, oldest end first, at most `limit` (the
-    /// completion worker's list). Ordered by end time, the due events are the first rows, so
-    /// the statement reads no more than `limit` rows whatever the store holds.
+    /// completion worker's list), leaving out those whose completion failed more than
+    /// `COMPLETION_ATTEMPTS` times where the table counts them (production's
+    /// `events.completion_attempts`). Ordered by end time, the due events are the first rows,
+    /// so the statement reads no more than `limit` rows whatever the store holds.
     pub async fn events_due_completion(
         &mut self,
         now: chrono::DateTime<chrono::Utc>,
         limit: i64,
     ) -> Result<Rows<Event>> {
-        let sql = format!("{SELECT_EVENTS} WHERE CAST(status AS TEXT) = 'SCHEDULED' ORDER BY end_time, id LIMIT $1");
+        let attempts = if self.catalog.has_column("events", "completion_attempts") {
+            format!(" AND COALESCE(completion_attempts, 0) <= {COMPLETION_ATTEMPTS}")
+        } else {
+            String::new()
+        };
+        // Only the fixed condition above is spliced in.
+        let sql = format!(
+            "{SELECT_EVENTS} WHERE CAST(status AS TEXT) = 'SCHEDULED'{attempts} ORDER BY end_time, id LIMIT $1"
+        );
         let mut read = on_db!(self.db(), c => sqlx::query(AssertSqlSafe(sql.as_str())).bind(limit).fetch_all(&mut *c).await
             .map(collect_rows::<_, EventRow>))?;
         read.rows.retain(|e| e.end_time <= now);
         Ok(read)
     }
+
+    /// Counts a failed completion of the event where the table counts them (production's
+    /// `events.completion_attempts`); false where it does not.
+    pub async fn count_completion_failure(&mut self, event: EventId) -> Result<bool> {
+        if !self.catalog.has_column("events", "completion_attempts") {
+            return Ok(false);
+        }
+        let sql = "UPDATE events SET completion_attempts = COALESCE(completion_attempts, 0) + 1 WHERE id = $1";
+        on_db!(self.db(), c => sqlx::query(sql).bind(event.get()).execute(&mut *c).await.map(|_| ()))?;
+        Ok(true)
+    }
 }
+
+/// Failed completions after which the completion worker no longer lists an event (the
+/// platform's rule).
+const COMPLETION_ATTEMPTS: i64 = 10;
