@@ -1,12 +1,11 @@
-//! The command line: the subcommands, each with the options it reads ([`crate::args`], built from
-//! the shared groups of [`crate::options`]).
+//! The command line: the subcommands, each with the options it reads ([`crate::args`], and
+//! `serve`'s beside it in [`crate::serve`], built from the shared groups of [`crate::options`]).
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::args::{
-    AuditArgs, CleanupArgs, DbCommand, DemoArgs, MaintenanceCommand, MigrateCommand, SandboxArgs, ServeArgs,
-};
+use crate::args::{AuditArgs, CleanupArgs, DbCommand, DemoArgs, MaintenanceCommand, MigrateCommand, SandboxArgs};
 use crate::options::{DatabaseOpts, PacingOpts, StreamOpts};
+use crate::serve::ServeArgs;
 
 /// gymchat: tenant-scoped Stream Chat service and operations toolkit for multi-gym platforms.
 #[derive(Debug, Parser)]

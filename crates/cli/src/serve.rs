@@ -1,11 +1,54 @@
-//! `gymchat serve`: the chat service until Ctrl-C or SIGTERM.
+//! `gymchat serve`: its options, and the chat service until Ctrl-C or SIGTERM.
 
 use anyhow::{Context, Result, bail};
+use clap::Args;
 use gymchat_service::{AppState, IdentityConfig, ServiceConfig};
+use secrecy::SecretString;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::args::ServeArgs;
+use crate::options::{DatabaseOpts, PushOpts, StreamOpts, secret};
+
+/// `gymchat serve …`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The database.
+    #[command(flatten)]
+    pub db: DatabaseOpts,
+    /// Stream (the service's calls are the live app's own traffic: not paced to a budget).
+    #[command(flatten)]
+    pub stream: StreamOpts,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "GYMCHAT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Shared HS256 secret of the callers' JWTs (development and tests).
+    #[arg(long, env = "GYMCHAT_JWT_HS256_SECRET", hide_env_values = true, conflicts_with = "jwks_url", value_parser = secret)]
+    pub jwt_hs256_secret: Option<SecretString>,
+    /// The identity provider's JWKS URL (RS256, production); needs --jwt-issuer and --jwt-audience.
+    #[arg(long, env = "GYMCHAT_JWKS_URL", requires_all = ["jwt_issuer", "jwt_audience"])]
+    pub jwks_url: Option<String>,
+    /// Required `iss` of the callers' JWTs.
+    #[arg(long, env = "GYMCHAT_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` of the callers' JWTs.
+    #[arg(long, env = "GYMCHAT_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// The workers' key (`X-API-Key`); without it the worker endpoints refuse every call.
+    #[arg(long, env = "GYMCHAT_WORKER_API_KEY", hide_env_values = true, value_parser = secret)]
+    pub worker_api_key: Option<SecretString>,
+    /// How long the Stream user tokens handed out are valid, in hours (the platform's: one).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8760))]
+    pub token_ttl_hours: u32,
+    /// Push notifications.
+    #[command(flatten)]
+    pub push: PushOpts,
+    /// Each chat and worker request ends within this many seconds (503 with Retry-After after).
+    #[arg(long, env = "GYMCHAT_REQUEST_DEADLINE", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub request_deadline: u64,
+    /// Requests of routes that call Stream in flight at once (default: half the database pool).
+    #[arg(long, env = "GYMCHAT_STREAM_IN_FLIGHT", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub stream_in_flight: Option<u64>,
+}
 
 /// Who issues the callers' tokens, from the options.
 fn identity(args: &ServeArgs) -> Result<IdentityConfig> {
