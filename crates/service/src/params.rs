@@ -80,7 +80,7 @@ pub(crate) fn body<T: DeserializeOwned>(raw: Result<Json<Value>, JsonRejection>)
     if !value.is_object() {
         return Err(ApiError::invalid("model_attributes_type", &["body"], "Input should be a valid dictionary", value));
     }
-    serde_json::from_value(value.clone()).map_err(|e| {
+    T::deserialize(&value).map_err(|e| {
         let text = e.to_string();
         match text.strip_prefix("missing field `").and_then(|rest| rest.split_once('`')) {
             Some((field, _)) => ApiError::invalid("missing", &["body", field], "Field required", value.clone()),

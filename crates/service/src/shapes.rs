@@ -55,8 +55,12 @@ pub(crate) fn naive(t: DateTime<Utc>) -> String {
 
 /// A UTC time as Pydantic writes an aware datetime: a zero offset is `Z`.
 pub(crate) fn aware(t: DateTime<Utc>) -> String {
-    let naive = naive(t);
-    format!("{naive}Z")
+    format!("{}Z", naive(t))
+}
+
+/// A UTC time as Python's `isoformat()` writes an aware datetime: `+00:00`.
+pub(crate) fn aware_isoformat(t: DateTime<Utc>) -> String {
+    format!("{}+00:00", naive(t))
 }
 
 impl From<Room> for ChatRoom {
@@ -86,6 +90,7 @@ mod tests {
         let fraction = whole + chrono::Duration::microseconds(123_456);
         assert_eq!(naive(fraction), "2025-01-02T03:04:05.123456");
         assert_eq!(aware(whole), "2025-01-02T03:04:05Z");
+        assert_eq!(aware_isoformat(fraction), "2025-01-02T03:04:05.123456+00:00");
     }
 
     #[test]

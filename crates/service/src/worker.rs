@@ -105,7 +105,7 @@ pub(crate) async fn event_chat(
         let creator = active_member(&mut s.store().session().await?, gym, creator)
             .await
             .map_err(|_| ApiError::not_found(format!("Usuario creador {} no encontrado", request.creator_id)))?;
-        let room = event_room(&s, gym, event.id, &creator, None).await?;
+        let room = event_room(&s, gym, event.id, &creator).await?;
         Ok::<_, ApiError>((room, creator))
     };
     let (room, creator) = match made.await {

@@ -156,19 +156,23 @@ pub(crate) async fn event_effectiveness(
         return Err(ApiError::forbidden("No tienes acceso a este evento - pertenece a otro gimnasio"));
     }
     let registered = db.participations(event.id).await?.rows.iter().filter(|p| p.holds_place()).count();
-    let room = gym_rooms(&mut db, &caller).await?.into_iter().find(|r| r.room.event_id == Some(event.id));
-    let members = room.as_ref().map_or(0, |r| r.members.len());
+    // The event's room (its oldest, as the gym's list finds it first) and its members only.
+    let room = db.rooms_of_event(event.gym_id, event.id).await?.rows.into_iter().next();
+    let members = match &room {
+        Some(r) => db.room_members(r.id).await?.len(),
+        None => 0,
+    };
     let rate = if registered == 0 { 0.0 } else { (members as f64 * 1000.0 / registered as f64).round() / 10.0 };
     Ok(Json(json!({
         "event_id": event.id.get(),
         "event_name": event.title.as_deref().unwrap_or("N/A"),
         "has_chat": room.is_some(),
-        "chat_room_id": room.as_ref().map(|r| r.room.id.get()),
+        "chat_room_id": room.as_ref().map(|r| r.id.get()),
         "total_members": members,
         "participation_rate": rate,
-        "chat_created_at": room.as_ref().and_then(|r| r.room.created_at).map(naive),
-        "last_activity": room.as_ref().and_then(|r| r.room.updated_at).map(naive),
-        "is_active": room.as_ref().is_some_and(|r| r.room.is_active()),
+        "chat_created_at": room.as_ref().and_then(|r| r.created_at).map(naive),
+        "last_activity": room.as_ref().and_then(|r| r.updated_at).map(naive),
+        "is_active": room.as_ref().is_some_and(gymchat_store::Room::is_active),
         "generated_at": naive(Utc::now()),
     })))
 }

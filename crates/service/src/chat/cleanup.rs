@@ -18,6 +18,7 @@ use crate::identity::Scope;
 use crate::maintenance::refuse_during_maintenance;
 use crate::params::{QueryMap, query_bool, query_int};
 use crate::provision::room_cid;
+use crate::shapes::aware_isoformat;
 use crate::state::AppState;
 
 /// `POST /chat/admin/cleanup-expired-channels?hours=48&dry_run=false`.
@@ -84,7 +85,7 @@ pub(crate) async fn cleanup_expired(
             details.push(json!({
                 "event_id": event.id.get(),
                 "event_title": event.title.as_deref().unwrap_or_default(),
-                "end_time": event.end_time.naive_utc().format("%Y-%m-%dT%H:%M:%S%.f+00:00").to_string(),
+                "end_time": aware_isoformat(event.end_time),
                 "channels": channels,
                 "channels_processed": channels.len(),
             }));

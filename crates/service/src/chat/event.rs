@@ -23,13 +23,7 @@ use crate::state::AppState;
 
 /// The event's room, created on first use, with `acting` as a member. `acting` must be allowed:
 /// a trainer or above, the event's creator, or a REGISTERED participant.
-pub(crate) async fn event_room(
-    s: &AppState,
-    gym: GymId,
-    event: EventId,
-    acting: &User,
-    title: Option<&str>,
-) -> ApiResult<Room> {
+pub(crate) async fn event_room(s: &AppState, gym: GymId, event: EventId, acting: &User) -> ApiResult<Room> {
     let mut db = s.store().session().await?;
     let event = db.event(event).await?.ok_or_else(|| ApiError::not_found(format!("Event {event} not found")))?;
     if event.gym_id != gym {
@@ -90,7 +84,7 @@ pub(crate) async fn event_room(
     let ids: Vec<UserId> = member_ids.into_iter().collect();
     let members: Vec<User> = db.users(&ids).await?.rows.into_iter().filter(|u| u.is_active != Some(false)).collect();
     drop(db);
-    let title = title.map(str::to_owned).or(event.title.clone()).unwrap_or_else(|| format!("{}", event.id));
+    let title = event.title.clone().unwrap_or_else(|| event.id.to_string());
     let name = format!("Evento {}", title.chars().take(20).collect::<String>());
     let spec = RoomSpec {
         key: Some(key),
@@ -154,5 +148,5 @@ pub(crate) async fn event(
 ) -> ApiResult<Json<ChatRoom>> {
     caller.allow(Level::Member, Scope::Read)?;
     let event: EventId = path_id(&event, "event_id")?;
-    Ok(Json(event_room(&s, caller.gym_id(), event, &caller.user, None).await?.into()))
+    Ok(Json(event_room(&s, caller.gym_id(), event, &caller.user).await?.into()))
 }

@@ -76,7 +76,7 @@ pub(crate) async fn create_group(
     drop(db);
     if let Some(event) = request.event_id {
         let event = EventId::try_from(event).map_err(|_| ApiError::not_found(format!("Event {event} not found")))?;
-        let room = event_room(&s, gym, event, &caller.user, None).await?;
+        let room = event_room(&s, gym, event, &caller.user).await?;
         return Ok((StatusCode::CREATED, Json(room.into())));
     }
     if request.is_direct && members.len() == 2 {

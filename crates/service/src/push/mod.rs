@@ -18,7 +18,7 @@
 
 pub(crate) mod sender;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use gymchat_ids::{GymId, UserId, UserIdForm, classify_user_id};
@@ -283,7 +283,7 @@ fn recipients(event: &Value, gym: GymId, sender: UserId) -> Vec<UserId> {
 async fn gym_members_of_room(db: &mut Session, room: &Room) -> Result<BTreeMap<UserId, User>, StoreError> {
     let ids = db.room_members(room.id).await?;
     let now = Utc::now();
-    let active: Vec<UserId> = db
+    let active: BTreeSet<UserId> = db
         .memberships_of_gym(room.gym_id)
         .await?
         .rows
