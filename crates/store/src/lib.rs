@@ -44,8 +44,8 @@ pub use model::{
 };
 pub use readiness::{PLATFORM_COLUMNS, Readiness};
 pub use repo::{
-    CallerInGym, ChannelMove, CleanupAction, InboxCounts, InboxItem, Lease, Maintenance, MigrationItem, MigrationRun,
-    NewItem, NewRoom, PendingRoom, RetiredRoom, Rows, SkippedRow, TextRow, direct_room_key, event_room_key,
-    general_room_key,
+    CallerInGym, ChannelMove, ClaimKind, CleanupAction, InboxCounts, InboxItem, Lease, Maintenance, MigrationItem,
+    MigrationRun, MigrationWorker, NewItem, NewRoom, PendingRoom, RateGrant, RetiredRoom, Rows, SkippedRow, TextRow,
+    direct_room_key, event_room_key, general_room_key,
 };
 pub use states::{ActionKind, ActionState, ItemKind, ItemState, RunState, UnknownLabel};

@@ -1,20 +1,19 @@
 //! The migration's journal: runs (`gymchat_migration_runs`) and their items
-//! (`gymchat_migration_items`, one per Stream user to create and per room to move), plus taking
-//! over the lock of a holder that is known to be dead.
+//! (`gymchat_migration_items`, one per Stream user to create and per room to move). The
+//! workers' claims on items, and the workers themselves, are in `claims`.
 //!
 //! An item's `state` is the last step it completed, or the step it is in (`creating`, …) when
 //! the call that step guards may or may not have happened; `last_error` holds why its last
 //! attempt failed and is cleared when a step succeeds. `spec` is what the plan said to do (JSON,
 //! never changed); `detail` is what was done (JSON, for the report).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use gymchat_ids::{GymId, RoomId};
 use serde::Serialize;
 use sqlx::FromRow;
 
 use crate::backend::{Session, on_db};
 use crate::error::{Result, StoreError};
-use crate::repo::locks::Lease;
 use crate::states::{ItemKind, ItemState, RunState, UnknownLabel};
 
 /// A migration run.
@@ -75,6 +74,10 @@ pub struct MigrationItem {
     pub started_at: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// The worker whose claim it is under, if any (it may have run out).
+    pub claimed_by: Option<String>,
+    /// The claim's fencing token: grows with every claim.
+    pub claim_fence: i64,
 }
 
 /// A new item: what the plan gives.
@@ -112,7 +115,7 @@ struct RunRow {
 }
 
 #[derive(FromRow)]
-struct ItemRow {
+pub(crate) struct ItemRow {
     id: i64,
     run_id: String,
     gym_id: i64,
@@ -127,9 +130,11 @@ struct ItemRow {
     detail: Option<String>,
     started_at_ms: Option<i64>,
     updated_at_ms: i64,
+    claimed_by: Option<String>,
+    claim_fence: i64,
 }
 
-fn time(ms: i64) -> DateTime<Utc> {
+pub(crate) fn time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
@@ -178,14 +183,16 @@ impl TryFrom<ItemRow> for MigrationItem {
             detail: r.detail,
             started_at: r.started_at_ms.map(time),
             updated_at: time(r.updated_at_ms),
+            claimed_by: r.claimed_by,
+            claim_fence: r.claim_fence,
         })
     }
 }
 
 const RUN_COLUMNS: &str = "run_id, gyms, strategy, history, plan_hash, state, holder, started_at_ms, updated_at_ms, \
                            finished_at_ms, message";
-const ITEM_COLUMNS: &str = "id, run_id, gym_id, kind, room_id, old_id, new_id, state, attempts, last_error, spec, \
-                            detail, started_at_ms, updated_at_ms";
+pub(crate) const ITEM_COLUMNS: &str = "id, run_id, gym_id, kind, room_id, old_id, new_id, state, attempts, \
+                                       last_error, spec, detail, started_at_ms, updated_at_ms, claimed_by, claim_fence";
 
 impl Session {
     /// Opens a run.
@@ -373,35 +380,5 @@ impl Session {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(n > 0)
-    }
-
-    /// Takes the lock from `dead_holder`, whom the caller knows to be dead (a process of this
-    /// host that no longer runs), without waiting for its lease to run out. Succeeds only while
-    /// `dead_holder` still holds it; the fencing token grows as with any new holder.
-    pub async fn take_over_lock(
-        &mut self,
-        name: &str,
-        dead_holder: &str,
-        holder: &str,
-        ttl: Duration,
-    ) -> Result<Option<Lease>> {
-        let now = self.db_now_ms();
-        let sql = format!(
-            "UPDATE gymchat_locks SET holder = $1, fence = fence + 1, acquired_at_ms = {now}, expires_at_ms = {now} + $2 \
-             WHERE name = $3 AND holder = $4 RETURNING fence, expires_at_ms"
-        );
-        let taken: Option<(i64, i64)> = on_db!(self.db(), c => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(holder)
-            .bind(ttl.num_milliseconds())
-            .bind(name)
-            .bind(dead_holder)
-            .fetch_optional(&mut *c)
-            .await)?;
-        Ok(taken.map(|(fence, expires_ms)| Lease {
-            name: name.to_owned(),
-            holder: holder.to_owned(),
-            fence,
-            expires_at: time(expires_ms),
-        }))
     }
 }

@@ -144,4 +144,34 @@ impl Session {
             .map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }
+
+    /// Takes the lock from `dead_holder`, whom the caller knows to be dead (a process of this
+    /// host that no longer runs), without waiting for its lease to run out. Succeeds only while
+    /// `dead_holder` still holds it; the fencing token grows as with any new holder.
+    pub async fn take_over_lock(
+        &mut self,
+        name: &str,
+        dead_holder: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<Lease>> {
+        let now = self.db_now_ms();
+        let sql = format!(
+            "UPDATE gymchat_locks SET holder = $1, fence = fence + 1, acquired_at_ms = {now}, expires_at_ms = {now} + $2 \
+             WHERE name = $3 AND holder = $4 RETURNING fence, expires_at_ms"
+        );
+        let taken: Option<(i64, i64)> = on_db!(self.db(), c => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(holder)
+            .bind(ttl.num_milliseconds())
+            .bind(name)
+            .bind(dead_holder)
+            .fetch_optional(&mut *c)
+            .await)?;
+        Ok(taken.map(|(fence, expires_ms)| Lease {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            fence,
+            expires_at: from_ms(expires_ms),
+        }))
+    }
 }

@@ -10,7 +10,9 @@
 //! row as [`crate::StoreError::BadRow`]. Duplicates production holds (member rows, participations) are
 //! collapsed; lists of ids are bound in chunks, never as one unbounded parameter list.
 
+mod budget;
 mod chat;
+mod claims;
 mod events;
 mod inbox;
 mod journal;
@@ -23,7 +25,9 @@ mod rooms;
 mod rows;
 mod snapshot;
 
+pub use budget::RateGrant;
 pub use chat::{NewRoom, direct_room_key, event_room_key, general_room_key};
+pub use claims::{ClaimKind, MigrationWorker};
 pub use inbox::{InboxCounts, InboxItem};
 pub use journal::{MigrationItem, MigrationRun, NewItem};
 pub use locks::Lease;
