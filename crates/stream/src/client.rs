@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
+use crate::budget::{SharedBudget, Shares, Taken};
 use crate::error::{ErrorKind, RateLimit, StreamError};
 use crate::failure::{error_kind, hold_after_429, rate_limit, retry_after, transport_error};
 use crate::in_flight::InFlight;
@@ -137,6 +138,8 @@ pub struct Client {
     pub(crate) token: SecretString,
     pacer: Arc<Pacer>,
     in_flight: Arc<InFlight>,
+    /// A rate budget shared with other processes, when there is one.
+    shares: Option<Arc<Shares>>,
 }
 
 impl Client {
@@ -159,9 +162,17 @@ impl Client {
             http,
             pacer: Arc::new(Pacer::new(config.budget_share).with_window(config.rate_window)),
             in_flight: Arc::new(InFlight::new(max)),
+            shares: None,
             config,
             token,
         })
+    }
+
+    /// The same client, its paced calls also taken from `budget`, shared with other processes
+    /// (`budget_share` of each limit for all of them together): several workers of one run
+    /// stay within the budget together. Clones made from it afterwards share it.
+    pub fn with_shared_budget(self, budget: Arc<dyn SharedBudget>) -> Client {
+        Client { shares: Some(Arc::new(Shares::new(budget))), ..self }
     }
 
     /// The same client acting as `user`, with a user token valid for five minutes: what it reads
@@ -266,10 +277,24 @@ impl Client {
             }
             paced += gap;
             // A call that could not start before its slot's window closed counts in the next one.
-            if self.pacer.still_open(operation, &slot) {
-                break (slot, permit);
+            if !self.pacer.still_open(operation, &slot) {
+                self.pacer.abandon(operation, slot.seq);
+                continue;
             }
-            self.pacer.abandon(operation, slot.seq);
+            let Some(shares) = &self.shares else { break (slot, permit) };
+            let share = self.pacer.limit(operation) as f64 * self.config.budget_share;
+            match shares.take(operation, self.pacer.window(operation), share.floor().max(1.0) as u64).await {
+                Taken::Go { claimed } => {
+                    self.pacer.note_shared(operation, claimed);
+                    break (slot, permit);
+                }
+                Taken::Wait { until_ms } => {
+                    // The processes together spent the window: this one waits for the next.
+                    drop(permit);
+                    self.pacer.abandon(operation, slot.seq);
+                    self.pacer.hold_until(operation, until_ms);
+                }
+            }
         };
         let result = self.call_once(operation, method, path, query, body, Attempt { number: attempt, paced }).await;
         let rate = match &result {

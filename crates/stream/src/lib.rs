@@ -8,6 +8,7 @@
 //! - [`limits`]: Stream's documented limits on one call (batch and page sizes, offsets).
 //! - [`model`]: request and response bodies; custom fields round-trip through flattened maps;
 //!   ids are `gymchat_ids` types, including the `!members-…` ids Stream generates.
+//! - [`budget`]: a rate budget shared with other processes (the workers of one run).
 //! - [`pacing`]: per-operation call slots within a share (default 50%) of each rate limit and of
 //!   what `x-ratelimit-remaining` says is left, per rate window; 429s hold the operation.
 //! - [`helpers`]: batches of 100 users or cids (deletes confirmed per cid, tasks polled within a
@@ -40,6 +41,7 @@
 //! channel first and sends back everything it does not change.
 
 pub mod api;
+pub mod budget;
 pub mod client;
 pub mod error;
 mod failure;

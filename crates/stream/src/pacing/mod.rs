@@ -228,6 +228,20 @@ impl Pacer {
         self.with_op(op, |p, _| p.hold_until_us = p.hold_until_us.max(until_ms.saturating_mul(1000)));
     }
 
+    /// The limit the pacer believes `op` has per window (documented, then from the headers).
+    pub fn limit(&self, op: &'static str) -> u64 {
+        self.with_op(op, |p, _| p.limit)
+    }
+
+    /// Every gymchat process together has claimed `claimed` calls of `op` in the current window
+    /// from a shared budget: the answers' other traffic leaves them out.
+    pub fn note_shared(&self, op: &'static str, claimed: u64) {
+        self.with_op(op, |p, _| {
+            p.roll_to(now_us());
+            p.shared = p.shared.max(claimed);
+        });
+    }
+
     /// The window length the pacer believes `op` has.
     pub fn window(&self, op: &'static str) -> Duration {
         self.with_op(op, |p, _| Duration::from_micros(p.window_us))

@@ -86,6 +86,9 @@ pub(crate) struct OpPace {
     pub(crate) epoch: u64,
     /// gymchat's slots taken in the current window.
     pub(crate) used: u64,
+    /// Calls every gymchat process together claimed in the current window from a shared budget
+    /// (0 without one): all of them are gymchat's, none the live app's.
+    pub(crate) shared: u64,
     pub(crate) last_slot_us: u64,
     /// When the last call was let go ([`Pacer::depart`]).
     pub(crate) last_departure_us: u64,
@@ -117,6 +120,7 @@ impl OpPace {
             aligned: false,
             epoch: 0,
             used: 0,
+            shared: 0,
             last_slot_us: 0,
             last_departure_us: 0,
             hold_until_us: 0,
@@ -138,6 +142,7 @@ impl OpPace {
             let skipped = (t - self.window_end_us) / self.window_us + 1;
             self.window_end_us += skipped * self.window_us;
             self.used = 0;
+            self.shared = 0;
             self.observed = None;
         }
     }
@@ -199,7 +204,8 @@ pub(crate) fn take_answer(p: &mut OpPace, seq: u64, used_then: Option<u64>, rate
         return;
     }
     let older_in_flight = p.in_flight.range(..seq).count() as u64;
-    let ours_counted = used_then.unwrap_or(p.used).saturating_sub(older_in_flight);
+    // With a shared budget, what every gymchat process claimed in the window is gymchat's too.
+    let ours_counted = used_then.unwrap_or(p.used).saturating_sub(older_in_flight).max(p.shared);
     let others = p.limit.saturating_sub(rate.remaining).saturating_sub(ours_counted);
     let elapsed_us = now.saturating_sub(p.window_end_us.saturating_sub(p.window_us));
     if p.observed.is_none_or(|o| seq > o.seq) {
