@@ -263,6 +263,28 @@ pub enum MigrateCommand {
         #[arg(long, default_value_t = 30, hide = true)]
         lease_seconds: u32,
     },
+    /// Join an open run (the newest when no id is given) as one more worker, on this machine or
+    /// any other that reaches the database and Stream, and work its items until none is left.
+    /// Exit 0 nothing failed in its hands, 1 some items failed, 2 could not run or stopped.
+    Work {
+        /// The database and Stream.
+        #[command(flatten)]
+        ops: OpsOpts,
+        /// The run (default: the newest open run).
+        run_id: Option<String>,
+        /// Stop when more than this share of the recent items failed.
+        #[arg(long, default_value_t = 0.2)]
+        max_failure_rate: f64,
+        /// Channels moved at once by this worker.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Do not hold each gym's maintenance window while its channels move.
+        #[arg(long)]
+        no_maintenance: bool,
+        /// Seconds a claim on an item lasts unless renewed (tests; the default suits production).
+        #[arg(long, default_value_t = 30, hide = true)]
+        lease_seconds: u32,
+    },
     /// Runs, newest first; or one run with its items by state and its failures.
     Status {
         /// The database.

@@ -1,4 +1,4 @@
-//! `gymchat migrate plan|apply|status|verify|rollback`: the commands around the migration engine
+//! `gymchat migrate plan|apply|work|status|verify|rollback|abandon`: the commands around the migration engine
 //! of `gymchat_ops::migrate`, with progress bars on a terminal, a human summary on stderr and JSON
 //! on stdout.
 
@@ -38,6 +38,7 @@ pub async fn run(command: &MigrateCommand) -> Result<(Value, u8)> {
         }
         MigrateCommand::Plan { ops, .. }
         | MigrateCommand::Apply { ops, .. }
+        | MigrateCommand::Work { ops, .. }
         | MigrateCommand::Verify { ops, .. }
         | MigrateCommand::Rollback { ops, .. } => ops,
     };
@@ -113,8 +114,40 @@ async fn with_stream(store: &Store, ops: &OpsOpts, command: &MigrateCommand) -> 
                     maintenance: !*no_maintenance,
                     lease_ttl: chrono::Duration::seconds(i64::from(*lease_seconds)),
                 };
+                // Every worker of the run takes its calls from the one budget in the database.
+                let stream = stream.with_shared_budget(migrate::shared_budget(store));
                 apply(store, &stream, &plan, options).await?
             }
+        }
+        MigrateCommand::Work { run_id, max_failure_rate, concurrency, no_maintenance, lease_seconds, .. } => {
+            ensure!((0.0..=1.0).contains(max_failure_rate), "--max-failure-rate must be between 0 and 1");
+            let options = ApplyOptions {
+                max_failure_rate: *max_failure_rate,
+                concurrency: *concurrency,
+                maintenance: !*no_maintenance,
+                lease_ttl: chrono::Duration::seconds(i64::from(*lease_seconds)),
+                ..ApplyOptions::default()
+            };
+            let stream = stream.with_shared_budget(migrate::shared_budget(store));
+            let bars = Bars::new();
+            let worked = migrate::work(store, &stream, run_id.as_deref(), &options, &|p| bars.show(p)).await;
+            bars.finish();
+            let report = worked?;
+            eprintln!(
+                "{} worked {}: {} items done, {} failed; the run is {}{}",
+                report.worker,
+                report.run_id,
+                report.items_done,
+                report.items_failed,
+                report.run_state,
+                report.message.as_ref().map(|m| format!(" — {m}")).unwrap_or_default()
+            );
+            let code = match (&report.message, report.items_failed) {
+                (Some(_), _) => 2,
+                (None, 0) => 0,
+                (None, _) => 1,
+            };
+            (serde_json::to_value(&report)?, code)
         }
         MigrateCommand::Verify { gyms: choice, .. } => {
             let gyms = choice.resolve(store).await?;
@@ -237,38 +270,10 @@ pub fn plan_summary(plan: &Plan, budget: f64) -> String {
 
 /// Applies with progress bars (on a terminal) and a summary.
 pub async fn apply(store: &Store, stream: &Client, plan: &Plan, options: ApplyOptions) -> Result<(Value, u8)> {
-    let bars = std::io::stderr().is_terminal().then(MultiProgress::new);
-    let current: Mutex<Option<ProgressBar>> = Mutex::new(None);
-    let report = migrate::apply(store, stream, plan, options, &|p| {
-        if let Progress::Import { id, state } = &p {
-            eprintln!("  Stream's import {id}: {state}");
-        }
-        let Some(bars) = &bars else { return };
-        let mut current = current.lock().unwrap_or_else(|e| e.into_inner());
-        match p {
-            Progress::Phase { name, total } => {
-                if let Some(done) = current.take() {
-                    done.finish();
-                }
-                let bar = bars.add(ProgressBar::new(total));
-                if let Ok(style) = ProgressStyle::with_template("{prefix:>8} {bar:30} {pos}/{len} {elapsed}") {
-                    bar.set_style(style);
-                }
-                bar.set_prefix(name);
-                *current = Some(bar);
-            }
-            Progress::Item { .. } => {
-                if let Some(bar) = current.as_ref() {
-                    bar.inc(1);
-                }
-            }
-            Progress::Import { .. } => {}
-        }
-    })
-    .await?;
-    if let Some(bar) = current.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        bar.finish();
-    }
+    let bars = Bars::new();
+    let report = migrate::apply(store, stream, plan, options, &|p| bars.show(p)).await;
+    bars.finish();
+    let report = report?;
     eprintln!(
         "{} {}: {} users, {} channels done; {} failed; {} rooms left alone{}",
         report.run_id,
@@ -279,6 +284,9 @@ pub async fn apply(store: &Store, stream: &Client, plan: &Plan, options: ApplyOp
         report.skipped.len(),
         report.message.as_ref().map(|m| format!(" — {m}")).unwrap_or_default()
     );
+    if report.state == gymchat_store::RunState::Running {
+        eprintln!("  other workers still work the run: `gymchat migrate status {}` shows them", report.run_id);
+    }
     match &report.import_file {
         Some(file @ ImportFile { import_id: Some(id), .. }) => {
             eprintln!("  imported {} through Stream's import {id}: {:?}", file.path, file.lines);
@@ -305,6 +313,51 @@ pub async fn apply(store: &Store, stream: &Client, plan: &Plan, options: ApplyOp
     Ok((serde_json::to_value(&report)?, code))
 }
 
+/// Progress bars on a terminal, one per phase; Stream's import's states as lines.
+struct Bars {
+    bars: Option<MultiProgress>,
+    current: Mutex<Option<ProgressBar>>,
+}
+
+impl Bars {
+    fn new() -> Self {
+        Self { bars: std::io::stderr().is_terminal().then(MultiProgress::new), current: Mutex::new(None) }
+    }
+
+    fn show(&self, p: Progress) {
+        if let Progress::Import { id, state } = &p {
+            eprintln!("  Stream's import {id}: {state}");
+        }
+        let Some(bars) = &self.bars else { return };
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        match p {
+            Progress::Phase { name, total } => {
+                if let Some(done) = current.take() {
+                    done.finish();
+                }
+                let bar = bars.add(ProgressBar::new(total));
+                if let Ok(style) = ProgressStyle::with_template("{prefix:>8} {bar:30} {pos}/{len} {elapsed}") {
+                    bar.set_style(style);
+                }
+                bar.set_prefix(name);
+                *current = Some(bar);
+            }
+            Progress::Item { .. } => {
+                if let Some(bar) = current.as_ref() {
+                    bar.inc(1);
+                }
+            }
+            Progress::Import { .. } => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.current.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            bar.finish();
+        }
+    }
+}
+
 async fn status(store: &Store, run_id: Option<&str>) -> Result<(Value, u8)> {
     let mut s = store.session().await?;
     match run_id {
@@ -327,7 +380,21 @@ async fn status(store: &Store, run_id: Option<&str>) -> Result<(Value, u8)> {
                 .map(|i| json!({ "kind": i.kind, "old_id": i.old_id, "new_id": i.new_id, "state": i.state, "attempts": i.attempts, "error": i.last_error }))
                 .collect();
             eprintln!("{} {}: {:?}", run.run_id, run.state, count_states(&items));
-            Ok((json!({ "run": run, "items_by_state": count_states(&items), "failed": failed }), 0))
+            let workers = s.migration_workers(id).await?;
+            for w in &workers {
+                eprintln!(
+                    "  worker {} {}: {} done, {} failed, last heartbeat {:.1} s ago{}",
+                    w.worker,
+                    w.state,
+                    w.items_done,
+                    w.items_failed,
+                    w.heartbeat_age_ms as f64 / 1000.0,
+                    w.message.as_ref().map(|m| format!(" — {m}")).unwrap_or_default()
+                );
+            }
+            let body =
+                json!({ "run": run, "items_by_state": count_states(&items), "failed": failed, "workers": workers });
+            Ok((body, 0))
         }
     }
 }

@@ -205,6 +205,15 @@ on_both_backends! {
         s.acquire_lock(migrate::LOCK_NAME, &holder, chrono::Duration::seconds(60)).await.unwrap();
         let report = migrate::apply(&w.store, &w.client, &p, ApplyOptions::default(), &|_| {}).await.unwrap();
         assert_eq!(report.exit_code(), 0);
+
+        // A worker still at work (its heartbeat fresh): no rollback, and the run keeps its state.
+        s.join_run(&report.run_id, "ops-box:77").await.unwrap();
+        let err = migrate::rollback(&w.store, &w.client, &report.run_id, yes()).await.unwrap_err();
+        assert!(matches!(&err, MigrateError::Busy { holder, .. } if holder.starts_with("ops-box:77")), "{err}");
+        assert_eq!(s.migration_run(&report.run_id).await.unwrap().unwrap().state, gymchat_store::RunState::Done);
+        // Once it said it ended, the rollback goes through.
+        s.worker_beat(&report.run_id, "ops-box:77", (0, 0), Some(("finished", None))).await.unwrap();
+        assert!(migrate::rollback(&w.store, &w.client, &report.run_id, yes()).await.unwrap().failed.is_empty());
     }
 }
 

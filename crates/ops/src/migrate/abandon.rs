@@ -8,9 +8,10 @@ use gymchat_store::{MigrationRun, RunState, Store};
 
 use super::error::MigrateError;
 use super::lock::{LEASE_TTL_SECONDS, take_lock};
+use super::rollback::no_live_worker;
 
 /// Ends the unfinished run `run_id`; refused while another process works on it (it holds the
-/// lock), or when the run is finished or being rolled back.
+/// lock, or a worker's heartbeat is fresh), or when the run is finished or being rolled back.
 pub async fn abandon(store: &Store, run_id: &str) -> Result<MigrationRun, MigrateError> {
     let mut s = store.session().await?;
     let run =
@@ -22,7 +23,12 @@ pub async fn abandon(store: &Store, run_id: &str) -> Result<MigrationRun, Migrat
         );
         return Err(MigrateError::NoSuchRun(why));
     }
-    let lease = take_lock(&mut s, chrono::Duration::seconds(LEASE_TTL_SECONDS)).await?;
+    let ttl = chrono::Duration::seconds(LEASE_TTL_SECONDS);
+    let lease = take_lock(&mut s, ttl).await?;
+    if let Err(e) = no_live_worker(&mut s, run_id, &lease.holder, ttl).await {
+        let _ = s.release_lock(&lease).await;
+        return Err(e);
+    }
     let message = format!("abandoned by {} (was {}); its switched rooms stay switched", lease.holder, run.state);
     let ended =
         s.set_migration_run_state(run_id, RunState::Abandoned, &lease.holder, Some(&message), true, Utc::now()).await;

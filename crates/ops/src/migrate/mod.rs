@@ -11,6 +11,9 @@
 //!   through the channel steps both share (`channels`); [`report`] is what it tells.
 //! - [`mod@rollback`]: puts every switched room back on its old channel, with a note (`notes`);
 //!   [`mod@abandon`] ends an unfinished run on purpose, undoing nothing.
+//! - [`work()`]: another worker joins an open run (`gymchat migrate work`), on any machine;
+//!   `apply` is its first worker. Items are claimed from the journal, each under a lease of its
+//!   own (`work`), and the workers share one rate budget through the database ([`budget`]).
 //! - [`mod@verify`]: checks by a fresh audit that the gyms are fully tenant-scoped, and
 //!   (`faithful`) that members see in each copied room what they saw.
 //! - [`options`] and [`error`]: what the operator chooses, and why a command or a step failed.
@@ -22,6 +25,7 @@
 pub mod abandon;
 pub mod apply;
 mod attachments;
+pub mod budget;
 mod carry;
 mod channels;
 pub mod error;
@@ -43,9 +47,11 @@ pub mod rollback;
 mod run;
 mod users;
 pub mod verify;
+mod work;
 
 pub use abandon::abandon;
 pub use apply::apply;
+pub use budget::shared_budget;
 pub use error::{MigrateError, StepError};
 pub use faithful::Difference;
 pub use lock::{LEASE_TTL_SECONDS, LOCK_NAME, holder_name};
@@ -56,3 +62,4 @@ pub use report::{GymSkipped, ImportFile, ItemOutcome, Progress, Report, count_st
 pub use rollback::rollback;
 pub use run::{BREAKER_WINDOW, MAINTENANCE_TTL};
 pub use verify::{Verification, verify};
+pub use work::{WorkReport, work};

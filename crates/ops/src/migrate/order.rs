@@ -4,7 +4,8 @@
 //! everything but its last message, waits for its turn (every channel of its gym before it in
 //! that order has sent its own last copy, or no longer will), sends it and passes the turn on.
 //! Channels are started in that order, so the one whose turn it is never waits for one not yet
-//! started.
+//! started. A worker learns its channels a gym at a time, as it claims them ([`LastMessageOrder::add`]);
+//! the order holds among the channels each worker holds.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
@@ -35,7 +36,7 @@ impl Turn<'_> {
 /// Whose turn it is to send its last copy, per gym.
 pub(crate) struct LastMessageOrder {
     /// Per gym, the channel items in the order of their old channels' last messages.
-    queues: BTreeMap<i64, Vec<i64>>,
+    queues: Mutex<BTreeMap<i64, Vec<i64>>>,
     /// Items that have sent their last copy, or no longer will.
     passed: Mutex<HashSet<i64>>,
     changed: watch::Sender<u64>,
@@ -45,19 +46,34 @@ impl LastMessageOrder {
     /// The order of `items` (gym, item id, the old channel's last message) within each gym:
     /// earliest last message first, channels without messages first of all, then by item id.
     pub(crate) fn new(items: impl IntoIterator<Item = (i64, i64, Option<DateTime<Utc>>)>) -> Self {
+        let order = Self {
+            queues: Mutex::new(BTreeMap::new()),
+            passed: Mutex::new(HashSet::new()),
+            changed: watch::Sender::new(0),
+        };
+        order.add(items);
+        order
+    }
+
+    /// Adds `items` (gym, item id, the old channel's last message), each gym's after the ones it
+    /// has; returns their ids in the order they start: gym by gym, each in its last-message order.
+    pub(crate) fn add(&self, items: impl IntoIterator<Item = (i64, i64, Option<DateTime<Utc>>)>) -> Vec<i64> {
         let mut sorted: Vec<(i64, Option<DateTime<Utc>>, i64)> =
             items.into_iter().map(|(gym, id, last)| (gym, last, id)).collect();
         sorted.sort();
-        let mut queues: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-        for (gym, _, id) in sorted {
-            queues.entry(gym).or_default().push(id);
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        for (gym, _, id) in &sorted {
+            queues.entry(*gym).or_default().push(*id);
         }
-        Self { queues, passed: Mutex::new(HashSet::new()), changed: watch::Sender::new(0) }
+        drop(queues);
+        // Those who waited may find the order longer, never shorter: nobody's turn changes.
+        sorted.into_iter().map(|(_, _, id)| id).collect()
     }
 
     /// The item ids in the order they start: gym by gym, each in its last-message order.
+    #[cfg(test)]
     pub(crate) fn start_order(&self) -> Vec<i64> {
-        self.queues.values().flatten().copied().collect()
+        self.queues.lock().unwrap_or_else(|e| e.into_inner()).values().flatten().copied().collect()
     }
 
     /// Waits until every item of `gym` before `item` has passed its turn.
@@ -74,7 +90,8 @@ impl LastMessageOrder {
     }
 
     fn is_turn_of(&self, gym: i64, item: i64) -> bool {
-        let Some(queue) = self.queues.get(&gym) else { return true };
+        let queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(queue) = queues.get(&gym) else { return true };
         let passed = self.passed.lock().unwrap_or_else(|e| e.into_inner());
         queue.iter().take_while(|i| **i != item).all(|i| passed.contains(i))
     }

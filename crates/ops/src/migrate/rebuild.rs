@@ -209,7 +209,7 @@ async fn switch_room(
     let gym = GymId::new(item.gym_id)?;
     let now = Utc::now();
     let mut tx = runner.store.begin().await?;
-    tx.guard_lease(&runner.lease()).await?;
+    runner.guard(&mut tx, item.id).await?;
     let current = tx.room(room).await?.ok_or_else(|| StepError::LeftAlone(format!("room {room} no longer exists")))?;
     let pointed = current.stream_channel_id.as_deref().unwrap_or_default();
     if pointed != old.id().as_str() && pointed != new.id().as_str() {

@@ -138,6 +138,8 @@ impl Report {
     pub fn exit_code(&self) -> u8 {
         match self.state {
             RunState::Done if self.gyms_skipped.is_empty() => 0,
+            // Other workers still work the run: nothing went wrong in this one's hands.
+            RunState::Running if self.message.is_none() && self.failed.is_empty() => 0,
             RunState::Done | RunState::Incomplete => 1,
             _ => 2,
         }

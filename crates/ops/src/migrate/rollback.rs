@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use gymchat_ids::{Cid, RoomId, StreamUserId};
@@ -26,7 +26,7 @@ use super::notes::back_note_id;
 use super::options::{RollbackOptions, Strategy};
 use super::plan::spec::ChannelSpec;
 use super::rebuild::rank;
-use super::run::{Breaker, Runner, keep_lease};
+use super::run::{Breaker, Fence, Runner, keep_lease};
 
 /// What a rollback did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -83,12 +83,16 @@ pub async fn rollback(
         return Ok(out);
     }
     let lease = take_lock(&mut s, options.lease_ttl).await?;
+    if let Err(e) = no_live_worker(&mut s, run_id, &lease.holder, options.lease_ttl).await {
+        let _ = s.release_lock(&lease).await;
+        return Err(e);
+    }
     s.set_migration_run_state(run_id, RunState::RollingBack, &lease.holder, None, false, Utc::now()).await?;
     let runner = Arc::new(Runner::new(
         store.clone(),
         client.clone(),
         run_id.to_owned(),
-        lease,
+        Fence::Lock(Mutex::new(lease)),
         options.lease_ttl,
         Breaker::new(1.0),
     ));
@@ -121,7 +125,7 @@ pub async fn rollback(
         }
     }
     drop(renewer);
-    let lease = runner.lease();
+    let lease = runner.lease().ok_or_else(|| MigrateError::NoSuchRun("the rollback holds no lock".into()))?;
     let done = out.failed.is_empty();
     let (state, message) = if done {
         (RunState::RolledBack, None)
@@ -159,7 +163,7 @@ async fn undo_rebuild(runner: &Runner, item: &MigrationItem) -> Result<bool, Ste
     if at >= rank(ItemState::Switched) {
         let room = RoomId::new(spec.room_id)?;
         let mut tx = runner.store.begin().await?;
-        tx.guard_lease(&runner.lease()).await?;
+        runner.guard(&mut tx, item.id).await?;
         let current = tx.room(room).await?;
         if current.as_ref().and_then(|r| r.stream_channel_id.as_deref()) == Some(new.id().as_str()) {
             tx.set_room_stream_channel_id(room, old.id().as_str(), Utc::now()).await?;
@@ -188,4 +192,22 @@ async fn undo_in_place(runner: &Runner, item: &MigrationItem) -> Result<(), Step
     let remove = users(&spec.members.iter().filter(|m| !old.contains(m)).cloned().collect::<Vec<_>>())?;
     let data = spec.old_data.clone();
     update_data_and_members(client, &spec, &cid, move |d| *d = data, &add, &remove).await
+}
+
+/// Refused while a worker of the run (or of any run: its rooms may be the same gyms') is at
+/// work: stop the workers first, or wait until their heartbeats are `ttl` old.
+pub(crate) async fn no_live_worker(
+    s: &mut gymchat_store::Session,
+    run_id: &str,
+    me: &str,
+    ttl: chrono::Duration,
+) -> Result<(), MigrateError> {
+    let live = s.live_workers(me, ttl).await?;
+    match live.into_iter().next() {
+        None => Ok(()),
+        Some((run, worker)) => Err(MigrateError::Busy {
+            holder: format!("{worker} (a worker of run {run})"),
+            until: format!("it stops, or its heartbeat is {} s old (run {run_id} waits)", ttl.num_seconds()),
+        }),
+    }
 }

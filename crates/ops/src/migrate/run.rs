@@ -1,15 +1,16 @@
-//! What every task of a run shares ([`Runner`]): the store and the client, the lease (renewed in
-//! the background every third of its life; a lost lease stops the run), the maintenance windows
+//! What every task of a run shares ([`Runner`]): the store and the client, the fence of its
+//! journal writes (the run lock's lease for a rollback; each item's claim for a worker), renewed
+//! in the background every third of its life with the worker's heartbeat, the maintenance windows
 //! the run holds, the circuit breaker, and the journal writes that move an item from step to
-//! step, each fenced by the lease.
+//! step, each fenced.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, Utc};
 use gymchat_ids::GymId;
-use gymchat_store::{ItemState, Lease, Store, StoreError};
+use gymchat_store::{ClaimKind, ItemState, Lease, MigrationItem, Session, Store, StoreError};
 use gymchat_stream::Client;
 use serde_json::Value;
 
@@ -50,13 +51,32 @@ impl Breaker {
     }
 }
 
+/// What fences a run's journal writes.
+pub(crate) enum Fence {
+    /// The run lock's lease (a rollback): every write is refused once another process took it.
+    Lock(Mutex<Lease>),
+    /// Each item's claim (a worker of the run, `apply` included): a write to an item is refused
+    /// once another worker took its claim over, or the run stopped being `running`.
+    Claims {
+        /// Who the worker is.
+        worker: String,
+        /// When its pass began, by the database's clock.
+        pass_started_ms: AtomicI64,
+        /// The items it holds, with their fencing tokens.
+        held: Mutex<HashMap<i64, i64>>,
+    },
+}
+
 /// What every task of a run shares.
 pub(crate) struct Runner {
     pub store: Store,
     pub client: Client,
     pub run_id: String,
-    lease: Mutex<Lease>,
+    fence: Fence,
     lease_ttl: Duration,
+    /// Items this process finished, and those whose step failed in its hands.
+    items_done: AtomicI64,
+    items_failed: AtomicI64,
     stop: AtomicBool,
     tripped: AtomicBool,
     why: Mutex<Option<String>>,
@@ -76,7 +96,7 @@ impl Runner {
         store: Store,
         client: Client,
         run_id: String,
-        lease: Lease,
+        fence: Fence,
         lease_ttl: Duration,
         breaker: Breaker,
     ) -> Self {
@@ -85,8 +105,10 @@ impl Runner {
             store,
             client,
             run_id,
-            lease: Mutex::new(lease),
+            fence,
             lease_ttl,
+            items_done: AtomicI64::new(0),
+            items_failed: AtomicI64::new(0),
             stop: AtomicBool::new(false),
             tripped: AtomicBool::new(false),
             why: Mutex::new(None),
@@ -116,20 +138,36 @@ impl Runner {
         Ok(())
     }
 
-    /// Ends every maintenance window this run opened (only its own: a window an operator set by
-    /// hand stays).
-    pub(crate) async fn end_maintenance(&self) {
-        let gyms: Vec<GymId> = lock(&self.maintenance).iter().copied().collect();
+    /// Ends every maintenance window the run opened, whichever worker opened it (only the run's
+    /// own: a window an operator set by hand stays). The last worker of a run does this.
+    pub(crate) async fn end_all_maintenance(&self) {
+        let mut gyms: BTreeSet<GymId> = std::mem::take(&mut *lock(&self.maintenance));
+        if let Ok(mut s) = self.store.session().await
+            && let Ok(Some(run)) = s.migration_run(&self.run_id).await
+        {
+            gyms.extend(run.gyms.into_iter().filter_map(|g| GymId::new(g).ok()));
+        }
         for gym in gyms {
-            self.end_maintenance_of(gym).await;
+            self.clear_maintenance(gym).await;
         }
     }
 
-    /// Ends the gym's maintenance window, if this run opened it.
+    /// Ends the gym's maintenance window once no other worker holds any of its items; until
+    /// then it stays open (renewed by them), and the run's last worker ends it.
     pub(crate) async fn end_maintenance_of(&self, gym: GymId) {
         if !lock(&self.maintenance).remove(&gym) {
             return;
         }
+        let elsewhere = match self.store.session().await {
+            Ok(mut s) => s.claimed_elsewhere(&self.run_id, &self.worker(), Some(gym.get())).await,
+            Err(e) => Err(e),
+        };
+        if elsewhere.is_ok_and(|n| n == 0) {
+            self.clear_maintenance(gym).await;
+        }
+    }
+
+    async fn clear_maintenance(&self, gym: GymId) {
         let cleared = match self.store.session().await {
             Ok(mut s) => s.clear_maintenance(gym, Some(&self.run_id)).await.map(|_| ()),
             Err(e) => Err(e),
@@ -139,12 +177,94 @@ impl Runner {
         }
     }
 
-    /// A store error of a fenced write; a lost lease stops the run.
+    /// How long a lease or claim lasts unless renewed.
+    pub(crate) fn lease_ttl(&self) -> Duration {
+        self.lease_ttl
+    }
+
+    /// The run lock's lease (a rollback), as last renewed.
+    pub(crate) fn lease(&self) -> Option<Lease> {
+        match &self.fence {
+            Fence::Lock(lease) => Some(lock(lease).clone()),
+            Fence::Claims { .. } => None,
+        }
+    }
+
+    /// A store error of a fenced write; a lost lease or claim stops the run (for a worker: this
+    /// worker; the others go on).
     fn fenced(&self, e: StoreError) -> StepError {
-        if let StoreError::LockLost { .. } = e {
-            self.stop("the migration lock was taken by another run; this one stopped".into());
+        if let StoreError::LockLost { name, .. } = &e {
+            self.stop(match &self.fence {
+                Fence::Lock(_) => "the migration lock was taken by another run; this one stopped".into(),
+                Fence::Claims { .. } => format!(
+                    "the claim on {name} was lost (another worker took it over, or the run was rolled back or \
+                     abandoned); this worker stopped"
+                ),
+            });
         }
         StepError::Store(e)
+    }
+
+    /// The fencing check of a write to item `id`, in the write's own transaction.
+    pub(crate) async fn guard(&self, tx: &mut Session, id: i64) -> Result<(), StepError> {
+        let checked = match &self.fence {
+            Fence::Lock(lease) => {
+                let lease = lock(lease).clone();
+                tx.guard_lease(&lease).await
+            }
+            Fence::Claims { worker, held, .. } => {
+                let fence = lock(held).get(&id).copied();
+                match fence {
+                    Some(fence) => tx.guard_claim(id, worker, fence).await,
+                    None => Err(StoreError::LockLost { name: format!("migration item {id}"), holder: worker.clone() }),
+                }
+            }
+        };
+        checked.map_err(|e| self.fenced(e))
+    }
+
+    /// Claims up to `max` open items of `kind` of one gym (a worker; a rollback claims nothing).
+    pub(crate) async fn claim(&self, kind: ClaimKind, max: i64) -> Result<Vec<MigrationItem>, StoreError> {
+        let Fence::Claims { worker, pass_started_ms, held } = &self.fence else { return Ok(Vec::new()) };
+        let pass = pass_started_ms.load(Ordering::SeqCst);
+        let mut s = self.store.session().await?;
+        let items = s.claim_items(&self.run_id, worker, kind, pass, self.lease_ttl, max).await?;
+        lock(held).extend(items.iter().map(|i| (i.id, i.claim_fence)));
+        Ok(items)
+    }
+
+    /// A new pass begins at `now_ms` (the database's clock): items let go before it may be
+    /// claimed again.
+    pub(crate) fn begin_pass(&self, now_ms: i64) {
+        if let Fence::Claims { pass_started_ms, .. } = &self.fence {
+            pass_started_ms.store(now_ms, Ordering::SeqCst);
+        }
+    }
+
+    /// Lets item `id` go; `worked`: a step was tried (no worker's current pass takes it again).
+    pub(crate) async fn release(&self, id: i64, worked: bool) {
+        let Fence::Claims { worker, held, .. } = &self.fence else { return };
+        let Some(fence) = lock(held).remove(&id) else { return };
+        let released = match self.store.session().await {
+            Ok(mut s) => s.release_claim(id, worker, fence, worked).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = released {
+            tracing::warn!(item = id, error = %e, "could not let an item go; its claim runs out by itself");
+        }
+    }
+
+    /// The worker's name (a worker), or the lock's holder (a rollback).
+    pub(crate) fn worker(&self) -> String {
+        match &self.fence {
+            Fence::Lock(lease) => lock(lease).holder.clone(),
+            Fence::Claims { worker, .. } => worker.clone(),
+        }
+    }
+
+    /// Items this process finished, and those that failed in its hands.
+    pub(crate) fn counts(&self) -> (i64, i64) {
+        (self.items_done.load(Ordering::SeqCst), self.items_failed.load(Ordering::SeqCst))
     }
 
     /// Stops the run (the first reason given is kept).
@@ -163,12 +283,10 @@ impl Runner {
         lock(&self.why).clone()
     }
 
-    pub(crate) fn lease(&self) -> Lease {
-        lock(&self.lease).clone()
-    }
-
     /// Counts an item's outcome; the breaker may stop the run.
     pub(crate) fn outcome(&self, ok: bool) {
+        let counter = if ok { &self.items_done } else { &self.items_failed };
+        counter.fetch_add(1, Ordering::SeqCst);
         let (tripped, rate) = {
             let mut breaker = lock(&self.breaker);
             (breaker.record(ok), breaker.max_rate)
@@ -190,7 +308,7 @@ impl Runner {
         self.check()?;
         let detail = detail.map(Value::to_string);
         let mut tx = self.store.begin().await?;
-        tx.guard_lease(&self.lease()).await.map_err(|e| self.fenced(e))?;
+        self.guard(&mut tx, id).await?;
         tx.advance_item(id, state, detail.as_deref(), Utc::now()).await?;
         Ok(tx.commit().await?)
     }
@@ -199,7 +317,7 @@ impl Runner {
     pub(crate) async fn done(&self, id: i64, state: ItemState, detail: Option<&Value>) -> Result<(), StepError> {
         let detail = detail.map(Value::to_string);
         let mut tx = self.store.begin().await?;
-        tx.guard_lease(&self.lease()).await.map_err(|e| self.fenced(e))?;
+        self.guard(&mut tx, id).await?;
         tx.finish_item_step(id, state, detail.as_deref(), Utc::now()).await?;
         Ok(tx.commit().await?)
     }
@@ -208,9 +326,9 @@ impl Runner {
     pub(crate) async fn fail(&self, id: i64, error: &StepError) {
         let written = async {
             let mut tx = self.store.begin().await?;
-            tx.guard_lease(&self.lease()).await?;
+            self.guard(&mut tx, id).await?;
             tx.fail_item(id, &error.to_string(), Utc::now()).await?;
-            tx.commit().await
+            Ok::<_, StepError>(tx.commit().await?)
         };
         if let Err(e) = written.await {
             tracing::warn!(item = id, error = %e, "could not journal an item's failure");
@@ -231,25 +349,20 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Renews the lease (and the maintenance windows the run holds) every third of the lease's life
-/// until aborted; a lost lease stops the run.
+/// Renews the fence (the lease, or the worker's claims with its heartbeat) and the maintenance
+/// windows the run holds every third of the lease's life until aborted; a lost lease stops the
+/// run.
 pub(crate) fn keep_lease(runner: Arc<Runner>) -> AbortOnDrop {
     AbortOnDrop(tokio::spawn(async move {
         let every = (runner.lease_ttl / 3).to_std().unwrap_or_default().max(std::time::Duration::from_millis(100));
         loop {
             tokio::time::sleep(every).await;
-            let lease = runner.lease();
-            let renewed = match runner.store.session().await {
-                Ok(mut s) => s.renew_lock(&lease, runner.lease_ttl).await,
-                Err(e) => Err(e),
-            };
-            match renewed {
-                Ok(l) => *lock(&runner.lease) = l,
-                Err(StoreError::LockLost { .. }) => {
+            if let Err(e) = renew(&runner).await {
+                if let StoreError::LockLost { .. } = e {
                     runner.stop("the migration lock was taken by another run; this one stopped".into());
                     return;
                 }
-                Err(e) => tracing::warn!(error = %e, "could not renew the migration lease; will try again"),
+                tracing::warn!(error = %e, "could not renew the migration lease or claims; will try again");
             }
             let gyms: Vec<GymId> = lock(&runner.maintenance).iter().copied().collect();
             for gym in gyms {
@@ -263,4 +376,21 @@ pub(crate) fn keep_lease(runner: Arc<Runner>) -> AbortOnDrop {
             }
         }
     }))
+}
+
+/// One renewal of the runner's fence: the lock's lease, or the worker's claims and heartbeat.
+async fn renew(runner: &Runner) -> Result<(), StoreError> {
+    let mut s = runner.store.session().await?;
+    match &runner.fence {
+        Fence::Lock(lease) => {
+            let current = lock(lease).clone();
+            let renewed = s.renew_lock(&current, runner.lease_ttl).await?;
+            *lock(lease) = renewed;
+        }
+        Fence::Claims { worker, .. } => {
+            s.renew_claims(&runner.run_id, worker, runner.lease_ttl).await?;
+            s.worker_beat(&runner.run_id, worker, runner.counts(), None).await?;
+        }
+    }
+    Ok(())
 }
