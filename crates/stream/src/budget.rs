@@ -66,11 +66,17 @@ pub(crate) enum Taken {
     Wait { until_ms: u64 },
 }
 
+/// One operation's slice: the window it was claimed in and the calls left of it.
+type Slice = Arc<tokio::sync::Mutex<(Window, u64)>>;
+
 /// The slices of the shared budget this process holds, per operation.
 #[derive(Debug)]
 pub(crate) struct Shares {
     budget: Arc<dyn SharedBudget>,
-    held: Mutex<HashMap<&'static str, (Window, u64)>>,
+    /// Per operation, the window of the slice held and the calls left of it. Each operation's
+    /// entry is locked across its claim, so that calls finding the slice spent together make one
+    /// claim, not one each (their slices would be claimed, then lost).
+    held: Mutex<HashMap<&'static str, Slice>>,
 }
 
 impl Shares {
@@ -81,6 +87,14 @@ impl Shares {
     /// Takes one call of `operation` from the current window of length `window`, out of `cap`
     /// for everyone.
     pub(crate) async fn take(&self, operation: &'static str, window: Duration, cap: u64) -> Taken {
+        let entry = {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            held.entry(operation)
+                .or_insert_with(|| Arc::new(tokio::sync::Mutex::new((Window { length_ms: 0, index: 0 }, 0))))
+                .clone()
+        };
+        let mut slice = entry.lock().await;
+        // The time is read once the entry is ours: a claim by another call may have taken long.
         let now_ms = now_us() / 1_000;
         let length_ms = (window.as_millis() as u64).max(1);
         let current = Window { length_ms, index: now_ms / length_ms };
@@ -89,21 +103,14 @@ impl Shares {
         if now_ms + guard >= next_ms {
             return Taken::Wait { until_ms: next_ms };
         }
-        {
-            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((w, left)) = held.get_mut(operation)
-                && *w == current
-                && *left > 0
-            {
-                *left -= 1;
-                return Taken::Go { claimed: 0 };
-            }
+        if slice.0 == current && slice.1 > 0 {
+            slice.1 -= 1;
+            return Taken::Go { claimed: 0 };
         }
         let want = (cap / SLICE_SHARE).clamp(1, MAX_SLICE);
         match self.budget.claim(operation, current, want, cap).await {
             Ok(grant) if grant.granted > 0 => {
-                let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-                held.insert(operation, (current, grant.granted - 1));
+                *slice = (current, grant.granted - 1);
                 Taken::Go { claimed: grant.claimed }
             }
             Ok(_) => Taken::Wait { until_ms: next_ms },
@@ -135,6 +142,8 @@ mod tests {
             cap: u64,
         ) -> Pin<Box<dyn Future<Output = Result<Grant, String>> + Send + 'a>> {
             Box::pin(async move {
+                // A claim takes a moment (a database's round trip): other calls run meanwhile.
+                tokio::task::yield_now().await;
                 *self.asked.lock().unwrap() += 1;
                 let mut claimed = self.claimed.lock().unwrap();
                 let n = claimed.entry((operation, window.index)).or_default();
@@ -172,5 +181,19 @@ mod tests {
             assert!(matches!(shares.take("SendMessage", window, 1_000).await, Taken::Go { .. }));
         }
         assert_eq!(*budget.asked.lock().unwrap(), 31 + 2);
+
+        // Many calls finding the slice spent at once make one claim between them: none of the
+        // calls claimed is lost.
+        let shares = Arc::new(Shares::new(budget.clone()));
+        let calls: Vec<_> = (0..200)
+            .map(|_| {
+                let shares = shares.clone();
+                tokio::spawn(async move { shares.take("GetOrCreateChannel", window, 10_000).await })
+            })
+            .collect();
+        for call in calls {
+            assert!(matches!(call.await.unwrap(), Taken::Go { .. }));
+        }
+        assert_eq!(*budget.asked.lock().unwrap(), 33 + 4, "200 calls, four slices of 50");
     }
 }
