@@ -20,12 +20,13 @@ use gymchat_ids::{GymId, RoomId};
 use gymchat_store::{ItemKind, ItemState, MigrationRun, NewItem, RunState, Store};
 use gymchat_stream::Client;
 
+use super::breaker::Breaker;
 use super::error::MigrateError;
 use super::lock::take_lock;
 use super::options::{ApplyOptions, History, RollbackOptions, Strategy};
 use super::plan::spec::Plan;
 use super::report::{GymSkipped, ImportFile, ItemOutcome, Progress, Report};
-use super::run::{Breaker, Fence, Runner, keep_lease};
+use super::run::{Fence, Runner, keep_lease};
 use super::work::{RunOptions, end_worker, work_items};
 
 /// The run to work on: the unfinished run of these gyms when it was started with the same

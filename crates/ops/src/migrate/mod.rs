@@ -25,6 +25,7 @@
 pub mod abandon;
 pub mod apply;
 mod attachments;
+mod breaker;
 pub mod budget;
 mod carry;
 mod channels;
@@ -51,6 +52,7 @@ mod work;
 
 pub use abandon::abandon;
 pub use apply::apply;
+pub use breaker::BREAKER_WINDOW;
 pub use budget::shared_budget;
 pub use error::{MigrateError, StepError};
 pub use faithful::Difference;
@@ -60,6 +62,6 @@ pub use options::{ApplyOptions, History, IMPORT_DEADLINE_SECONDS, Options, Rollb
 pub use plan::Plan;
 pub use report::{GymSkipped, ImportFile, ItemOutcome, Progress, Report, count_states};
 pub use rollback::rollback;
-pub use run::{BREAKER_WINDOW, MAINTENANCE_TTL};
+pub use run::MAINTENANCE_TTL;
 pub use verify::{Verification, verify};
 pub use work::{WorkReport, work};

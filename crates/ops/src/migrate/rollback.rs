@@ -19,6 +19,7 @@ use gymchat_stream::Client;
 use gymchat_stream::model::{ChannelUpdate, NewMessage};
 use serde::Serialize;
 
+use super::breaker::Breaker;
 use super::channels::{parse_spec, set_frozen, update_data_and_members, users};
 use super::error::{MigrateError, StepError};
 use super::lock::take_lock;
@@ -26,7 +27,7 @@ use super::notes::back_note_id;
 use super::options::{RollbackOptions, Strategy};
 use super::plan::spec::ChannelSpec;
 use super::rebuild::rank;
-use super::run::{Breaker, Fence, Runner, keep_lease};
+use super::run::{Fence, Runner, keep_lease};
 
 /// What a rollback did.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,10 +1,11 @@
 //! What every task of a run shares ([`Runner`]): the store and the client, the fence of its
 //! journal writes (the run lock's lease for a rollback; each item's claim for a worker), renewed
 //! in the background every third of its life with the worker's heartbeat, the maintenance windows
-//! the run holds, the circuit breaker, and the journal writes that move an item from step to
+//! the run holds, the circuit breaker (`breaker`), and the journal writes that move an item from step to
 //! step, each fenced.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
+
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -14,42 +15,9 @@ use gymchat_store::{ClaimKind, ItemState, Lease, MigrationItem, Session, Store, 
 use gymchat_stream::Client;
 use serde_json::Value;
 
+use super::breaker::Breaker;
 use super::error::StepError;
 use super::freezer::Freezer;
-
-/// Item outcomes the circuit breaker looks at.
-pub const BREAKER_WINDOW: usize = 50;
-/// Outcomes it needs before it may trip.
-const BREAKER_MIN: usize = 10;
-
-/// The circuit breaker: the share of failed items over the recent window, and over the whole
-/// run (the runbook's rule: more than the threshold of a run's items failed is a run to stop,
-/// even when the last ones go well).
-pub(crate) struct Breaker {
-    window: VecDeque<bool>,
-    max_rate: f64,
-    total: usize,
-    failed: usize,
-}
-
-impl Breaker {
-    pub(crate) fn new(max_rate: f64) -> Self {
-        Self { window: VecDeque::new(), max_rate, total: 0, failed: 0 }
-    }
-
-    /// Records an outcome; true when the breaker trips.
-    pub(crate) fn record(&mut self, ok: bool) -> bool {
-        self.window.push_back(ok);
-        if self.window.len() > BREAKER_WINDOW {
-            self.window.pop_front();
-        }
-        self.total += 1;
-        self.failed += usize::from(!ok);
-        let over = |failed: usize, of: usize| of >= BREAKER_MIN && failed as f64 / of as f64 > self.max_rate;
-        let recent = self.window.iter().filter(|ok| !**ok).count();
-        over(recent, self.window.len()) || over(self.failed, self.total)
-    }
-}
 
 /// What fences a run's journal writes.
 pub(crate) enum Fence {
@@ -241,6 +209,24 @@ impl Runner {
         }
     }
 
+    /// Lets the items `ids` go at once (one write), as [`Runner::release`] does each.
+    pub(crate) async fn release_all(&self, ids: &[i64], worked: bool) {
+        let Fence::Claims { worker, held, .. } = &self.fence else { return };
+        {
+            let mut held = lock(held);
+            for id in ids {
+                held.remove(id);
+            }
+        }
+        let released = match self.store.session().await {
+            Ok(mut s) => s.release_items(&self.run_id, worker, ids, worked).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "could not let items go; their claims run out by itself");
+        }
+    }
+
     /// Lets item `id` go; `worked`: a step was tried (no worker's current pass takes it again).
     pub(crate) async fn release(&self, id: i64, worked: bool) {
         let Fence::Claims { worker, held, .. } = &self.fence else { return };
@@ -319,7 +305,22 @@ impl Runner {
         let mut tx = self.store.begin().await?;
         self.guard(&mut tx, id).await?;
         tx.finish_item_step(id, state, detail.as_deref(), Utc::now()).await?;
-        Ok(tx.commit().await?)
+        // A done item is let go in the same write (its release afterwards then writes nothing).
+        let released = match (&self.fence, state) {
+            (Fence::Claims { worker, held, .. }, ItemState::Done) => {
+                let fence = lock(held).get(&id).copied();
+                if let Some(fence) = fence {
+                    tx.release_claim(id, worker, fence, true).await?;
+                }
+                fence.is_some()
+            }
+            _ => false,
+        };
+        tx.commit().await?;
+        if released && let Fence::Claims { held, .. } = &self.fence {
+            lock(held).remove(&id);
+        }
+        Ok(())
     }
 
     /// Records why the item's step failed (a fenced write); the item stays in that step.

@@ -26,6 +26,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::breaker::Breaker;
 use super::error::{MigrateError, StepError};
 use super::in_place::move_in_place;
 use super::lock::holder_name;
@@ -34,7 +35,7 @@ use super::order::LastMessageOrder;
 use super::plan::spec::ChannelSpec;
 use super::rebuild::{RebuildStep, move_rebuild};
 use super::report::Progress;
-use super::run::{Breaker, Fence, Runner, keep_lease};
+use super::run::{Fence, Runner, keep_lease};
 use super::users::upsert_users;
 
 /// Rooms in progress per place at work: the rooms waiting for a batch freeze beside those at
@@ -262,9 +263,7 @@ async fn make_users(runner: &Runner, progress: &(dyn Fn(Progress) + Sync)) -> Re
         }
         let refs: Vec<&MigrationItem> = batch.iter().collect();
         let made = upsert_users(runner, &refs).await;
-        for item in &batch {
-            runner.release(item.id, true).await;
-        }
+        runner.release_all(&batch.iter().map(|i| i.id).collect::<Vec<_>>(), true).await;
         let ok = made?;
         for _ in &batch {
             runner.outcome(ok);

@@ -187,6 +187,30 @@ impl Session {
         Ok(())
     }
 
+    /// Lets the items `ids` go at once (a batch of users), those whose claim is still `holder`'s;
+    /// `worked` as for [`Session::release_claim`].
+    pub async fn release_items(&mut self, run_id: &str, holder: &str, ids: &[i64], worked: bool) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // Only integers are spliced in.
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "UPDATE gymchat_migration_items SET claimed_by = NULL, claim_until_ms = NULL, \
+             released_at_ms = CASE WHEN $3 THEN {} ELSE released_at_ms END \
+             WHERE run_id = $1 AND claimed_by = $2 AND id IN ({list})",
+            self.db_now_ms()
+        );
+        on_db!(self.db(), c => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(run_id)
+            .bind(holder)
+            .bind(worked)
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
     /// Lets go of every claim `holder` still has on the run (items it never started).
     pub async fn release_claims(&mut self, run_id: &str, holder: &str) -> Result<u64> {
         let sql = "UPDATE gymchat_migration_items SET claimed_by = NULL, claim_until_ms = NULL \
