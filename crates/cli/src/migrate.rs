@@ -114,8 +114,10 @@ async fn with_stream(store: &Store, ops: &OpsOpts, command: &MigrateCommand) -> 
                     maintenance: !*no_maintenance,
                     lease_ttl: chrono::Duration::seconds(i64::from(*lease_seconds)),
                 };
-                // Every worker of the run takes its calls from the one budget in the database.
-                let stream = stream.with_shared_budget(migrate::shared_budget(store));
+                // Every worker of the run takes its calls from the one budget in the database,
+                // through connections of its own (never waiting behind the journal's writes).
+                let budget = ops.db.open().await?;
+                let stream = stream.with_shared_budget(migrate::shared_budget(&budget));
                 apply(store, &stream, &plan, options).await?
             }
         }
@@ -128,7 +130,8 @@ async fn with_stream(store: &Store, ops: &OpsOpts, command: &MigrateCommand) -> 
                 lease_ttl: chrono::Duration::seconds(i64::from(*lease_seconds)),
                 ..ApplyOptions::default()
             };
-            let stream = stream.with_shared_budget(migrate::shared_budget(store));
+            let budget = ops.db.open().await?;
+            let stream = stream.with_shared_budget(migrate::shared_budget(&budget));
             let bars = Bars::new();
             let worked = migrate::work(store, &stream, run_id.as_deref(), &options, &|p| bars.show(p)).await;
             bars.finish();

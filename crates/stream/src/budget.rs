@@ -60,8 +60,9 @@ const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
 /// What taking a call from the shared budget decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Taken {
-    /// Go; everyone has claimed this many calls of the window so far.
-    Go { claimed: u64 },
+    /// Go, if the call starts before `by_ms` (Unix milliseconds: the window's end, less its guard);
+    /// everyone has claimed `claimed` calls of the window so far (0: not known to this call).
+    Go { claimed: u64, by_ms: u64 },
     /// Nothing left now: wait until this time (Unix milliseconds) and try again.
     Wait { until_ms: u64 },
 }
@@ -105,13 +106,13 @@ impl Shares {
         }
         if slice.0 == current && slice.1 > 0 {
             slice.1 -= 1;
-            return Taken::Go { claimed: 0 };
+            return Taken::Go { claimed: 0, by_ms: next_ms - guard };
         }
         let want = (cap / SLICE_SHARE).clamp(1, MAX_SLICE);
         match self.budget.claim(operation, current, want, cap).await {
             Ok(grant) if grant.granted > 0 => {
                 *slice = (current, grant.granted - 1);
-                Taken::Go { claimed: grant.claimed }
+                Taken::Go { claimed: grant.claimed, by_ms: next_ms - guard }
             }
             Ok(_) => Taken::Wait { until_ms: next_ms },
             Err(e) => {

@@ -270,31 +270,36 @@ impl Client {
                     continue;
                 }
             }
+            // The shared budget is asked before a concurrency slot is taken: a claim that waits for
+            // the database never holds a slot another operation could use.
+            let mut start_by_ms = u64::MAX;
+            if let Some(shares) = &self.shares {
+                let share = self.pacer.limit(operation) as f64 * self.config.budget_share;
+                match shares.take(operation, self.pacer.window(operation), share.floor().max(1.0) as u64).await {
+                    Taken::Go { claimed, by_ms } => {
+                        self.pacer.note_shared(operation, claimed);
+                        start_by_ms = by_ms;
+                    }
+                    Taken::Wait { until_ms } => {
+                        // The processes together spent the window: this one waits for the next.
+                        self.pacer.abandon(operation, slot.seq);
+                        self.pacer.hold_until(operation, until_ms);
+                        continue;
+                    }
+                }
+            }
             let permit = self.in_flight.enter().await.map_err(closed)?;
             let gap = self.pacer.depart(operation);
             if !gap.is_zero() {
                 tokio::time::sleep(gap).await;
             }
             paced += gap;
-            // A call that could not start before its slot's window closed counts in the next one.
-            if !self.pacer.still_open(operation, &slot) {
-                self.pacer.abandon(operation, slot.seq);
-                continue;
+            // A call that could not start before its slot's window closed (or the shared budget's
+            // window it was taken from) counts in the next one.
+            if self.pacer.still_open(operation, &slot) && now_ms() < start_by_ms {
+                break (slot, permit);
             }
-            let Some(shares) = &self.shares else { break (slot, permit) };
-            let share = self.pacer.limit(operation) as f64 * self.config.budget_share;
-            match shares.take(operation, self.pacer.window(operation), share.floor().max(1.0) as u64).await {
-                Taken::Go { claimed } => {
-                    self.pacer.note_shared(operation, claimed);
-                    break (slot, permit);
-                }
-                Taken::Wait { until_ms } => {
-                    // The processes together spent the window: this one waits for the next.
-                    drop(permit);
-                    self.pacer.abandon(operation, slot.seq);
-                    self.pacer.hold_until(operation, until_ms);
-                }
-            }
+            self.pacer.abandon(operation, slot.seq);
         };
         let result = self.call_once(operation, method, path, query, body, Attempt { number: attempt, paced }).await;
         let rate = match &result {
