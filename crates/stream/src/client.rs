@@ -184,6 +184,12 @@ impl Client {
         Ok(Client { token: SecretString::from(token), ..self.clone() })
     }
 
+    /// `n` processes (this one included) share the rate budget: calls are spaced so that
+    /// together they keep under Stream's per-second burst cap.
+    pub fn set_processes(&self, n: usize) {
+        self.pacer.share_bursts_with(n as u64);
+    }
+
     /// How many calls may be in flight at once.
     pub fn max_in_flight(&self) -> usize {
         self.in_flight.max()

@@ -145,6 +145,19 @@ impl Runner {
         }
     }
 
+    /// Tells the client how many workers of the run are alive, so that together they keep under
+    /// Stream's per-second burst cap (the shared budget keeps them within each window).
+    pub(crate) async fn count_workers(&self) {
+        let live = match self.store.session().await {
+            Ok(mut s) => s.live_workers("", self.lease_ttl).await,
+            Err(e) => Err(e),
+        };
+        if let Ok(live) = live {
+            let n = live.iter().filter(|(run, _)| *run == self.run_id).count();
+            self.client.set_processes(n.max(1));
+        }
+    }
+
     /// How long a lease or claim lasts unless renewed.
     pub(crate) fn lease_ttl(&self) -> Duration {
         self.lease_ttl
@@ -391,6 +404,7 @@ async fn renew(runner: &Runner) -> Result<(), StoreError> {
         Fence::Claims { worker, .. } => {
             s.renew_claims(&runner.run_id, worker, runner.lease_ttl).await?;
             s.worker_beat(&runner.run_id, worker, runner.counts(), None).await?;
+            runner.count_workers().await;
         }
     }
     Ok(())

@@ -147,6 +147,7 @@ pub(crate) async fn work_items(
     options: RunOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<(), MigrateError> {
+    runner.count_workers().await;
     let open = runner.store.session().await?.migration_items(&runner.run_id).await?;
     let count = |kind: ItemKind| open.iter().filter(|i| i.kind == kind && i.state != ItemState::Done).count() as u64;
     let (users, channels) = (count(ItemKind::User), count(ItemKind::Channel));

@@ -80,6 +80,10 @@ pub struct Pacer {
     /// Told whenever an operation's windows change length, so calls waiting for a slot of the
     /// old windows reserve again at once instead of sleeping out a wait that no longer holds.
     realigned: tokio::sync::Notify,
+    /// How many processes share the budget (the workers of one run): each keeps its calls that
+    /// many times further apart than the burst cap alone would, so that together they stay
+    /// under it.
+    processes: AtomicU64,
 }
 
 impl Pacer {
@@ -90,7 +94,13 @@ impl Pacer {
             ops: Mutex::new(HashMap::new()),
             told_window_us: AtomicU64::new(0),
             realigned: tokio::sync::Notify::new(),
+            processes: AtomicU64::new(1),
         }
+    }
+
+    /// `n` processes (this one included) share the budget and Stream's per-second burst cap.
+    pub fn share_bursts_with(&self, n: u64) {
+        self.processes.store(n.max(1), Ordering::Relaxed);
     }
 
     /// A pacer told Stream's window length up front instead of a minute: a sandbox run with a
@@ -115,6 +125,7 @@ impl Pacer {
     /// Reserves the next start slot of `op`.
     pub fn reserve(&self, op: &'static str) -> Slot {
         let now = now_us();
+        let processes = self.processes.load(Ordering::Relaxed);
         self.with_op(op, |p, share| {
             let mut start = now.max(p.hold_until_us);
             loop {
@@ -126,7 +137,7 @@ impl Pacer {
                     start = start.max(p.window_end_us);
                     continue;
                 }
-                let min_gap = p.min_gap_us(share);
+                let min_gap = p.min_gap_us(share) * processes;
                 let slot = if p.used == 0 {
                     start
                 } else if p.observed.is_some_and(|o| o.others == 0) {
@@ -166,8 +177,9 @@ impl Pacer {
     /// the departures it stands for still count, so a backlog is spaced once it adds up to a tick.
     pub fn depart(&self, op: &'static str) -> Duration {
         let now = now_us();
+        let processes = self.processes.load(Ordering::Relaxed);
         self.with_op(op, |p, share| {
-            let at = now.max(p.last_departure_us + p.min_gap_us(share));
+            let at = now.max(p.last_departure_us + p.min_gap_us(share) * processes);
             p.last_departure_us = at;
             match at - now {
                 wait if wait < TIMER_RESOLUTION_US => Duration::ZERO,
