@@ -25,8 +25,9 @@ use super::error::MigrateError;
 use super::lock::take_lock;
 use super::options::{ApplyOptions, History, RollbackOptions, Strategy};
 use super::plan::spec::Plan;
+use super::renew::keep_lease;
 use super::report::{GymSkipped, ImportFile, ItemOutcome, Progress, Report};
-use super::run::{Fence, Runner, keep_lease};
+use super::run::{Fence, Runner};
 use super::work::{RunOptions, end_worker, work_items};
 
 /// The run to work on: the unfinished run of these gyms when it was started with the same

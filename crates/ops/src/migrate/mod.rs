@@ -43,6 +43,7 @@ pub mod options;
 mod order;
 pub mod plan;
 mod rebuild;
+mod renew;
 pub mod report;
 pub mod rollback;
 mod run;

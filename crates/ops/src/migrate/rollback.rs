@@ -27,7 +27,8 @@ use super::notes::back_note_id;
 use super::options::{RollbackOptions, Strategy};
 use super::plan::spec::ChannelSpec;
 use super::rebuild::rank;
-use super::run::{Fence, Runner, keep_lease};
+use super::renew::keep_lease;
+use super::run::{Fence, Runner};
 
 /// What a rollback did.
 #[derive(Debug, Clone, PartialEq, Serialize)]

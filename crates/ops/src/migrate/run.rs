@@ -2,12 +2,12 @@
 //! journal writes (the run lock's lease for a rollback; each item's claim for a worker), renewed
 //! in the background every third of its life with the worker's heartbeat, the maintenance windows
 //! the run holds, the circuit breaker (`breaker`), and the journal writes that move an item from step to
-//! step, each fenced.
+//! step, each fenced; `renew` keeps the fence and the windows alive.
 
 use std::collections::{BTreeSet, HashMap};
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, Utc};
 use gymchat_ids::GymId;
@@ -156,6 +156,29 @@ impl Runner {
             let n = live.iter().filter(|(run, _)| *run == self.run_id).count();
             self.client.set_processes(n.max(1));
         }
+    }
+
+    /// One renewal of the fence: the lock's lease, or the worker's claims and heartbeat.
+    pub(crate) async fn renew_fence(&self) -> Result<(), StoreError> {
+        let mut s = self.store.session().await?;
+        match &self.fence {
+            Fence::Lock(lease) => {
+                let current = lock(lease).clone();
+                let renewed = s.renew_lock(&current, self.lease_ttl).await?;
+                *lock(lease) = renewed;
+            }
+            Fence::Claims { worker, .. } => {
+                s.renew_claims(&self.run_id, worker, self.lease_ttl).await?;
+                s.worker_beat(&self.run_id, worker, self.counts(), None).await?;
+                self.count_workers().await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The gyms whose maintenance window this process holds.
+    pub(crate) fn held_gyms(&self) -> Vec<GymId> {
+        lock(&self.maintenance).iter().copied().collect()
     }
 
     /// How long a lease or claim lasts unless renewed.
@@ -352,60 +375,4 @@ impl Runner {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Aborts its task when dropped.
-pub(crate) struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Renews the fence (the lease, or the worker's claims with its heartbeat) and the maintenance
-/// windows the run holds every third of the lease's life until aborted; a lost lease stops the
-/// run.
-pub(crate) fn keep_lease(runner: Arc<Runner>) -> AbortOnDrop {
-    AbortOnDrop(tokio::spawn(async move {
-        let every = (runner.lease_ttl / 3).to_std().unwrap_or_default().max(std::time::Duration::from_millis(100));
-        loop {
-            tokio::time::sleep(every).await;
-            if let Err(e) = renew(&runner).await {
-                if let StoreError::LockLost { .. } = e {
-                    runner.stop("the migration lock was taken by another run; this one stopped".into());
-                    return;
-                }
-                tracing::warn!(error = %e, "could not renew the migration lease or claims; will try again");
-            }
-            let gyms: Vec<GymId> = lock(&runner.maintenance).iter().copied().collect();
-            for gym in gyms {
-                let renewed = match runner.store.session().await {
-                    Ok(mut s) => s.renew_maintenance(gym, MAINTENANCE_TTL, &runner.run_id).await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = renewed {
-                    tracing::warn!(%gym, error = %e, "could not renew the maintenance window; will try again");
-                }
-            }
-        }
-    }))
-}
-
-/// One renewal of the runner's fence: the lock's lease, or the worker's claims and heartbeat.
-async fn renew(runner: &Runner) -> Result<(), StoreError> {
-    let mut s = runner.store.session().await?;
-    match &runner.fence {
-        Fence::Lock(lease) => {
-            let current = lock(lease).clone();
-            let renewed = s.renew_lock(&current, runner.lease_ttl).await?;
-            *lock(lease) = renewed;
-        }
-        Fence::Claims { worker, .. } => {
-            s.renew_claims(&runner.run_id, worker, runner.lease_ttl).await?;
-            s.worker_beat(&runner.run_id, worker, runner.counts(), None).await?;
-            runner.count_workers().await;
-        }
-    }
-    Ok(())
 }

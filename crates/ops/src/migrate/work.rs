@@ -34,8 +34,9 @@ use super::options::{ApplyOptions, History, Strategy};
 use super::order::LastMessageOrder;
 use super::plan::spec::ChannelSpec;
 use super::rebuild::{RebuildStep, move_rebuild};
+use super::renew::keep_lease;
 use super::report::Progress;
-use super::run::{Fence, Runner, keep_lease};
+use super::run::{Fence, Runner};
 use super::users::upsert_users;
 
 /// Rooms in progress per place at work: the rooms waiting for a batch freeze beside those at
