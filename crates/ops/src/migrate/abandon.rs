@@ -7,8 +7,7 @@ use chrono::Utc;
 use gymchat_store::{MigrationRun, RunState, Store};
 
 use super::error::MigrateError;
-use super::lock::{LEASE_TTL_SECONDS, take_lock};
-use super::rollback::no_live_worker;
+use super::lock::{LEASE_TTL_SECONDS, no_live_worker, take_lock};
 
 /// Ends the unfinished run `run_id`; refused while another process works on it (it holds the
 /// lock, or a worker's heartbeat is fresh), or when the run is finished or being rolled back.

@@ -11,24 +11,20 @@
 //!
 //! Every step is safe to repeat, so a resumed run redoes the step an item was in.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use gymchat_ids::{GymId, RoomId};
 use gymchat_store::{ItemKind, ItemState, MigrationRun, NewItem, RunState, Store};
 use gymchat_stream::Client;
 
-use super::breaker::Breaker;
 use super::error::MigrateError;
 use super::lock::take_lock;
 use super::options::{ApplyOptions, History, RollbackOptions, Strategy};
 use super::plan::spec::Plan;
-use super::renew::keep_lease;
 use super::report::{GymSkipped, ImportFile, ItemOutcome, Progress, Report};
-use super::run::{Fence, Runner};
-use super::work::{RunOptions, end_worker, work_items};
+use super::work::{RunOptions, end_worker, join, start, work_items};
 
 /// The run to work on: the unfinished run of these gyms when it was started with the same
 /// options for the same gyms, else a new one. An unfinished run with other options, or one being
@@ -77,11 +73,10 @@ pub async fn apply(
     let lease = take_lock(&mut s, options.lease_ttl).await?;
     let joined = async {
         let (run, resumed) = run_for(store, plan, &lease.holder).await?;
-        if !s.resume_migration_run(&run.run_id, &lease.holder, Utc::now()).await? {
-            return Err(MigrateError::BadRun { run_id: run.run_id.clone(), reason: "it cannot be worked now".into() });
+        match join(&mut s, &run.run_id, &lease.holder).await? {
+            Some(pass) => Ok((run, resumed, pass)),
+            None => Err(MigrateError::BadRun { run_id: run.run_id.clone(), reason: "it cannot be worked now".into() }),
         }
-        let pass = s.join_run(&run.run_id, &lease.holder).await?;
-        Ok((run, resumed, pass))
     }
     .await;
     // The lock only makes opening a run and joining it one step; the items' claims fence the rest.
@@ -89,24 +84,12 @@ pub async fn apply(
     drop(s);
     let (run, resumed, pass) = joined?;
 
-    let breaker = Breaker::new(options.max_failure_rate);
-    let fence =
-        Fence::Claims { worker: lease.holder.clone(), pass_started_ms: pass.into(), held: Mutex::new(HashMap::new()) };
-    let runner =
-        Arc::new(Runner::new(store.clone(), client.clone(), run.run_id.clone(), fence, options.lease_ttl, breaker));
-    // Aborted when apply ends or is dropped, so a cancelled apply stops renewing its claims.
-    let renewer = keep_lease(runner.clone());
+    let (runner, renewer) = start(store, client, &run.run_id, (lease.holder.clone(), pass), &options);
     let bad = |reason: String| MigrateError::BadRun { run_id: run.run_id.clone(), reason };
     let strategy: Strategy = run.strategy.parse().map_err(bad)?;
     let history: History = run.history.parse().map_err(bad)?;
 
-    let run_options = RunOptions {
-        strategy,
-        history,
-        concurrency: options.concurrency,
-        maintenance: options.maintenance,
-        imported: false,
-    };
+    let run_options = RunOptions::new(strategy, history, &options);
     let mut result = work_items(&runner, run_options, progress).await;
     let mut import_file = None;
     let path = options.import_file.clone().unwrap_or_else(|| PathBuf::from(format!("import_{}.jsonl", run.run_id)));
@@ -122,14 +105,8 @@ pub async fn apply(
         result = match super::import::import_through_stream(&runner, &path, options.import_deadline, progress).await {
             Ok(imported) => {
                 import_file = imported;
-                match runner.store.session().await {
-                    Ok(mut s) => match s.db_clock_ms().await {
-                        Ok(now) => {
-                            runner.begin_pass(now);
-                            work_items(&runner, RunOptions { imported: true, ..run_options }, progress).await
-                        }
-                        Err(e) => Err(e.into()),
-                    },
+                match runner.start_pass().await {
+                    Ok(()) => work_items(&runner, RunOptions { imported: true, ..run_options }, progress).await,
                     Err(e) => Err(e.into()),
                 }
             }

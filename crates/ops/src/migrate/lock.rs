@@ -1,5 +1,6 @@
-//! The run lock: one migration run (apply or rollback) per database, as a lease in
-//! `gymchat_locks` that names its holder (`host:pid`) and lapses unless renewed.
+//! The run lock: one migration run opened, rolled back or abandoned at a time per database, as
+//! a lease in `gymchat_locks` that names its holder (`host:pid`) and lapses unless renewed; and
+//! the check that no worker of a run is still at work.
 
 use chrono::Duration;
 use gymchat_store::{Lease, Session, StoreError};
@@ -68,5 +69,23 @@ pub(crate) async fn take_lock(s: &mut Session, ttl: Duration) -> Result<Lease, M
             Err(MigrateError::Busy { holder, until: expires_at.to_rfc3339() })
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Refused while a worker of the run (or of any run: its rooms may be the same gyms') is at
+/// work: stop the workers first, or wait until their heartbeats are `ttl` old.
+pub(crate) async fn no_live_worker(
+    s: &mut gymchat_store::Session,
+    run_id: &str,
+    me: &str,
+    ttl: chrono::Duration,
+) -> Result<(), MigrateError> {
+    let live = s.live_workers(me, ttl).await?;
+    match live.into_iter().next() {
+        None => Ok(()),
+        Some((run, worker)) => Err(MigrateError::Busy {
+            holder: format!("{worker} (a worker of run {run})"),
+            until: format!("it stops, or its heartbeat is {} s old (run {run_id} waits)", ttl.num_seconds()),
+        }),
     }
 }

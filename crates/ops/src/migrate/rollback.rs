@@ -22,7 +22,7 @@ use serde::Serialize;
 use super::breaker::Breaker;
 use super::channels::{parse_spec, set_frozen, update_data_and_members, users};
 use super::error::{MigrateError, StepError};
-use super::lock::take_lock;
+use super::lock::{no_live_worker, take_lock};
 use super::notes::back_note_id;
 use super::options::{RollbackOptions, Strategy};
 use super::plan::spec::ChannelSpec;
@@ -194,22 +194,4 @@ async fn undo_in_place(runner: &Runner, item: &MigrationItem) -> Result<(), Step
     let remove = users(&spec.members.iter().filter(|m| !old.contains(m)).cloned().collect::<Vec<_>>())?;
     let data = spec.old_data.clone();
     update_data_and_members(client, &spec, &cid, move |d| *d = data, &add, &remove).await
-}
-
-/// Refused while a worker of the run (or of any run: its rooms may be the same gyms') is at
-/// work: stop the workers first, or wait until their heartbeats are `ttl` old.
-pub(crate) async fn no_live_worker(
-    s: &mut gymchat_store::Session,
-    run_id: &str,
-    me: &str,
-    ttl: chrono::Duration,
-) -> Result<(), MigrateError> {
-    let live = s.live_workers(me, ttl).await?;
-    match live.into_iter().next() {
-        None => Ok(()),
-        Some((run, worker)) => Err(MigrateError::Busy {
-            holder: format!("{worker} (a worker of run {run})"),
-            until: format!("it stops, or its heartbeat is {} s old (run {run_id} waits)", ttl.num_seconds()),
-        }),
-    }
 }

@@ -85,6 +85,20 @@ impl Runner {
         }
     }
 
+    /// A worker of run `run_id` named `worker`, whose pass began at `pass_started_ms` (the
+    /// database's clock): its writes are fenced by its claims.
+    pub(crate) fn for_worker(
+        store: Store,
+        client: Client,
+        run_id: String,
+        (worker, pass_started_ms): (String, i64),
+        lease_ttl: Duration,
+        max_failure_rate: f64,
+    ) -> Self {
+        let fence = Fence::Claims { worker, pass_started_ms: pass_started_ms.into(), held: Mutex::new(HashMap::new()) };
+        Self::new(store, client, run_id, fence, lease_ttl, Breaker::new(max_failure_rate))
+    }
+
     /// The step may begin: the run has not stopped.
     pub(crate) fn check(&self) -> Result<(), StepError> {
         if self.stopped() {
@@ -237,12 +251,14 @@ impl Runner {
         Ok(items)
     }
 
-    /// A new pass begins at `now_ms` (the database's clock): items let go before it may be
-    /// claimed again.
-    pub(crate) fn begin_pass(&self, now_ms: i64) {
+    /// A new pass begins now (by the database's clock): items let go before it may be claimed
+    /// again.
+    pub(crate) async fn start_pass(&self) -> Result<(), StoreError> {
+        let now_ms = self.store.session().await?.db_clock_ms().await?;
         if let Fence::Claims { pass_started_ms, .. } = &self.fence {
             pass_started_ms.store(now_ms, Ordering::SeqCst);
         }
+        Ok(())
     }
 
     /// Lets the items `ids` go at once (one write), as [`Runner::release`] does each.

@@ -13,20 +13,19 @@
 //! The last worker to end sets the run's state from the journal and ends the maintenance windows
 //! the run opened.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use gymchat_ids::GymId;
-use gymchat_store::{ClaimKind, ItemKind, ItemState, MigrationItem, RunState, Store};
+use gymchat_store::{ClaimKind, ItemKind, ItemState, MigrationItem, RunState, Session, Store, StoreError};
 use gymchat_stream::Client;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::breaker::Breaker;
 use super::error::{MigrateError, StepError};
 use super::in_place::move_in_place;
 use super::lock::holder_name;
@@ -34,9 +33,9 @@ use super::options::{ApplyOptions, History, Strategy};
 use super::order::LastMessageOrder;
 use super::plan::spec::ChannelSpec;
 use super::rebuild::{RebuildStep, move_rebuild};
-use super::renew::keep_lease;
+use super::renew::{AbortOnDrop, keep_lease};
 use super::report::Progress;
-use super::run::{Fence, Runner};
+use super::run::Runner;
 use super::users::upsert_users;
 
 /// Rooms in progress per place at work: the rooms waiting for a batch freeze beside those at
@@ -99,23 +98,12 @@ pub async fn work(
         )));
     }
     let me = holder_name();
-    if !s.resume_migration_run(&run.run_id, &me, Utc::now()).await? {
+    let Some(pass) = join(&mut s, &run.run_id, &me).await? else {
         return Err(refuse("it was finished, rolled back or abandoned meanwhile".into()));
-    }
-    let pass = s.join_run(&run.run_id, &me).await?;
-    drop(s);
-    let fence = Fence::Claims { worker: me.clone(), pass_started_ms: pass.into(), held: Mutex::new(HashMap::new()) };
-    let breaker = Breaker::new(options.max_failure_rate);
-    let runner =
-        Arc::new(Runner::new(store.clone(), client.clone(), run.run_id.clone(), fence, options.lease_ttl, breaker));
-    let renewer = keep_lease(runner.clone());
-    let run_options = RunOptions {
-        strategy,
-        history,
-        concurrency: options.concurrency,
-        maintenance: options.maintenance,
-        imported: false,
     };
+    drop(s);
+    let (runner, renewer) = start(store, client, &run.run_id, (me.clone(), pass), options);
+    let run_options = RunOptions::new(strategy, history, options);
     let result = work_items(&runner, run_options, progress).await;
     drop(renewer);
     let ending = end_worker(&runner, result.as_ref().err()).await?;
@@ -131,6 +119,37 @@ pub async fn work(
     })
 }
 
+/// Sets the run `running` again (when it is not finished nor being rolled back) and makes
+/// `worker` one of its workers; returns when its pass began (the database's clock), or none when
+/// the run is in no state to be worked.
+pub(crate) async fn join(s: &mut Session, run_id: &str, worker: &str) -> Result<Option<i64>, StoreError> {
+    if !s.resume_migration_run(run_id, worker, Utc::now()).await? {
+        return Ok(None);
+    }
+    Ok(Some(s.join_run(run_id, worker).await?))
+}
+
+/// The runner of a worker that joined the run, and the task that keeps its claims, heartbeat and
+/// windows alive (aborted when dropped, so a cancelled worker stops renewing them).
+pub(crate) fn start(
+    store: &Store,
+    client: &Client,
+    run_id: &str,
+    worker: (String, i64),
+    options: &ApplyOptions,
+) -> (Arc<Runner>, AbortOnDrop) {
+    let runner = Arc::new(Runner::for_worker(
+        store.clone(),
+        client.clone(),
+        run_id.to_owned(),
+        worker,
+        options.lease_ttl,
+        options.max_failure_rate,
+    ));
+    let renewer = keep_lease(runner.clone());
+    (runner, renewer)
+}
+
 /// How the items of a run are worked.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RunOptions {
@@ -140,6 +159,13 @@ pub(crate) struct RunOptions {
     pub maintenance: bool,
     /// Stream's import has completed: items waiting for it in `copying` go on.
     pub imported: bool,
+}
+
+impl RunOptions {
+    /// The first pass of a run of this strategy and history, as `options` say.
+    pub(crate) fn new(strategy: Strategy, history: History, options: &ApplyOptions) -> Self {
+        Self { strategy, history, concurrency: options.concurrency, maintenance: options.maintenance, imported: false }
+    }
 }
 
 /// Works the run's items until nothing is left for this worker's pass, or the run stops.
